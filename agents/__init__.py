@@ -1,0 +1,1 @@
+"""Faust application and stream agents: the imperative shell around spm_stream."""

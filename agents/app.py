@@ -1,0 +1,72 @@
+"""The Faust application of a worker process, built from validated settings.
+
+``create_app`` wires the topics, the agents (``agents.counters``), the leader's
+live-leaderboard timer (``agents.boards``) and the health endpoints
+(``agents.health``). Run it with ``spm-stream worker``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+
+from spm_stream.directory import Directory
+from spm_stream.keys import Keys
+from spm_stream.settings import Settings
+from spm_stream.store import Store
+
+__all__ = ["Runtime", "create_app"]
+
+
+@dataclass
+class Runtime:
+    """What the agents share in one worker: settings, directory, store, live counters."""
+
+    settings: Settings
+    directory: Directory
+    store: Store
+    topics: dict[str, Any] = field(default_factory=dict)
+    consumed: int = 0
+    rejected: int = 0
+    redis_retries: int = 0
+
+
+def create_app(settings: Settings, directory: Directory) -> faust.App:
+    """Build the worker's Faust app; nothing connects until the worker starts."""
+    session = settings.kafka_session_timeout_s
+    app = faust.App(
+        settings.app_id,
+        broker=[f"kafka://{host}" for host in settings.bootstrap_servers],
+        store="memory://",
+        datadir=str(settings.data_dir),
+        web_enabled=True,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        web_bind=settings.web_host,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        # Topics are created by `spm-stream topics create` / the worker start-up,
+        # with the partition count the key layout assumes.
+        topic_allow_declare=False,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        broker_session_timeout=session,
+        broker_heartbeat_interval=max(0.5, session / 6),
+        broker_rebalance_timeout=max(session, 10.0),
+        broker_commit_interval=1.0,
+        worker_redirect_stdouts=False,
+    )
+    keys = Keys(settings.redis_prefix, settings.topic, settings.partitions)
+    runtime = Runtime(
+        settings=settings,
+        directory=directory,
+        store=Store.from_url(settings.require_redis(), keys, settings.retention_days * 86_400),
+    )
+    from agents import boards, counters, health
+
+    counters.register(app, runtime)
+    boards.register(app, runtime)
+    health.register(app, runtime)
+    return app

@@ -1,0 +1,1 @@
+"""Slack notifications: templates, delivery and the local Slack-compatible server."""

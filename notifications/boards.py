@@ -1,0 +1,98 @@
+"""Live leaderboards in Slack: one message per team board and day, kept current.
+
+``sync_team_board`` reads the board from the store, skips Slack when nothing
+changed (digest of the rows), and otherwise edits the day's message in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Literal
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from notifications.render import Message, labels, render
+from notifications.slack import post_or_update
+from spm_stream.directory import Directory
+from spm_stream.store import BoardEntry, Store
+from spm_stream.windows import day_bucket
+
+__all__ = ["SyncOutcome", "board_message", "sync_team_board"]
+
+SyncOutcome = Literal["posted", "updated", "unchanged", "no-channel"]
+
+
+def board_message(
+    entries: list[BoardEntry],
+    *,
+    directory: Directory,
+    team_id: str,
+    metric: str,
+    period_label: str,
+    updated: str,
+    locale: str,
+) -> Message:
+    """Render a team board for Slack (pure)."""
+    team = directory.teams.get(team_id)
+    team_name = team.name if team and team.name else team_id
+    metric_label = labels(locale)["metrics"].get(metric, metric)
+    rows = [
+        {"rank": e.rank, "name": directory.display_name(e.rep_id), "score": f"{e.score:g}"}
+        for e in entries
+    ]
+    return render(
+        "leaderboard",
+        locale,
+        {
+            "board_title": f"{metric_label} · {team_name}",
+            "period_label": period_label,
+            "rows": rows,
+            "updated": updated,
+            "empty": not rows,
+        },
+    )
+
+
+def _digest(entries: list[BoardEntry]) -> str:
+    text = "|".join(f"{e.rep_id}={e.score:g}" for e in entries)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+async def sync_team_board(
+    store: Store,
+    client: AsyncWebClient,
+    directory: Directory,
+    team_id: str,
+    *,
+    metric: str = "calls",
+    now: datetime,
+    top: int = 10,
+    force: bool = False,
+) -> SyncOutcome:
+    """Bring the team's live board message for today up to date; Slack only on change."""
+    team = directory.teams.get(team_id)
+    if team is None or team.channel is None:
+        return "no-channel"
+    period = day_bucket(now, directory.zone())
+    entries = await store.board(metric, "team", team_id, period, top=top)
+    board_id = f"team:{team_id}:{metric}:{period}"
+    known = await store.get_message(board_id)
+    digest = _digest(entries)
+    if known and known.get("digest") == digest and not force:
+        return "unchanged"
+    locale = directory.locale
+    message = board_message(
+        entries,
+        directory=directory,
+        team_id=team_id,
+        metric=metric,
+        period_label=f"{labels(locale)['today']} {period.removeprefix('day:')}",
+        updated=now.astimezone(directory.zone()).strftime("%H:%M:%S"),
+        locale=locale,
+    )
+    posted = await post_or_update(
+        client, known.get("channel", team.channel), message, known.get("ts")
+    )
+    await store.set_message(board_id, posted.channel, posted.ts, digest)
+    return "posted" if posted.created else "updated"

@@ -1,0 +1,64 @@
+"""Render Slack messages from named Jinja2 templates: pure, no I/O beyond reading templates.
+
+A template renders Block Kit JSON; every interpolated string goes through
+``tojson``, so user data can never break the JSON. Labels per locale live in
+``templates/<locale>/labels.json``; a user directory can override both.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, Final
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+__all__ = ["LOCALES", "Message", "labels", "render"]
+
+LOCALES: Final = ("en", "de", "zh")
+_BUILTIN: Final = Path(__file__).parent / "templates"
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A rendered Slack message: fallback text plus Block Kit blocks."""
+
+    text: str
+    blocks: list[dict[str, Any]]
+
+
+@cache
+def _environment(override_dir: Path | None) -> Environment:
+    search = [str(override_dir)] if override_dir else []
+    return Environment(
+        loader=FileSystemLoader([*search, str(_BUILTIN)]),
+        autoescape=select_autoescape(enabled_extensions=()),
+        undefined=StrictUndefined,
+        keep_trailing_newline=False,
+    )
+
+
+@cache
+def labels(locale: str, override_dir: Path | None = None) -> dict[str, Any]:
+    """The locale's strings (en for an unknown locale's missing file)."""
+    for base in filter(None, (override_dir, _BUILTIN)):
+        path = base / locale / "labels.json"
+        if path.is_file():
+            loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+            return loaded
+    if locale != "en":
+        return labels("en", override_dir)
+    raise FileNotFoundError("templates/en/labels.json is missing")
+
+
+def render(kind: str, locale: str, context: dict[str, Any], override_dir: Path | None = None) -> Message:
+    """Render template ``<kind>.json.j2`` in a locale to a Message; raise on bad output."""
+    template = _environment(override_dir).get_template(f"{kind}.json.j2")
+    raw = template.render(t=labels(locale, override_dir), **context)
+    try:
+        payload = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"template {kind!r} ({locale}) did not render valid JSON: {exc}") from None
+    return Message(text=payload["text"], blocks=payload["blocks"])

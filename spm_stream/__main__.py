@@ -1,0 +1,5 @@
+"""`python -m spm_stream` is the `spm-stream` command."""
+
+from spm_stream.cli import main
+
+main()

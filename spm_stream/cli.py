@@ -1,0 +1,278 @@
+"""The `spm-stream` command line.
+
+Every command reads the same validated settings (``SPM_*`` variables and the
+YAML file in ``SPM_CONFIG``) and fails at once with the bad key named.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from spm_stream.directory import load_directory
+from spm_stream.keys import Keys
+from spm_stream.settings import ConfigError, Settings, load_settings
+
+__all__ = ["main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _config_errors(fn: F) -> F:
+    """Turn configuration errors into a one-line CLI error (exit code 2)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ConfigError as exc:
+            raise click.UsageError(str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _store(settings: Settings) -> Any:
+    from spm_stream.store import Store
+
+    keys = Keys(settings.redis_prefix, settings.topic, settings.partitions)
+    return Store.from_url(settings.require_redis(), keys, settings.retention_days * 86_400)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="spm-stream")
+def cli() -> None:
+    """spm-stream: CRM events from Kafka → KPIs, leaderboards and Slack nudges.
+
+    Configuration comes from SPM_* environment variables (SPM_KAFKA_URL,
+    SPM_REDIS_URL, SPM_SLACK_TOKEN, SPM_SLACK_BASE_URL, SPM_CONFIG, …); see the
+    README. Start with `spm-stream demo`, which needs none of them.
+    """
+
+
+@cli.command()
+@_config_errors
+def worker() -> None:
+    """Run a Faust stream worker: consume crm-events, keep counters and boards in Redis.
+
+    Needs SPM_KAFKA_URL and SPM_REDIS_URL. Creates the topics if missing,
+    serves /health and /stats on SPM_WEB_HOST:SPM_WEB_PORT, and refreshes the
+    live Slack leaderboards when SPM_SLACK_TOKEN and team channels are set.
+    Start more workers with the same SPM_APP_ID to share the partitions.
+    """
+    from faust.worker import Worker
+
+    from agents.app import create_app
+    from spm_stream.logs import logging_config
+    from spm_stream.topics import ensure_topics
+
+    settings = load_settings()
+    directory = load_directory(settings.config)
+    settings.require_redis()
+    ensure_topics(settings)
+    app = create_app(settings, directory)
+    click.echo(f"settings: {json.dumps(settings.redacted())}", err=True)
+    Worker(
+        app,
+        loglevel=settings.log_level,
+        logging_config=logging_config(settings.log_level, settings.log_format),
+        quiet=True,
+    ).execute_from_commandline()
+
+
+@cli.group()
+def topics() -> None:
+    """Manage the Kafka topics spm-stream uses."""
+
+
+@topics.command("create")
+@_config_errors
+def topics_create() -> None:
+    """Create the input and dead-letter topics if they do not exist (idempotent)."""
+    from spm_stream.topics import ensure_topics
+
+    settings = load_settings()
+    ensure_topics(settings)
+    click.echo(f"topics ready: {settings.topic} ({settings.partitions} partitions), "
+               f"{settings.dlq_topic}")
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--topic", help="Target topic (default: SPM_TOPIC).")
+@_config_errors
+def replay(file: Path, topic: str | None) -> None:
+    """Produce a JSON Lines file of events to Kafka, keyed by rep_id, with a progress bar.
+
+    Lines are sent as they are: invalid ones are rejected by the worker into the
+    dead-letter topic with the reason, like any bad input. Re-running the same
+    file is harmless: event_ids already counted are skipped.
+    """
+    from spm_stream.replay import replay_file
+
+    settings = load_settings()
+    sent = replay_file(settings, file, topic or settings.topic)
+    click.echo(f"produced {sent} events to {topic or settings.topic}")
+
+
+def _day(value: date | None, settings: Settings) -> str:
+    directory = load_directory(settings.config)
+    if value is None:
+        from spm_stream.windows import day_bucket
+
+        return day_bucket(datetime.now(UTC), directory.zone())
+    return f"day:{value.isoformat()}"
+
+
+@cli.command()
+@click.option("--team", "team", help="Team id (omit for the whole org).")
+@click.option("--metric", default="calls", show_default=True,
+              type=click.Choice(["calls", "emails", "meetings_booked", "demos", "deals_won"]))
+@click.option("--period", default="day", show_default=True, type=click.Choice(["day"]),
+              help="Period of the board (more periods come with the KPI engine).")
+@click.option("--at", "at", type=click.DateTime(["%Y-%m-%d"]), help="Day (default: today).")
+@click.option("--top", default=10, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--format", "fmt", default="table", show_default=True,
+              type=click.Choice(["table", "json"]))
+@_config_errors
+def leaderboard(team: str | None, metric: str, period: str, at: datetime | None, top: int,
+                fmt: str) -> None:
+    """Show a leaderboard from Redis: the top reps of a team (or the org) for a metric."""
+    settings = load_settings()
+    day = _day(at.date() if at else None, settings)
+    scope, scope_id = ("team", team) if team else ("org", "all")
+
+    async def read() -> Any:
+        store = _store(settings)
+        try:
+            return await store.board(metric, scope, scope_id, day, top=top)
+        finally:
+            await store.close()
+
+    entries = asyncio.run(read())
+    if fmt == "json":
+        click.echo(json.dumps({
+            "scope": scope, "id": scope_id, "metric": metric, "period": day,
+            "entries": [{"rank": e.rank, "rep_id": e.rep_id, "score": e.score} for e in entries],
+        }))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{metric} · {scope} {scope_id} · {day}")
+    for column in ("#", "rep", metric):
+        table.add_column(column)
+    for e in entries:
+        table.add_row(str(e.rank), e.rep_id, f"{e.score:g}")
+    Console().print(table)
+
+
+@cli.command("post-leaderboard")
+@click.option("--team", "team", required=True, help="Team id whose channel gets the board.")
+@click.option("--metric", default="calls", show_default=True)
+@click.option("--force", is_flag=True, help="Update the message even if nothing changed.")
+@_config_errors
+def post_leaderboard(team: str, metric: str, force: bool) -> None:
+    """Post a team's leaderboard to its Slack channel, or edit today's message in place.
+
+    The first run of the day posts a message (chat.postMessage); later runs
+    edit that same message (chat.update), and do nothing if the board is
+    unchanged. Needs SPM_SLACK_TOKEN and a channel for the team in SPM_CONFIG.
+    """
+    from notifications.boards import sync_team_board
+    from notifications.slack import make_client
+
+    settings = load_settings()
+    directory = load_directory(settings.config)
+    if team not in directory.teams:
+        raise click.BadParameter(f"unknown team {team!r} (teams in SPM_CONFIG: "
+                                 f"{', '.join(directory.teams) or 'none'})", param_hint="--team")
+
+    async def run() -> str:
+        store = _store(settings)
+        try:
+            return await sync_team_board(store, make_client(settings), directory, team,
+                                         metric=metric, now=datetime.now(UTC), force=force)
+        finally:
+            await store.close()
+
+    click.echo(asyncio.run(run()))
+
+
+@cli.command("slack-server")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8765, show_default=True, type=int)
+@click.option("--token", help="Accept only this token (default: any non-empty token).")
+def slack_server(host: str, port: int, token: str | None) -> None:
+    """Run the local Slack-Web-API-compatible server (for the demo and the tests).
+
+    Point SPM_SLACK_BASE_URL at http://HOST:PORT/api/. Received messages are
+    shown at http://HOST:PORT/ and as JSON at /_messages.
+    """
+    from notifications.slack_server import run_forever
+
+    click.echo(f"local Slack on http://{host}:{port}/ (API base http://{host}:{port}/api/)",
+               err=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_forever(host, port, token))
+
+
+@cli.command()
+@click.option("--duration", type=click.FloatRange(min=1), help="Seconds of traffic, then stop "
+              "and print a JSON summary as the last line (default: until Ctrl-C).")
+@click.option("--rate", default=200.0, show_default=True, type=click.FloatRange(min=1),
+              help="Generated events per second.")
+@click.option("--teams", default=3, show_default=True, type=click.IntRange(1, 50))
+@click.option("--reps-per-team", default=5, show_default=True, type=click.IntRange(1, 200))
+@click.option("--slack-port", default=8765, show_default=True, type=int,
+              help="Port of the local Slack page (0 = any free port).")
+@_config_errors
+def demo(duration: float | None, rate: float, teams: int, reps_per_team: int,
+         slack_port: int) -> None:
+    """Run everything locally: broker, Redis, worker, local Slack and an event generator.
+
+    Without SPM_KAFKA_URL / SPM_REDIS_URL it starts an embedded broker (tansu)
+    and Redis from PyPI wheels. Open the printed URL to watch the live
+    leaderboards being posted and edited.
+    """
+    from spm_stream.demo import DemoOptions, install_sigterm_as_interrupt, run_demo
+    from spm_stream.logs import configure_logging
+
+    configure_logging("warn")
+    install_sigterm_as_interrupt()
+    options = DemoOptions(duration_s=duration, rate=rate, teams=teams,
+                          reps_per_team=reps_per_team, slack_port=slack_port)
+    summary = run_demo(options, say=lambda line: click.echo(line, err=True))
+    click.echo(json.dumps(summary))
+    if summary["events_processed"] != summary["events_produced"] and duration is not None:
+        sys.exit(1)
+
+
+@cli.group()
+def config() -> None:
+    """Inspect the configuration."""
+
+
+@config.command("check")
+@_config_errors
+def config_check() -> None:
+    """Validate SPM_* settings and the SPM_CONFIG file; print them with secrets redacted."""
+    settings = load_settings()
+    directory = load_directory(settings.config)
+    click.echo(json.dumps({"settings": settings.redacted(),
+                           "teams": len(directory.teams), "people": len(directory.people)},
+                          indent=2))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="spm-stream")
+

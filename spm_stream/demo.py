@@ -1,0 +1,197 @@
+"""`spm-stream demo`: the whole pipeline on one machine, with a local Slack page.
+
+Starts (embedded unless SPM_KAFKA_URL/SPM_REDIS_URL are set) a broker and
+Redis, the local Slack server and a worker process, then feeds generated CRM
+events. With a duration it stops the feed, waits until every produced event is
+processed, refreshes the boards once more, shuts everything down and returns a
+summary. Every child process dies with the demo.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kafka import KafkaProducer
+
+from spm_stream.directory import load_directory
+from spm_stream.embedded import (
+    EMBEDDED_SESSION_TIMEOUT_S,
+    embedded_services,
+    free_port,
+    spawn,
+    stop,
+    wait_for_port,
+)
+from spm_stream.generator import Generator, demo_directory
+from spm_stream.keys import Keys
+from spm_stream.settings import Settings, load_settings
+from spm_stream.store import Store
+from spm_stream.topics import ensure_topics
+
+__all__ = ["DemoOptions", "run_demo"]
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """What the demo runs: how long, how fast, how many teams and reps."""
+
+    duration_s: float | None = None
+    rate: float = 200.0
+    teams: int = 3
+    reps_per_team: int = 5
+    slack_port: int = 8765
+    seed: int = 7
+
+
+def run_demo(options: DemoOptions, say: Callable[[str], None]) -> dict[str, Any]:
+    """Run the demo until the duration ends or Ctrl-C; return the summary."""
+    base = load_settings()
+    workdir = Path(tempfile.mkdtemp(prefix="spm-demo-"))
+    with embedded_services(
+        workdir, kafka=base.kafka_url is None, redis=base.redis_url is None
+    ) as emb, contextlib.ExitStack() as children:
+        embedded_kafka = base.kafka_url is None
+        gen = Generator(options.teams, options.reps_per_team, seed=options.seed,
+                        duplicate_rate=0.01, invalid_rate=0.005)
+        config = workdir / "people.yaml"
+        config.write_text(yaml.safe_dump(demo_directory(gen), sort_keys=False), encoding="utf-8")
+        slack_port = options.slack_port or free_port()
+        env = {
+            "SPM_KAFKA_URL": base.kafka_url or emb.kafka_url,
+            "SPM_REDIS_URL": base.redis_url or emb.redis_url,
+            "SPM_SLACK_BASE_URL": f"http://127.0.0.1:{slack_port}/api/",
+            "SPM_SLACK_TOKEN": "xoxb-spm-demo",
+            "SPM_CONFIG": str(config),
+            "SPM_APP_ID": f"spm-demo-{os.getpid()}",
+            "SPM_REDIS_PREFIX": f"spm-demo-{os.getpid()}",
+            "SPM_WEB_PORT": str(free_port()),
+            "SPM_DATA_DIR": str(workdir / "faust"),
+            "SPM_LEADERBOARD_INTERVAL_S": "3",
+        }
+        if embedded_kafka:
+            env["SPM_KAFKA_SESSION_TIMEOUT_S"] = str(EMBEDDED_SESSION_TIMEOUT_S)
+        settings = load_settings(**{k.removeprefix("SPM_").lower(): v for k, v in env.items()})
+        child_env = {**os.environ, **env}
+
+        slack = spawn([sys.executable, "-m", "spm_stream", "slack-server", "--port",
+                       str(slack_port)], workdir / "slack.log", env=child_env)
+        children.callback(stop, slack)
+        wait_for_port(slack_port, "local Slack server")
+        ensure_topics(settings)
+        worker = spawn([sys.executable, "-m", "spm_stream", "worker"], workdir / "worker.log",
+                       env=child_env)
+        children.callback(stop, worker, 30.0)
+
+        page = f"http://127.0.0.1:{slack_port}/"
+        say(f"Kafka: {settings.kafka_url} ({'embedded tansu' if embedded_kafka else 'external'})")
+        say(f"Redis: {settings.redis_url} · logs in {workdir}")
+        say(f"Slack messages appear at {page}  (Ctrl-C stops the demo)")
+
+        started = time.monotonic()
+        producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all",
+                                 linger_ms=5)
+        produced = 0
+        interrupted = False
+        try:
+            produced = _feed(producer, gen, settings, options, worker)
+        except KeyboardInterrupt:
+            interrupted = True
+            say("stopping…")
+        finally:
+            producer.flush()
+            producer.close()
+        stats = asyncio.run(_drain(settings, env, produced, worker, wait=not interrupted))
+        slack_messages = _slack_messages(page)
+        stop(worker, 30.0)
+        return {
+            "events_produced": produced,
+            "events_processed": stats["processed"],
+            "events_counted": stats["counted"],
+            "duplicates": stats["duplicates"],
+            "events_rejected": stats["rejected"],
+            "slack_messages": len(slack_messages),
+            "slack_edits": sum(m["edits"] for m in slack_messages),
+            "worker_exit_code": worker.returncode,
+            "elapsed_s": round(time.monotonic() - started, 1),
+            "kafka": "embedded" if embedded_kafka else "external",
+            "slack_page": page,
+        }
+
+
+def _feed(
+    producer: KafkaProducer,
+    gen: Generator,
+    settings: Settings,
+    options: DemoOptions,
+    worker: subprocess.Popen[bytes],
+) -> int:
+    """Produce at ``options.rate`` events/s until the duration ends; return the count."""
+    produced = 0
+    started = time.monotonic()
+    while options.duration_s is None or time.monotonic() - started < options.duration_s:
+        if worker.poll() is not None:
+            raise RuntimeError(f"the worker exited with code {worker.returncode}; see worker.log")
+        for key, value in gen.records(datetime.now(UTC)):
+            producer.send(settings.topic, key=key, value=value)
+            produced += 1
+        # Pace to the target rate without drifting.
+        ahead = produced / options.rate - (time.monotonic() - started)
+        if ahead > 0:
+            time.sleep(ahead)
+    return produced
+
+
+async def _drain(
+    settings: Settings, env: dict[str, str], produced: int, worker: subprocess.Popen[bytes],
+    *, wait: bool, timeout_s: float = 180.0,
+) -> dict[str, int]:
+    """Wait until the store has processed every produced event, then refresh the boards."""
+    from notifications.boards import sync_team_board
+    from notifications.slack import make_client
+
+    keys = Keys(settings.redis_prefix, settings.topic, settings.partitions)
+    store = Store.from_url(settings.require_redis(), keys, settings.retention_days * 86_400)
+    try:
+        deadline = time.monotonic() + timeout_s
+        stats = await store.stats()
+        while wait and stats.processed < produced and time.monotonic() < deadline:
+            if worker.poll() is not None:
+                break
+            await asyncio.sleep(0.25)
+            stats = await store.stats()
+        if wait:
+            directory = load_directory(Path(env["SPM_CONFIG"]))
+            client = make_client(settings)
+            now = datetime.now(UTC)
+            for team_id in directory.teams:
+                await sync_team_board(store, client, directory, team_id, now=now)
+        return {"processed": stats.processed, "counted": stats.counted,
+                "duplicates": stats.duplicates, "rejected": stats.rejected}
+    finally:
+        await store.close()
+
+
+def _slack_messages(page: str) -> list[dict[str, Any]]:
+    with urllib.request.urlopen(page + "_messages", timeout=5) as response:  # noqa: S310
+        messages: list[dict[str, Any]] = json.load(response)["messages"]
+    return messages
+
+
+def install_sigterm_as_interrupt() -> None:
+    """Let SIGTERM stop the demo like Ctrl-C, so its children are cleaned up too."""
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))

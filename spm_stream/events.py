@@ -1,0 +1,266 @@
+"""The canonical CRM event: the public input contract of spm-stream (DESIGN.md §3).
+
+One JSON object per event. ``parse_event`` turns raw bytes into a typed
+``Event`` or raises ``InvalidEvent`` naming the first bad field, so the ingest
+stage can send the original bytes to the dead-letter topic with a reason.
+Unknown extra fields are kept, both on the envelope and inside ``data``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    StrictStr,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Event",
+    "EventType",
+    "InvalidEvent",
+    "event_json_schema",
+    "parse_event",
+]
+
+#: Bumped on any incompatible change of the contract; the JSON Schema's $id carries it.
+SCHEMA_VERSION: Final = 1
+
+
+class EventType(StrEnum):
+    """Every event type the contract knows; anything else is rejected."""
+
+    ACTIVITY_CALL = "activity.call"
+    ACTIVITY_EMAIL = "activity.email"
+    ACTIVITY_SOCIAL = "activity.social"
+    ACTIVITY_DEMO = "activity.demo"
+    ACTIVITY_EVENT_ATTENDED = "activity.event_attended"
+    CONVERSATION_MEANINGFUL = "conversation.meaningful"
+    LEAD_CREATED = "lead.created"
+    LEAD_QUALIFIED = "lead.qualified"
+    LEAD_IN_FORECAST = "lead.in_forecast"
+    MEETING_BOOKED = "meeting.booked"
+    MEETING_HELD = "meeting.held"
+    MEETING_NO_SHOW = "meeting.no_show"
+    MEETING_RESCHEDULED = "meeting.rescheduled"
+    MEETING_CANCELED = "meeting.canceled"
+    OPPORTUNITY_CREATED = "opportunity.created"
+    DEAL_WON = "deal.won"
+    DEAL_LOST = "deal.lost"
+    QUOTE_SUBMITTED = "quote.submitted"
+    QUOTE_ACCEPTED = "quote.accepted"
+    REFERRAL_GIVEN = "referral.given"
+    REFERRAL_RECEIVED = "referral.received"
+    NPS_RESPONSE = "nps.response"
+    REP_HIRED = "rep.hired"
+
+
+Id = Annotated[StrictStr, Field(min_length=1, max_length=256)]
+Amount = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Currency = Annotated[StrictStr, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
+
+
+class _Data(BaseModel):
+    """Base of every ``data`` payload: strict types, unknown fields kept."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
+
+
+class NoData(_Data):
+    """Types that carry no required payload."""
+
+
+class LeadData(_Data):
+    lead_id: Id
+
+
+class MeetingData(_Data):
+    meeting_id: Id
+
+
+class MeetingBookedData(_Data):
+    meeting_id: Id
+    scheduled_for: AwareDatetime
+    lead_id: Id | None = None
+
+
+class MeetingRescheduledData(_Data):
+    meeting_id: Id
+    scheduled_for: AwareDatetime
+    initiated_by: Literal["rep", "prospect"]
+
+
+class OpportunityData(_Data):
+    deal_id: Id
+    amount: Amount | None = None
+    currency: Currency | None = None
+
+
+class DealWonData(_Data):
+    deal_id: Id
+    amount: Amount
+    currency: Currency
+    product: Id
+    # Optional: a win without it still counts in revenue, only not in cycle length.
+    created_at: AwareDatetime | None = None
+    list_price: Amount | None = None
+
+
+class DealLostData(_Data):
+    deal_id: Id
+    amount: Amount | None = None
+    currency: Currency | None = None
+    product: Id | None = None
+    created_at: AwareDatetime | None = None
+
+
+class QuoteData(_Data):
+    quote_id: Id
+    amount: Amount | None = None
+    currency: Currency | None = None
+
+
+class NpsData(_Data):
+    score: Annotated[int, Field(ge=0, le=10)]
+
+
+class RepHiredData(_Data):
+    hired_at: AwareDatetime | date
+
+
+class _Envelope(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
+
+    event_id: Id = Field(description="Unique per event; the dedupe key.")
+    occurred_at: AwareDatetime = Field(description="ISO-8601 with a UTC offset.")
+    rep_id: Annotated[StrictStr, Field(min_length=1, max_length=128)]
+    team_id: Annotated[StrictStr, Field(min_length=1, max_length=128)] | None = None
+    source: Annotated[StrictStr, Field(max_length=64)] | None = None
+
+
+def _variant(name: str, types: tuple[EventType, ...], data: type[_Data], required: bool) -> Any:
+    """Build one member of the event union: a literal set of types and their payload."""
+    type_field = (Literal[types], ...)  # type: ignore[valid-type]
+    data_field = (data, ...) if required else (data, Field(default_factory=data))
+    return create_model(name, __base__=_Envelope, type=type_field, data=data_field)
+
+
+_T = EventType
+_VARIANTS: Final = (
+    _variant(
+        "SimpleEvent",
+        (
+            _T.ACTIVITY_CALL,
+            _T.ACTIVITY_EMAIL,
+            _T.ACTIVITY_SOCIAL,
+            _T.ACTIVITY_DEMO,
+            _T.ACTIVITY_EVENT_ATTENDED,
+            _T.CONVERSATION_MEANINGFUL,
+            _T.REFERRAL_GIVEN,
+            _T.REFERRAL_RECEIVED,
+        ),
+        NoData,
+        required=False,
+    ),
+    _variant("LeadEvent", (_T.LEAD_CREATED, _T.LEAD_QUALIFIED, _T.LEAD_IN_FORECAST), LeadData, True),
+    _variant("MeetingBookedEvent", (_T.MEETING_BOOKED,), MeetingBookedData, True),
+    _variant(
+        "MeetingEvent", (_T.MEETING_HELD, _T.MEETING_NO_SHOW, _T.MEETING_CANCELED), MeetingData, True
+    ),
+    _variant("MeetingRescheduledEvent", (_T.MEETING_RESCHEDULED,), MeetingRescheduledData, True),
+    _variant("OpportunityEvent", (_T.OPPORTUNITY_CREATED,), OpportunityData, True),
+    _variant("DealWonEvent", (_T.DEAL_WON,), DealWonData, True),
+    _variant("DealLostEvent", (_T.DEAL_LOST,), DealLostData, True),
+    _variant("QuoteEvent", (_T.QUOTE_SUBMITTED, _T.QUOTE_ACCEPTED), QuoteData, True),
+    _variant("NpsEvent", (_T.NPS_RESPONSE,), NpsData, True),
+    _variant("RepHiredEvent", (_T.REP_HIRED,), RepHiredData, True),
+)
+
+_ADAPTER: Final[TypeAdapter[Any]] = TypeAdapter(
+    Annotated[
+        _VARIANTS[0]
+        | _VARIANTS[1]
+        | _VARIANTS[2]
+        | _VARIANTS[3]
+        | _VARIANTS[4]
+        | _VARIANTS[5]
+        | _VARIANTS[6]
+        | _VARIANTS[7]
+        | _VARIANTS[8]
+        | _VARIANTS[9]
+        | _VARIANTS[10],
+        Field(discriminator="type"),
+    ]
+)
+
+
+class Event(_Envelope):
+    """A validated canonical event (the typed view every stage after ingest sees)."""
+
+    type: EventType
+    data: SerializeAsAny[_Data] = Field(default_factory=NoData)
+
+
+class InvalidEvent(ValueError):
+    """An event that breaks the contract; ``field`` is a dotted path ("data.amount")."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}" if field else reason)
+        self.field = field
+        self.reason = reason
+
+
+def parse_event(raw: bytes | str) -> Event:
+    """Validate one raw JSON event; raise ``InvalidEvent`` naming the first bad field."""
+    try:
+        variant = _ADAPTER.validate_json(raw)
+    except ValidationError as exc:
+        raise _first_error(exc) from None
+    # Re-home the variant onto the one public class without validating twice.
+    return Event.model_construct(
+        _fields_set=variant.model_fields_set, **dict(variant)
+    )
+
+
+def _first_error(exc: ValidationError) -> InvalidEvent:
+    err = exc.errors(include_url=False)[0]
+    kind = err["type"]
+    # A discriminated union puts the variant name first in the location; drop it.
+    loc = [str(p) for p in err["loc"]]
+    if loc and not (loc[0] in _Envelope.model_fields or loc[0] in ("type", "data")):
+        loc = loc[1:]
+    if kind == "json_invalid":
+        return InvalidEvent("", f"malformed JSON: {err['ctx'].get('error', err['msg'])}")
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        tag = err.get("ctx", {}).get("tag")
+        if kind == "union_tag_not_found":
+            return InvalidEvent("type", "Field required")
+        return InvalidEvent("type", f"unknown event type {tag!r}")
+    if kind in ("model_type", "model_attributes_type"):
+        return InvalidEvent(".".join(loc), "expected a JSON object")
+    if kind == "timezone_aware":
+        return InvalidEvent(".".join(loc), "timestamp needs a UTC offset (e.g. 'Z' or '+01:00')")
+    return InvalidEvent(".".join(loc), err["msg"])
+
+
+def event_json_schema() -> dict[str, Any]:
+    """The JSON Schema of the contract, as committed in ``spm_stream/schema/event.schema.json``."""
+    schema = _ADAPTER.json_schema(ref_template="#/$defs/{model}")
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"https://spm-stream.dev/schema/event-v{SCHEMA_VERSION}.json",
+        "title": "spm-stream canonical CRM event",
+        **schema,
+    }
+    return schema
+

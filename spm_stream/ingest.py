@@ -1,0 +1,76 @@
+"""The ingest stage: raw Kafka records → validated plans per partition, and rejects.
+
+Pure: the counters agent feeds it what it consumed and gets back what to write
+to Redis and what to send to the dead-letter topic, with the reason.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from spm_stream.counters import Planned, plan_event, plan_reject
+from spm_stream.events import InvalidEvent, parse_event
+from spm_stream.keys import Keys
+
+__all__ = ["Record", "Reject", "IngestResult", "ingest"]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One consumed Kafka record, as the agent saw it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """A record that broke the contract, bound for the dead-letter topic."""
+
+    record: Record
+    field: str
+    reason: str
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        """Kafka headers saying why and where from, so the DLQ can be inspected and replayed."""
+        return [
+            ("spm-reason", self.reason.encode()),
+            ("spm-field", self.field.encode()),
+            ("spm-source", f"{self.record.topic}:{self.record.partition}:{self.record.offset}".encode()),
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """Plans grouped by partition, and the rejects among them."""
+
+    batches: Mapping[int, Sequence[Planned]]
+    rejects: Sequence[Reject]
+
+
+def ingest(
+    records: Sequence[Record], *, keys: Keys, zone: ZoneInfo, team_of: Mapping[str, str | None]
+) -> IngestResult:
+    """Validate and plan a consumed batch; a bad record becomes a reject, never an exception."""
+    batches: dict[int, list[Planned]] = defaultdict(list)
+    rejects: list[Reject] = []
+    for record in records:
+        try:
+            event = parse_event(record.value)
+        except InvalidEvent as exc:
+            rejects.append(Reject(record, exc.field, str(exc)))
+            batches[record.partition].append(plan_reject(record.offset))
+            continue
+        batches[record.partition].append(
+            plan_event(
+                event, offset=record.offset, partition=record.partition, keys=keys, zone=zone,
+                team_of=team_of,
+            )
+        )
+    return IngestResult(dict(batches), rejects)

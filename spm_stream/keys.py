@@ -1,0 +1,59 @@
+"""Every Redis key spm-stream writes, in one place, with what it holds and why.
+
+State is sharded like the log: each key written by the stream carries the hash
+tag of the Kafka partition it comes from (``{crm-events:3}``). A batch of one
+partition therefore touches a single Redis Cluster slot, so one Lua script can
+apply it atomically together with that partition's offset watermark. Readers
+sum or merge a key over all shards (``Keys.shards``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Keys"]
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Key builder for one deployment (prefix) reading one input topic."""
+
+    prefix: str
+    topic: str
+    partitions: int
+
+    def shard(self, partition: int) -> str:
+        """Common head of a partition's keys; the braces are the Redis Cluster hash tag."""
+        return f"{self.prefix}:{{{self.topic}:{partition}}}"
+
+    def shards(self) -> range:
+        """Every partition whose keys a reader must merge."""
+        return range(self.partitions)
+
+    # -- written by the counters agent, atomically per partition ---------------
+
+    def watermark(self, partition: int) -> str:
+        """STRING: last Kafka offset applied from this partition (replays at or below it are skipped)."""
+        return f"{self.shard(partition)}:wm"
+
+    def stats(self, partition: int) -> str:
+        """HASH counted|duplicates|rejected: how many events of this partition were handled."""
+        return f"{self.shard(partition)}:stats"
+
+    def seen(self, partition: int, day: str) -> str:
+        """SET of event_ids by UTC day of occurred_at: the dedupe window (TTL = retention)."""
+        return f"{self.shard(partition)}:seen:{day}"
+
+    def counts(self, partition: int, scope: str, scope_id: str, period: str) -> str:
+        """HASH event type -> count for a rep|team|org in a period bucket ("day:2026-11-02")."""
+        return f"{self.shard(partition)}:cnt:{scope}:{scope_id}:{period}"
+
+    def board(self, partition: int, metric: str, scope: str, scope_id: str, period: str) -> str:
+        """ZSET rep_id -> score of a metric, ranking the reps of a team|org in a period."""
+        return f"{self.shard(partition)}:lb:{metric}:{scope}:{scope_id}:{period}"
+
+    # -- written by notifications ----------------------------------------------
+
+    def slack_message(self, board_id: str) -> str:
+        """HASH channel|ts|digest: the Slack message that shows a live board, kept with chat.update."""
+        return f"{self.prefix}:slack:msg:{board_id}"

@@ -1,0 +1,133 @@
+"""Service settings: one frozen, validated object read from ``SPM_*`` environment variables.
+
+People, teams and (later) targets live in the YAML file named by ``SPM_CONFIG``
+(see ``spm_stream.directory``). Secrets are ``SecretStr`` and never logged;
+``Settings.redacted()`` is what start-up logs show.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["ConfigError", "Settings", "load_settings"]
+
+ENV_PREFIX = "SPM_"
+
+
+class ConfigError(ValueError):
+    """A setting or config file value is wrong; the message names the key."""
+
+
+class Settings(BaseSettings):
+    """Everything the worker, the CLI and the demo need to know, validated at start-up."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
+
+    kafka_url: str | None = Field(
+        default=None,
+        description="Kafka bootstrap servers, e.g. kafka://127.0.0.1:9092 (comma-separated for "
+        "several). Unset: `spm-stream demo` and the tests start an embedded broker.",
+    )
+    redis_url: str | None = Field(
+        default=None, description="Redis URL, e.g. redis://127.0.0.1:6379/0. Unset: embedded."
+    )
+    slack_token: SecretStr | None = Field(default=None, description="Slack bot token (xoxb-…).")
+    slack_base_url: str = Field(
+        default="https://slack.com/api/",
+        description="Slack Web API base URL; point it at `spm-stream slack-server` for tests.",
+    )
+    config: Path | None = Field(default=None, description="YAML file with people and teams.")
+
+    app_id: str = Field(default="spm-stream", description="Faust app id = Kafka consumer group.")
+    topic: str = Field(default="crm-events", description="Input topic of canonical CRM events.")
+    dlq_topic: str = Field(default="crm-events-dlq", description="Dead-letter topic for rejects.")
+    partitions: int = Field(default=4, ge=1, le=1024, description="Partitions of the input topic.")
+    replication_factor: int = Field(default=1, ge=1, le=16)
+    redis_prefix: str = Field(
+        default="spm", pattern=r"^[A-Za-z0-9_.-]+$", description="Prefix of every Redis key."
+    )
+    batch_size: int = Field(default=1000, ge=1, le=100_000, description="Max events per batch.")
+    batch_window_ms: int = Field(
+        default=100, ge=1, le=60_000, description="Max wait to fill a batch."
+    )
+    retention_days: int = Field(
+        default=40, ge=1, le=3660, description="TTL of daily counters and of the dedupe window."
+    )
+    leaderboard_interval_s: float = Field(
+        default=15.0, ge=0, description="How often the leader worker refreshes live Slack "
+        "leaderboards (0 disables)."
+    )
+    kafka_session_timeout_s: float = Field(default=10.0, gt=1, le=300)
+    web_host: str = Field(default="127.0.0.1", description="Bind address of health and API.")
+    web_port: int = Field(default=6066, ge=0, le=65535)
+    data_dir: Path = Field(default=Path(".spm-data"), description="Faust's local data dir.")
+    log_level: Literal["debug", "info", "warn", "error"] = "info"
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("kafka_url")
+    @classmethod
+    def _kafka_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        hosts = [h.strip().removeprefix("kafka://") for h in value.split(",") if h.strip()]
+        for host in hosts:
+            name, _, port = host.rpartition(":")
+            if not name or not port.isdigit():
+                raise ValueError(f"expected host:port, got {host!r}")
+        return ",".join(hosts)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("slack_base_url")
+    @classmethod
+    def _slack_base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value if value.endswith("/") else value + "/"
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        """Kafka hosts as kafka-python and aiokafka want them."""
+        if self.kafka_url is None:
+            raise ConfigError(
+                f"{ENV_PREFIX}KAFKA_URL is not set: point it at a Kafka broker "
+                "(or run `spm-stream demo`, which starts an embedded one)"
+            )
+        return self.kafka_url.split(",")
+
+    def require_redis(self) -> str:
+        """The Redis URL, or a ConfigError saying which variable to set."""
+        if self.redis_url is None:
+            raise ConfigError(f"{ENV_PREFIX}REDIS_URL is not set: point it at a Redis server")
+        return self.redis_url
+
+    def redacted(self) -> dict[str, Any]:
+        """The settings as a dict safe for logs: secrets replaced by '***'."""
+        out = self.model_dump(mode="json")
+        for name, value in out.items():
+            if isinstance(getattr(self, name), SecretStr) and value is not None:
+                out[name] = "***"
+        return out
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment; raise ConfigError naming the bad variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = [
+            f"{ENV_PREFIX}{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors(include_url=False)
+        ]
+        raise ConfigError("invalid settings: " + "; ".join(problems)) from None

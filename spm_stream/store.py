@@ -1,0 +1,188 @@
+"""The Redis store: applies planned batches exactly once and answers queries.
+
+Writes go through one Lua script per partition batch (``apply_batch.lua``), all
+partitions of a consumed batch in one pipelined round trip. Reads merge the
+per-partition shards (see ``spm_stream.keys``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib.resources import files
+from typing import Any, Final
+
+import orjson
+from redis.asyncio import Redis
+
+from spm_stream.counters import Op, Planned
+from spm_stream.keys import Keys
+
+__all__ = ["ApplyResult", "BoardEntry", "Stats", "Store", "encode_batch"]
+
+_LUA: Final = files("spm_stream").joinpath("apply_batch.lua").read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    """What one apply did: new events counted, duplicates, rejects, replayed offsets skipped."""
+
+    counted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    skipped: int = 0
+
+    def __add__(self, other: ApplyResult) -> ApplyResult:
+        return ApplyResult(
+            self.counted + other.counted,
+            self.duplicates + other.duplicates,
+            self.rejected + other.rejected,
+            self.skipped + other.skipped,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """Totals over all partitions since the state was created."""
+
+    counted: int
+    duplicates: int
+    rejected: int
+
+    @property
+    def processed(self) -> int:
+        """Every record the pipeline has handled, whatever became of it."""
+        return self.counted + self.duplicates + self.rejected
+
+
+@dataclass(frozen=True, slots=True)
+class BoardEntry:
+    """One row of a leaderboard."""
+
+    rank: int
+    rep_id: str
+    score: float
+
+
+def encode_batch(keys: Keys, partition: int, planned: Sequence[Planned]) -> tuple[list[str], bytes]:
+    """Encode a partition's plans as the Lua script's KEYS and JSON argument."""
+    key_index: dict[str, int] = {keys.watermark(partition): 1, keys.stats(partition): 2}
+    key_list = [keys.watermark(partition), keys.stats(partition)]
+    op_index: dict[Op, int] = {}
+    op_list: list[tuple[str, int, str]] = []
+
+    def key_at(key: str) -> int:
+        index = key_index.get(key)
+        if index is None:
+            key_list.append(key)
+            index = key_index[key] = len(key_list)
+        return index
+
+    events: list[tuple[int, str, int, list[int]]] = []
+    for plan in sorted(planned, key=lambda p: p.offset):
+        if plan.event_id is None or plan.seen_key is None:
+            events.append((plan.offset, "", 0, []))
+            continue
+        incs: list[int] = []
+        for op, amount in plan.ops:
+            index = op_index.get(op)
+            if index is None:
+                op_list.append((op.kind, key_at(op.key), op.field))
+                index = op_index[op] = len(op_list)
+            incs += (index, amount)
+        events.append((plan.offset, plan.event_id, key_at(plan.seen_key), incs))
+    return key_list, orjson.dumps({"ops": op_list, "events": events})
+
+
+class Store:
+    """Async access to spm-stream's state in Redis."""
+
+    def __init__(self, redis: Redis, keys: Keys, ttl_s: int) -> None:
+        self.redis = redis
+        self.keys = keys
+        self._ttl_s = ttl_s
+        self._apply = redis.register_script(_LUA)
+
+    @classmethod
+    def from_url(cls, url: str, keys: Keys, ttl_s: int) -> Store:
+        """A store on a new connection pool (decoded responses)."""
+        return cls(Redis.from_url(url, decode_responses=True), keys, ttl_s)
+
+    async def close(self) -> None:
+        """Release the connection pool."""
+        await self.redis.aclose()
+
+    async def apply(self, batches: Mapping[int, Sequence[Planned]]) -> ApplyResult:
+        """Apply each partition's plans atomically, all in one round trip; safe to replay."""
+        pipe = self.redis.pipeline(transaction=False)
+        for partition, planned in batches.items():
+            if planned:
+                key_list, payload = encode_batch(self.keys, partition, planned)
+                await self._apply(keys=key_list, args=[self._ttl_s, payload], client=pipe)
+        total = ApplyResult()
+        for counted, dup, rej, skipped in await pipe.execute():
+            total += ApplyResult(int(counted), int(dup), int(rej), int(skipped))
+        return total
+
+    async def watermark(self, partition: int) -> int:
+        """The last offset applied from a partition (-1 if none)."""
+        value = await self.redis.get(self.keys.watermark(partition))
+        return int(value) if value is not None else -1
+
+    async def stats(self) -> Stats:
+        """Totals over every partition."""
+        totals: dict[str, int] = defaultdict(int)
+        for shard in await self._each_shard("hgetall", self.keys.stats):
+            for name, value in shard.items():
+                totals[name] += int(value)
+        return Stats(totals["counted"], totals["duplicates"], totals["rejected"])
+
+    async def counts(self, scope: str, scope_id: str, period: str) -> dict[str, int]:
+        """Event counts by type for a rep|team|org in a period bucket, merged over shards."""
+        totals: dict[str, int] = defaultdict(int)
+        for shard in await self._each_shard(
+            "hgetall", lambda p: self.keys.counts(p, scope, scope_id, period)
+        ):
+            for etype, value in shard.items():
+                totals[etype] += int(value)
+        return dict(sorted(totals.items()))
+
+    async def board(
+        self, metric: str, scope: str, scope_id: str, period: str, top: int | None = None
+    ) -> list[BoardEntry]:
+        """The ranked board: highest score first, ties by rep id; merged over shards."""
+        scores: dict[str, float] = defaultdict(float)
+        for shard in await self._each_shard(
+            "zrange",
+            lambda p: self.keys.board(p, metric, scope, scope_id, period),
+            0,
+            -1,
+            withscores=True,
+        ):
+            for rep_id, score in shard:
+                scores[rep_id] += float(score)
+        ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+        if top is not None:
+            ranked = ranked[:top]
+        return [BoardEntry(i + 1, rep, score) for i, (rep, score) in enumerate(ranked)]
+
+    async def get_message(self, board_id: str) -> dict[str, str]:
+        """The Slack message (channel, ts, digest) that shows a live board, if any."""
+        return dict(await self.redis.hgetall(self.keys.slack_message(board_id)))
+
+    async def set_message(self, board_id: str, channel: str, ts: str, digest: str) -> None:
+        """Remember where a live board is shown and what it last said."""
+        key = self.keys.slack_message(board_id)
+        await self.redis.hset(key, mapping={"channel": channel, "ts": ts, "digest": digest})
+        await self.redis.expire(key, self._ttl_s)
+
+    async def ping(self) -> bool:
+        """True when Redis answers."""
+        return bool(await self.redis.ping())
+
+    async def _each_shard(self, command: str, key_of: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        pipe = self.redis.pipeline(transaction=False)
+        for partition in self.keys.shards():
+            getattr(pipe, command)(key_of(partition), *args, **kwargs)
+        return list(await pipe.execute())

@@ -1,0 +1,55 @@
+"""Kafka topic administration with kafka-python: create what spm-stream needs, idempotently."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from spm_stream.settings import ConfigError, Settings
+
+__all__ = ["ensure_topics"]
+
+log = logging.getLogger("spm_stream.topics")
+
+
+def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
+    """Create the input and dead-letter topics if missing; fail if the input has too few partitions.
+
+    The key layout shards state by partition, so the input topic must have
+    exactly ``SPM_PARTITIONS`` partitions.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers,
+                                     client_id="spm-stream-admin")
+            break
+        except KafkaError as exc:
+            if time.monotonic() > deadline:
+                raise ConfigError(f"SPM_KAFKA_URL: cannot reach Kafka: {exc!r}") from None
+            time.sleep(0.5)
+    try:
+        wanted = [
+            NewTopic(settings.topic, settings.partitions, settings.replication_factor),
+            NewTopic(settings.dlq_topic, 1, settings.replication_factor),
+        ]
+        existing = set(admin.list_topics())
+        missing = [t for t in wanted if t.name not in existing]
+        if missing:
+            try:
+                admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass  # created concurrently by another worker
+            log.info("created topics %s", [t.name for t in missing])
+        described = admin.describe_topics([settings.topic])
+        partitions = len(described[0]["partitions"]) if described else 0
+        if partitions and partitions != settings.partitions:
+            raise ConfigError(
+                f"SPM_PARTITIONS: topic {settings.topic!r} has {partitions} partitions, "
+                f"settings say {settings.partitions}"
+            )
+    finally:
+        admin.close()
