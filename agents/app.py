@@ -47,9 +47,6 @@ def create_app(settings: Settings, directory: Directory) -> faust.App:
         web_bind=settings.web_host,
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,
-        # Topics are created by `spm-stream topics create` / the worker start-up,
-        # with the partition count the key layout assumes.
-        topic_allow_declare=False,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         broker_session_timeout=session,

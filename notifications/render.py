@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-__all__ = ["LOCALES", "Message", "labels", "render"]
+__all__ = ["LOCALES", "Message", "labels", "mrkdwn_escape", "render"]
 
 LOCALES: Final = ("en", "de", "zh")
 _BUILTIN: Final = Path(__file__).parent / "templates"
@@ -29,15 +29,22 @@ class Message:
     blocks: list[dict[str, Any]]
 
 
+def mrkdwn_escape(text: object) -> str:
+    """Escape user text for Slack mrkdwn, so a name like "<!channel>" cannot ping anyone."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 @cache
 def _environment(override_dir: Path | None) -> Environment:
     search = [str(override_dir)] if override_dir else []
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader([*search, str(_BUILTIN)]),
         autoescape=select_autoescape(enabled_extensions=()),
         undefined=StrictUndefined,
         keep_trailing_newline=False,
     )
+    env.filters["mrkdwn"] = mrkdwn_escape
+    return env
 
 
 @cache

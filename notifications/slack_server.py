@@ -93,6 +93,9 @@ class SlackState:
         return None
 
 
+STATE: Final = web.AppKey("state", SlackState)
+
+
 async def _params(request: web.Request) -> dict[str, Any]:
     params: dict[str, Any] = dict(request.query)
     if request.body_exists:
@@ -115,7 +118,7 @@ def _error(error: str, status: int = 200) -> web.Response:
 
 
 async def _api(request: web.Request) -> web.Response:
-    state: SlackState = request.app["state"]
+    state: SlackState = request.app[STATE]
     method = request.match_info["method"]
     params = await _params(request)
     auth = request.headers.get("Authorization", "")
@@ -166,7 +169,7 @@ async def _api(request: web.Request) -> web.Response:
 
 
 async def _messages(request: web.Request) -> web.Response:
-    state: SlackState = request.app["state"]
+    state: SlackState = request.app[STATE]
     messages = sorted(state.messages.values(), key=lambda m: m.ts)
     return web.json_response(
         {"messages": [m.as_json() for m in messages], "calls": len(state.calls)}
@@ -174,7 +177,7 @@ async def _messages(request: web.Request) -> web.Response:
 
 
 async def _add_fault(request: web.Request) -> web.Response:
-    state: SlackState = request.app["state"]
+    state: SlackState = request.app[STATE]
     spec = await request.json()
     state.faults.append(
         Fault(method=spec.get("method", "*"), status=int(spec.get("status", 500)),
@@ -199,7 +202,7 @@ def _render_block(block: dict[str, Any]) -> str:
 
 
 async def _page(request: web.Request) -> web.Response:
-    state: SlackState = request.app["state"]
+    state: SlackState = request.app[STATE]
     parts = []
     for message in sorted(state.messages.values(), key=lambda m: m.ts, reverse=True):
         where = state.channel_names.get(message.channel, message.channel)
@@ -225,7 +228,7 @@ h3{{margin:.3rem 0}}</style></head><body><h1>Local Slack · {count} message(s)</
 def make_app(state: SlackState | None = None) -> web.Application:
     """The aiohttp application; share ``state`` to inspect what it received."""
     app = web.Application()
-    app["state"] = state or SlackState()
+    app[STATE] = state or SlackState()
     app.router.add_post("/api/{method}", _api)
     app.router.add_get("/api/{method}", _api)
     app.router.add_get("/_messages", _messages)

@@ -256,6 +256,14 @@ def demo(duration: float | None, rate: float, teams: int, reps_per_team: int,
         sys.exit(1)
 
 
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of the canonical event (committed as spm_stream/schema/)."""
+    from spm_stream.events import event_json_schema
+
+    click.echo(json.dumps(event_json_schema(), indent=2, ensure_ascii=False))
+
+
 @cli.group()
 def config() -> None:
     """Inspect the configuration."""

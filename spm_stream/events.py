@@ -258,7 +258,7 @@ def event_json_schema() -> dict[str, Any]:
     schema = _ADAPTER.json_schema(ref_template="#/$defs/{model}")
     schema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": f"https://spm-stream.dev/schema/event-v{SCHEMA_VERSION}.json",
+        "$id": f"urn:spm-stream:schema:event:v{SCHEMA_VERSION}",
         "title": "spm-stream canonical CRM event",
         **schema,
     }

@@ -1,0 +1,217 @@
+"""Real services for integration tests: Kafka and Redis from SPM_KAFKA_URL/SPM_REDIS_URL,
+otherwise the embedded broker and Redis. In CI (CI=true) they must be given: these tests
+never skip silently there.
+
+Each test gets its own topic, consumer group and Redis key prefix, so tests share one
+broker and one Redis without seeing each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from notifications.slack_server import SlackState, serve
+from spm_stream.embedded import EMBEDDED_SESSION_TIMEOUT_S, embedded_services, free_port, spawn, stop
+from spm_stream.keys import Keys
+from spm_stream.settings import Settings, load_settings
+from spm_stream.store import Stats, Store
+from spm_stream.topics import ensure_topics
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass(frozen=True)
+class Services:
+    kafka_url: str
+    redis_url: str
+    embedded: bool
+
+
+@pytest.fixture(scope="session")
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    kafka, redis = os.environ.get("SPM_KAFKA_URL"), os.environ.get("SPM_REDIS_URL")
+    if kafka and redis:
+        yield Services(kafka, redis, embedded=False)
+        return
+    if os.environ.get("CI"):
+        pytest.fail("CI must run the integration tests against real services: "
+                    "set SPM_KAFKA_URL and SPM_REDIS_URL (see .ci/run)")
+    with embedded_services(tmp_path_factory.mktemp("embedded")) as emb:
+        yield Services(emb.kafka_url, emb.redis_url, embedded=True)
+
+
+@dataclass
+class SlackFixture:
+    base_url: str
+    page: str
+    state: SlackState
+
+
+@pytest.fixture(scope="session")
+def slack() -> Iterator[SlackFixture]:
+    """The local Slack server, in a thread of its own (reachable from worker processes too)."""
+    port = free_port()
+    state = SlackState()
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        runner = loop.run_until_complete(serve("127.0.0.1", port, state))
+        ready.set()
+        loop.run_forever()
+        loop.run_until_complete(runner.cleanup())
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    ready.wait(10)
+    yield SlackFixture(f"http://127.0.0.1:{port}/api/", f"http://127.0.0.1:{port}/", state)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+
+
+def directory(tag: str) -> dict[str, Any]:
+    """The test deployment's people and teams; channels are unique per test."""
+    return {
+        "timezone": "UTC",
+        "teams": {"t1": {"name": "Team One", "channel": f"#t1-{tag}"},
+                  "t2": {"name": "Team Two", "channel": f"#t2-{tag}"}},
+        "people": {"rep-1": {"name": "Ana", "team": "t1"}, "rep-2": {"name": "Ben", "team": "t1"},
+                   "rep-3": {"name": "Chloé", "team": "t2"}},
+    }
+
+
+@pytest.fixture
+def env(services: Services, slack: SlackFixture, tmp_path: Path) -> dict[str, str]:
+    """SPM_* variables of an isolated deployment for this test."""
+    tag = uuid.uuid4().hex[:8]
+    config = tmp_path / "people.yaml"
+    config.write_text(yaml.safe_dump(directory(tag)), encoding="utf-8")
+    return {
+        "SPM_KAFKA_URL": services.kafka_url,
+        "SPM_REDIS_URL": services.redis_url,
+        "SPM_APP_ID": f"it-{tag}",
+        "SPM_TEST_TAG": tag,
+        "SPM_TOPIC": f"it-{tag}-events",
+        "SPM_DLQ_TOPIC": f"it-{tag}-dlq",
+        "SPM_REDIS_PREFIX": f"it-{tag}",
+        "SPM_CONFIG": str(config),
+        "SPM_DATA_DIR": str(tmp_path / "faust"),
+        "SPM_WEB_PORT": str(free_port()),
+        "SPM_SLACK_BASE_URL": slack.base_url,
+        "SPM_SLACK_TOKEN": "xoxb-test",
+        "SPM_LEADERBOARD_INTERVAL_S": "1",
+        "SPM_KAFKA_SESSION_TIMEOUT_S": str(EMBEDDED_SESSION_TIMEOUT_S),
+        "SPM_LOG_LEVEL": "info",
+    }
+
+
+@pytest.fixture
+def settings(env: dict[str, str]) -> Settings:
+    settings = load_settings(**{k.removeprefix("SPM_").lower(): v for k, v in env.items()})
+    ensure_topics(settings)
+    return settings
+
+
+@pytest.fixture
+async def store(settings: Settings) -> Any:
+    keys = Keys(settings.redis_prefix, settings.topic, settings.partitions)
+    store = Store.from_url(settings.require_redis(), keys, settings.retention_days * 86_400)
+    yield store
+    await store.close()
+
+
+class Worker:
+    """A `spm-stream worker` process, as production runs it."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self.proc: subprocess.Popen[bytes] = spawn(
+            [sys.executable, "-m", "spm_stream", "worker"], log, env={**os.environ, **env}
+        )
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill9(self) -> None:
+        self.proc.kill()
+        self.proc.wait(10)
+
+    def stop(self) -> int:
+        stop(self.proc, 30.0)
+        return int(self.proc.returncode)
+
+    def tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+@pytest.fixture
+def start_worker(env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., Worker]]:
+    workers: list[Worker] = []
+
+    def start(**overrides: str) -> Worker:
+        worker = Worker({**env, **overrides}, tmp_path / f"worker-{len(workers)}.log")
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+async def wait_for_processed(store: Store, expected: int, *workers: Worker,
+                             timeout_s: float = 120.0) -> Stats:
+    """Wait until the store has handled ``expected`` records; fail with the worker's log."""
+    deadline = time.monotonic() + timeout_s
+    stats = await store.stats()
+    while stats.processed < expected:
+        for worker in workers:
+            if not worker.alive():
+                pytest.fail(f"worker died:\n{worker.tail()}")
+        if time.monotonic() > deadline:
+            logs = "\n---\n".join(w.tail() for w in workers)
+            pytest.fail(f"only {stats.processed}/{expected} processed after {timeout_s}s\n{logs}")
+        await asyncio.sleep(0.2)
+        stats = await store.stats()
+    return stats
+
+
+def produce(settings: Settings, records: list[tuple[bytes | None, bytes]]) -> None:
+    """Send records to the input topic and wait for the broker's acks."""
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=10)
+    for key, value in records:
+        producer.send(settings.topic, key=key, value=value)
+    producer.flush()
+    producer.close()
+
+
+def read_topic(settings: Settings, topic: str, expected: int, timeout_s: float = 30.0) -> list[Any]:
+    """All records of a topic (no consumer group: works on every broker)."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers,
+                             enable_auto_commit=False, consumer_timeout_ms=1000)
+    try:
+        partitions = consumer.partitions_for_topic(topic) or {0}
+        consumer.assign([TopicPartition(topic, p) for p in partitions])
+        consumer.seek_to_beginning()
+        records: list[Any] = []
+        deadline = time.monotonic() + timeout_s
+        while len(records) < expected and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=500).values():
+                records.extend(batch)
+        return records
+    finally:
+        consumer.close()

@@ -1,0 +1,133 @@
+"""Planning what an event changes, and the wire format to the Lua script."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+import orjson
+from hypothesis import given
+from hypothesis import strategies as st
+
+from spm_stream.counters import ORG, plan_event, plan_reject
+from spm_stream.events import parse_event
+from spm_stream.ingest import Record, ingest
+from spm_stream.keys import Keys
+from spm_stream.store import encode_batch
+
+KEYS = Keys("spm", "crm-events", 4)
+UTC = ZoneInfo("UTC")
+
+
+def _event(i: int, etype: str = "activity.call", rep: str = "rep-1", team: str | None = "t1",
+           at: str = "2026-11-02T23:30:00Z") -> bytes:
+    team_part = f',"team_id":"{team}"' if team else ""
+    return (f'{{"event_id":"e{i}","type":"{etype}","occurred_at":"{at}","rep_id":"{rep}"'
+            f"{team_part}}}").encode()
+
+
+def test_call_counts_for_rep_team_org_and_boards() -> None:
+    plan = plan_event(parse_event(_event(1)), offset=5, partition=2, keys=KEYS, zone=UTC, team_of={})
+    targets = {(op.kind, op.key, op.field) for op, _ in plan.ops}
+    assert targets == {
+        ("hincr", "spm:{crm-events:2}:cnt:rep:rep-1:day:2026-11-02", "activity.call"),
+        ("hincr", f"spm:{{crm-events:2}}:cnt:org:{ORG}:day:2026-11-02", "activity.call"),
+        ("hincr", "spm:{crm-events:2}:cnt:team:t1:day:2026-11-02", "activity.call"),
+        ("zincr", f"spm:{{crm-events:2}}:lb:calls:org:{ORG}:day:2026-11-02", "rep-1"),
+        ("zincr", "spm:{crm-events:2}:lb:calls:team:t1:day:2026-11-02", "rep-1"),
+    }
+    assert plan.seen_key == "spm:{crm-events:2}:seen:2026-11-02"
+    assert plan.offset == 5
+    assert not plan.rejected
+
+
+def test_every_key_of_a_partition_shares_its_hash_tag() -> None:
+    plan = plan_event(parse_event(_event(1)), offset=0, partition=3, keys=KEYS, zone=UTC, team_of={})
+    keys, _ = encode_batch(KEYS, 3, [plan])
+    assert all("{crm-events:3}" in key for key in keys)
+
+
+def test_day_follows_the_org_time_zone() -> None:
+    # 23:30 UTC on 2 Nov is already 3 Nov in Berlin.
+    plan = plan_event(parse_event(_event(1)), offset=0, partition=0, keys=KEYS,
+                      zone=ZoneInfo("Europe/Berlin"), team_of={})
+    assert all(op.key.endswith("day:2026-11-03") for op, _ in plan.ops)
+    # The dedupe window is by UTC day, whatever the zone.
+    assert plan.seen_key is not None and plan.seen_key.endswith("seen:2026-11-02")
+
+
+def test_team_from_event_wins_then_directory_then_none() -> None:
+    no_team = parse_event(_event(1, team=None))
+    from_dir = plan_event(no_team, offset=0, partition=0, keys=KEYS, zone=UTC,
+                          team_of={"rep-1": "t9"})
+    assert any(":team:t9:" in op.key for op, _ in from_dir.ops)
+    alone = plan_event(no_team, offset=0, partition=0, keys=KEYS, zone=UTC, team_of={})
+    assert not any(":team:" in op.key for op, _ in alone.ops)
+    with_team = plan_event(parse_event(_event(1, team="t1")), offset=0, partition=0, keys=KEYS,
+                           zone=UTC, team_of={"rep-1": "t9"})
+    assert any(":team:t1:" in op.key for op, _ in with_team.ops)
+
+
+def test_non_board_types_only_count() -> None:
+    plan = plan_event(parse_event(_event(1, "activity.social")), offset=0, partition=0, keys=KEYS,
+                      zone=UTC, team_of={})
+    assert {op.kind for op, _ in plan.ops} == {"hincr"}
+
+
+def test_ingest_splits_by_partition_and_rejects_bad_records() -> None:
+    records = [
+        Record("crm-events", 0, 10, b"rep-1", _event(1)),
+        Record("crm-events", 1, 3, b"rep-2", b"{not json"),
+        Record("crm-events", 0, 11, b"rep-1", _event(2)),
+    ]
+    result = ingest(records, keys=KEYS, zone=UTC, team_of={})
+    assert [p.offset for p in result.batches[0]] == [10, 11]
+    assert [p.rejected for p in result.batches[1]] == [True]
+    (reject,) = result.rejects
+    assert reject.record.offset == 3
+    assert "malformed JSON" in reject.reason
+    headers = dict(reject.headers())
+    assert headers["spm-source"] == b"crm-events:1:3"
+    assert headers["spm-reason"].startswith(b"malformed JSON")
+
+
+@st.composite
+def batches(draw: st.DrawFn) -> list:
+    n = draw(st.integers(1, 30))
+    offsets = draw(st.lists(st.integers(0, 10_000), min_size=n, max_size=n, unique=True))
+    plans = []
+    for i, offset in enumerate(offsets):
+        if draw(st.booleans()) and draw(st.booleans()):
+            plans.append(plan_reject(offset))
+            continue
+        etype = draw(st.sampled_from(["activity.call", "activity.email", "deal.won", "lead.created"]))
+        data = {"deal.won": ',"data":{"deal_id":"d","amount":1,"currency":"USD","product":"p"}',
+                "lead.created": ',"data":{"lead_id":"l"}'}.get(etype, "")
+        rep = draw(st.sampled_from(["rep-1", "rep-2", "rep-3"]))
+        raw = (f'{{"event_id":"e{draw(st.integers(0, 20))}","type":"{etype}",'
+               f'"occurred_at":"2026-11-0{1 + i % 3}T10:00:00Z","rep_id":"{rep}"{data}}}')
+        plans.append(plan_event(parse_event(raw), offset=offset, partition=1, keys=KEYS,
+                                zone=UTC, team_of={"rep-1": "t1"}))
+    return plans
+
+
+@given(batches())
+def test_encoding_keeps_every_increment_in_offset_order(plans: list) -> None:
+    keys, payload = encode_batch(KEYS, 1, plans)
+    decoded = orjson.loads(payload)
+    assert keys[:2] == [KEYS.watermark(1), KEYS.stats(1)]
+    assert len(keys) == len(set(keys))
+    offsets = [event[0] for event in decoded["events"]]
+    assert offsets == sorted(p.offset for p in plans)
+    by_offset = {p.offset: p for p in plans}
+    for offset, event_id, seen_index, incs in decoded["events"]:
+        plan = by_offset[offset]
+        if plan.rejected:
+            assert (event_id, incs) == ("", [])
+            continue
+        assert event_id == plan.event_id
+        assert keys[seen_index - 1] == plan.seen_key
+        rebuilt = set()
+        for op_index, amount in zip(incs[::2], incs[1::2], strict=True):
+            kind, key_index, field = decoded["ops"][op_index - 1]
+            rebuilt.add((kind, keys[key_index - 1], field, amount))
+        assert rebuilt == {(op.kind, op.key, op.field, amount) for op, amount in plan.ops}

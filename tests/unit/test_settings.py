@@ -1,0 +1,113 @@
+"""Settings and the people directory fail at start-up with the bad key named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from spm_stream.directory import load_directory
+from spm_stream.settings import ConfigError, load_settings
+
+
+def test_defaults_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SPM_KAFKA_URL", "SPM_REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings()
+    assert settings.topic == "crm-events"
+    assert settings.kafka_url is None
+
+
+def test_kafka_url_is_normalised(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SPM_KAFKA_URL", "kafka://a:9092, b:9093")
+    assert load_settings().bootstrap_servers == ["a:9092", "b:9093"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "named"),
+    [
+        ("SPM_PARTITIONS", "zero", "SPM_PARTITIONS"),
+        ("SPM_PARTITIONS", "0", "SPM_PARTITIONS"),
+        ("SPM_KAFKA_URL", "localhost", "SPM_KAFKA_URL"),
+        ("SPM_REDIS_URL", "http://x", "SPM_REDIS_URL"),
+        ("SPM_LOG_LEVEL", "loud", "SPM_LOG_LEVEL"),
+        ("SPM_SLACK_BASE_URL", "slack.local", "SPM_SLACK_BASE_URL"),
+    ],
+)
+def test_bad_env_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, named: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=named):
+        load_settings()
+
+
+def test_missing_broker_says_what_to_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SPM_KAFKA_URL", raising=False)
+    with pytest.raises(ConfigError, match="SPM_KAFKA_URL"):
+        _ = load_settings().bootstrap_servers
+
+
+def test_secrets_are_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SPM_SLACK_TOKEN", "xoxb-secret")
+    dumped = load_settings().redacted()
+    assert dumped["slack_token"] == "***"
+    assert "xoxb-secret" not in str(dumped)
+
+
+GOOD = """
+timezone: Europe/Berlin
+teams:
+  emea-smb: {name: EMEA SMB, channel: "#emea-smb", manager: mgr-1}
+people:
+  mgr-1: {name: Mia, slack_id: U0MGR1}
+  rep-17: {name: Ana, slack_id: U0REP17, team: emea-smb, manager: mgr-1, timezone: Europe/Vienna, locale: de}
+"""
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "spm.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_directory_loads(tmp_path: Path) -> None:
+    directory = load_directory(_write(tmp_path, GOOD))
+    assert directory.team_of("rep-17") == "emea-smb"
+    assert directory.display_name("rep-17") == "Ana"
+    assert directory.display_name("rep-99") == "rep-99"
+    assert str(directory.zone()) == "Europe/Berlin"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("Europe/Vienna", "Europe/Viena"), "people.rep-17.timezone: unknown time zone 'Europe/Viena'"),
+        ("timezone: Europe/Berlin", "timezone: Mars/Base"),
+        (("team: emea-smb,", "team: apac,"), "people.rep-17.team: unknown team 'apac'"),
+        (("manager: mgr-1, timezone", "manager: mgr-9, timezone"), "people.rep-17.manager"),
+        (("locale: de", "locale: fr"), "people.rep-17.locale"),
+        (("slack_id: U0REP17", "slack_id: ana"), "people.rep-17.slack_id"),
+        (("channel: \"#emea-smb\"", "channel: \"emea smb\""), "teams.emea-smb.channel"),
+        (("name: Mia,", "nmae: Mia,"), "people.mgr-1.nmae"),
+    ],
+)
+def test_directory_errors_name_the_key(tmp_path: Path, change: object, message: str) -> None:
+    if isinstance(change, tuple):
+        text = GOOD.replace(*change)
+    else:
+        text = GOOD.replace(change, message)
+        message = "timezone: unknown time zone 'Mars/Base'"
+    with pytest.raises(ConfigError) as caught:
+        load_directory(_write(tmp_path, text))
+    assert message in str(caught.value)
+    assert str(tmp_path / "spm.yaml") in str(caught.value)
+
+
+def test_directory_rejects_broken_yaml(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_directory(_write(tmp_path, "people: [unclosed"))
+
+
+def test_no_file_means_empty_directory_in_utc() -> None:
+    assert str(load_directory(None).zone()) == "UTC"
