@@ -1,0 +1,88 @@
+"""Slack delivery through the real slack-sdk client against the local Slack server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from notifications.render import Message
+from notifications.slack import make_client, post_or_update
+from spm_stream.counters import plan_event
+from spm_stream.events import parse_event
+from spm_stream.settings import Settings
+from spm_stream.store import Store
+from tests.events import event
+from tests.integration.conftest import SlackFixture
+
+pytestmark = pytest.mark.integration
+
+
+def _post_leaderboard(env: dict[str, str], team: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "spm_stream", "post-leaderboard", "--team", team],
+                          env={**os.environ, **env}, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+async def _calls(store: Store, rep: str, n: int, start: int) -> None:
+    now = datetime.now(UTC).isoformat()
+    plans = [plan_event(parse_event(event(f"s-{start + i}", rep=rep, at=now)), offset=start + i,
+                        partition=0, keys=store.keys, zone=ZoneInfo("UTC"),
+                        team_of={"rep-1": "t1", "rep-2": "t1"}) for i in range(n)]
+    await store.apply({0: plans})
+
+
+async def test_post_leaderboard_posts_once_then_edits_in_place(
+    env: dict[str, str], settings: Settings, store: Store, slack: SlackFixture
+) -> None:
+    channel = slack.state.channel_id(f"#t1-{env['SPM_TEST_TAG']}")
+    await _calls(store, "rep-1", 4, start=0)
+    assert _post_leaderboard(env, "t1") == "posted"
+    assert _post_leaderboard(env, "t1") == "unchanged"
+    await _calls(store, "rep-2", 6, start=4)
+    assert _post_leaderboard(env, "t1") == "updated"
+
+    (message,) = [m for m in slack.state.messages.values() if m.channel == channel]
+    assert message.edits == 1
+    text = message.blocks[2]["text"]["text"]
+    assert text.index("Ben") < text.index("Ana")
+    methods = [c["method"] for c in slack.state.calls if c["params"].get("channel") in
+               (channel, f"#t1-{env['SPM_TEST_TAG']}")]
+    assert methods == ["chat.postMessage", "chat.update"]
+
+
+def test_unknown_team_is_a_clear_cli_error(env: dict[str, str]) -> None:
+    done = subprocess.run([sys.executable, "-m", "spm_stream", "post-leaderboard", "--team", "zz"],
+                          env={**os.environ, **env}, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 2
+    assert "unknown team 'zz'" in done.stderr
+
+
+async def test_rate_limit_retry_after_is_honoured(settings: Settings, slack: SlackFixture) -> None:
+    slack.state.faults.clear()
+    from notifications.slack_server import Fault
+
+    slack.state.faults.append(Fault("chat.postMessage", 429, count=1, retry_after=1))
+    client = make_client(settings)
+    started = time.monotonic()
+    posted = await post_or_update(client, "#rate-limited", Message("hello", []))
+    assert time.monotonic() - started >= 1.0
+    assert posted.created
+    assert slack.state.messages[(posted.channel, posted.ts)].text == "hello"
+
+
+async def test_a_deleted_message_is_posted_again(settings: Settings, slack: SlackFixture) -> None:
+    client = make_client(settings)
+    first = await post_or_update(client, "#deleted", Message("one", []))
+    del slack.state.messages[(first.channel, first.ts)]
+    second = await post_or_update(client, first.channel, Message("two", []), ts=first.ts)
+    assert second.created
+    assert second.ts != first.ts
