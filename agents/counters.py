@@ -44,11 +44,14 @@ def register(app: faust.App, rt: Runtime) -> None:
             result = ingest(records, keys=rt.store.keys, zone=zone, team_of=team_of)
             for reject in result.rejects:
                 log.warning(
-                    "event rejected to %s: %s", settings.dlq_topic, reject.reason,
+                    "event rejected to %s: %s",
+                    settings.dlq_topic,
+                    reject.reason,
                     extra={"field": reject.field, "source": reject.headers()[2][1].decode()},
                 )
-                await dlq.send(key=reject.record.key, value=reject.record.value,
-                               headers=reject.headers())
+                await dlq.send(
+                    key=reject.record.key, value=reject.record.value, headers=reject.headers()
+                )
             if result.rejects:
                 # The DLQ must hold a reject before the watermark passes it.
                 await app.producer.flush()

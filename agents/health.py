@@ -21,7 +21,7 @@ def register(app: faust.App, rt: Runtime) -> None:
     """Add /health and /stats to the worker's web server."""
 
     @app.page("/health")
-    class Health(View):  # type: ignore[misc]
+    class Health(View):
         async def get(self, request: Request) -> Response:
             try:
                 redis_ok = await rt.store.ping()
@@ -31,14 +31,21 @@ def register(app: faust.App, rt: Runtime) -> None:
             return self.json(body, status=200 if redis_ok else 503)
 
     @app.page("/stats")
-    class StatsView(View):  # type: ignore[misc]
+    class StatsView(View):
         async def get(self, request: Request) -> Response:
             stats = await rt.store.stats()
             return self.json(
                 {
-                    "worker": {"consumed": rt.consumed, "rejected": rt.rejected,
-                               "redis_retries": rt.redis_retries},
-                    "store": {"counted": stats.counted, "duplicates": stats.duplicates,
-                              "rejected": stats.rejected, "processed": stats.processed},
+                    "worker": {
+                        "consumed": rt.consumed,
+                        "rejected": rt.rejected,
+                        "redis_retries": rt.redis_retries,
+                    },
+                    "store": {
+                        "counted": stats.counted,
+                        "duplicates": stats.duplicates,
+                        "rejected": stats.rejected,
+                        "processed": stats.processed,
+                    },
                 }
             )

@@ -60,7 +60,9 @@ def labels(locale: str, override_dir: Path | None = None) -> dict[str, Any]:
     raise FileNotFoundError("templates/en/labels.json is missing")
 
 
-def render(kind: str, locale: str, context: dict[str, Any], override_dir: Path | None = None) -> Message:
+def render(
+    kind: str, locale: str, context: dict[str, Any], override_dir: Path | None = None
+) -> Message:
     """Render template ``<kind>.json.j2`` in a locale to a Message; raise on bad output."""
     template = _environment(override_dir).get_template(f"{kind}.json.j2")
     raw = template.render(t=labels(locale, override_dir), **context)

@@ -127,8 +127,10 @@ async def _api(request: web.Request) -> web.Response:
     fault = state.take_fault(method)
     if fault is not None:
         headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
-        body = {"ok": False, "error": fault.error or ("ratelimited" if fault.status == 429 else
-                                                     "internal_error")}
+        body = {
+            "ok": False,
+            "error": fault.error or ("ratelimited" if fault.status == 429 else "internal_error"),
+        }
         return web.json_response(body, status=fault.status, headers=headers)
     if not token:
         return _error("not_authed")
@@ -137,13 +139,21 @@ async def _api(request: web.Request) -> web.Response:
     if method not in _METHODS:
         return _error("unknown_method")
     if method == "auth.test":
-        return _ok(url="http://localhost/", team="spm-local", user="spm-bot", team_id="T0LOCAL",
-                   user_id="U0SPMBOT", bot_id="B0SPMBOT")
+        return _ok(
+            url="http://localhost/",
+            team="spm-local",
+            user="spm-bot",
+            team_id="T0LOCAL",
+            user_id="U0SPMBOT",
+            bot_id="B0SPMBOT",
+        )
     if method == "conversations.open":
         users = str(params.get("users", "")).split(",")
         if not users or not users[0]:
             return _error("users_list_not_supplied")
-        return _ok(channel={"id": "D" + hashlib.sha1(",".join(users).encode()).hexdigest()[:9].upper()})
+        return _ok(
+            channel={"id": "D" + hashlib.sha1(",".join(users).encode()).hexdigest()[:9].upper()}
+        )
     channel = params.get("channel")
     if not channel:
         return _error("channel_not_found")
@@ -180,9 +190,13 @@ async def _add_fault(request: web.Request) -> web.Response:
     state: SlackState = request.app[STATE]
     spec = await request.json()
     state.faults.append(
-        Fault(method=spec.get("method", "*"), status=int(spec.get("status", 500)),
-              count=int(spec.get("count", 1)), retry_after=spec.get("retry_after"),
-              error=spec.get("error"))
+        Fault(
+            method=spec.get("method", "*"),
+            status=int(spec.get("status", 500)),
+            count=int(spec.get("count", 1)),
+            retry_after=spec.get("retry_after"),
+            error=spec.get("error"),
+        )
     )
     return _ok(queued=len(state.faults))
 
@@ -207,12 +221,14 @@ async def _page(request: web.Request) -> web.Response:
     for message in sorted(state.messages.values(), key=lambda m: m.ts, reverse=True):
         where = state.channel_names.get(message.channel, message.channel)
         body = "".join(_render_block(b) for b in message.blocks) or html.escape(message.text)
-        edited = f" · edited {message.edits}×" if message.edits else ""
+        edited = f" · edited {message.edits} times" if message.edits else ""
         parts.append(
             f"<article><div class=meta>{html.escape(where)} · ts {message.ts}{edited}</div>"
             f"{body}</article>"
         )
-    page = _PAGE.format(count=len(state.messages), messages="".join(parts) or "<p>No messages yet.</p>")
+    page = _PAGE.format(
+        count=len(state.messages), messages="".join(parts) or "<p>No messages yet.</p>"
+    )
     return web.Response(text=page, content_type="text/html")
 
 
@@ -220,7 +236,8 @@ _PAGE: Final = """<!doctype html><html><head><meta charset=utf-8>
 <meta http-equiv=refresh content=2><title>spm-stream · local Slack</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;background:#f8f8fa}}
 article{{background:#fff;border:1px solid #ddd;border-radius:8px;padding:.8rem 1rem;margin:.8rem 0}}
-.meta,.ctx{{color:#666;font-size:.85rem}}pre{{font-family:inherit;white-space:pre-wrap;margin:.4rem 0}}
+.meta,.ctx{{color:#666;font-size:.85rem}}
+pre{{font-family:inherit;white-space:pre-wrap;margin:.4rem 0}}
 h3{{margin:.3rem 0}}</style></head><body><h1>Local Slack · {count} message(s)</h1>{messages}
 </body></html>"""
 

@@ -101,8 +101,9 @@ def topics_create() -> None:
 
     settings = load_settings()
     ensure_topics(settings)
-    click.echo(f"topics ready: {settings.topic} ({settings.partitions} partitions), "
-               f"{settings.dlq_topic}")
+    click.echo(
+        f"topics ready: {settings.topic} ({settings.partitions} partitions), {settings.dlq_topic}"
+    )
 
 
 @cli.command()
@@ -134,17 +135,28 @@ def _day(value: date | None, settings: Settings) -> str:
 
 @cli.command()
 @click.option("--team", "team", help="Team id (omit for the whole org).")
-@click.option("--metric", default="calls", show_default=True,
-              type=click.Choice(["calls", "emails", "meetings_booked", "demos", "deals_won"]))
-@click.option("--period", default="day", show_default=True, type=click.Choice(["day"]),
-              help="Period of the board (more periods come with the KPI engine).")
+@click.option(
+    "--metric",
+    default="calls",
+    show_default=True,
+    type=click.Choice(["calls", "emails", "meetings_booked", "demos", "deals_won"]),
+)
+@click.option(
+    "--period",
+    default="day",
+    show_default=True,
+    type=click.Choice(["day"]),
+    help="Period of the board (more periods come with the KPI engine).",
+)
 @click.option("--at", "at", type=click.DateTime(["%Y-%m-%d"]), help="Day (default: today).")
 @click.option("--top", default=10, show_default=True, type=click.IntRange(1, 1000))
-@click.option("--format", "fmt", default="table", show_default=True,
-              type=click.Choice(["table", "json"]))
+@click.option(
+    "--format", "fmt", default="table", show_default=True, type=click.Choice(["table", "json"])
+)
 @_config_errors
-def leaderboard(team: str | None, metric: str, period: str, at: datetime | None, top: int,
-                fmt: str) -> None:
+def leaderboard(
+    team: str | None, metric: str, period: str, at: datetime | None, top: int, fmt: str
+) -> None:
     """Show a leaderboard from Redis: the top reps of a team (or the org) for a metric."""
     settings = load_settings()
     day = _day(at.date() if at else None, settings)
@@ -159,10 +171,19 @@ def leaderboard(team: str | None, metric: str, period: str, at: datetime | None,
 
     entries = asyncio.run(read())
     if fmt == "json":
-        click.echo(json.dumps({
-            "scope": scope, "id": scope_id, "metric": metric, "period": day,
-            "entries": [{"rank": e.rank, "rep_id": e.rep_id, "score": e.score} for e in entries],
-        }))
+        click.echo(
+            json.dumps(
+                {
+                    "scope": scope,
+                    "id": scope_id,
+                    "metric": metric,
+                    "period": day,
+                    "entries": [
+                        {"rank": e.rank, "rep_id": e.rep_id, "score": e.score} for e in entries
+                    ],
+                }
+            )
+        )
         return
     from rich.console import Console
     from rich.table import Table
@@ -193,14 +214,23 @@ def post_leaderboard(team: str, metric: str, force: bool) -> None:
     settings = load_settings()
     directory = load_directory(settings.config)
     if team not in directory.teams:
-        raise click.BadParameter(f"unknown team {team!r} (teams in SPM_CONFIG: "
-                                 f"{', '.join(directory.teams) or 'none'})", param_hint="--team")
+        raise click.BadParameter(
+            f"unknown team {team!r} (teams in SPM_CONFIG: {', '.join(directory.teams) or 'none'})",
+            param_hint="--team",
+        )
 
     async def run() -> str:
         store = _store(settings)
         try:
-            return await sync_team_board(store, make_client(settings), directory, team,
-                                         metric=metric, now=datetime.now(UTC), force=force)
+            return await sync_team_board(
+                store,
+                make_client(settings),
+                directory,
+                team,
+                metric=metric,
+                now=datetime.now(UTC),
+                force=force,
+            )
         finally:
             await store.close()
 
@@ -219,24 +249,40 @@ def slack_server(host: str, port: int, token: str | None) -> None:
     """
     from notifications.slack_server import run_forever
 
-    click.echo(f"local Slack on http://{host}:{port}/ (API base http://{host}:{port}/api/)",
-               err=True)
+    click.echo(
+        f"local Slack on http://{host}:{port}/ (API base http://{host}:{port}/api/)", err=True
+    )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_forever(host, port, token))
 
 
 @cli.command()
-@click.option("--duration", type=click.FloatRange(min=1), help="Seconds of traffic, then stop "
-              "and print a JSON summary as the last line (default: until Ctrl-C).")
-@click.option("--rate", default=200.0, show_default=True, type=click.FloatRange(min=1),
-              help="Generated events per second.")
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=1),
+    help="Seconds of traffic, then stop "
+    "and print a JSON summary as the last line (default: until Ctrl-C).",
+)
+@click.option(
+    "--rate",
+    default=200.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="Generated events per second.",
+)
 @click.option("--teams", default=3, show_default=True, type=click.IntRange(1, 50))
 @click.option("--reps-per-team", default=5, show_default=True, type=click.IntRange(1, 200))
-@click.option("--slack-port", default=8765, show_default=True, type=int,
-              help="Port of the local Slack page (0 = any free port).")
+@click.option(
+    "--slack-port",
+    default=8765,
+    show_default=True,
+    type=int,
+    help="Port of the local Slack page (0 = any free port).",
+)
 @_config_errors
-def demo(duration: float | None, rate: float, teams: int, reps_per_team: int,
-         slack_port: int) -> None:
+def demo(
+    duration: float | None, rate: float, teams: int, reps_per_team: int, slack_port: int
+) -> None:
     """Run everything locally: broker, Redis, worker, local Slack and an event generator.
 
     Without SPM_KAFKA_URL / SPM_REDIS_URL it starts an embedded broker (tansu)
@@ -248,8 +294,13 @@ def demo(duration: float | None, rate: float, teams: int, reps_per_team: int,
 
     configure_logging("warn")
     install_sigterm_as_interrupt()
-    options = DemoOptions(duration_s=duration, rate=rate, teams=teams,
-                          reps_per_team=reps_per_team, slack_port=slack_port)
+    options = DemoOptions(
+        duration_s=duration,
+        rate=rate,
+        teams=teams,
+        reps_per_team=reps_per_team,
+        slack_port=slack_port,
+    )
     summary = run_demo(options, say=lambda line: click.echo(line, err=True))
     click.echo(json.dumps(summary))
     if summary["events_processed"] != summary["events_produced"] and duration is not None:
@@ -275,12 +326,18 @@ def config_check() -> None:
     """Validate SPM_* settings and the SPM_CONFIG file; print them with secrets redacted."""
     settings = load_settings()
     directory = load_directory(settings.config)
-    click.echo(json.dumps({"settings": settings.redacted(),
-                           "teams": len(directory.teams), "people": len(directory.people)},
-                          indent=2))
+    click.echo(
+        json.dumps(
+            {
+                "settings": settings.redacted(),
+                "teams": len(directory.teams),
+                "people": len(directory.people),
+            },
+            indent=2,
+        )
+    )
 
 
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="spm-stream")
-

@@ -62,12 +62,20 @@ def run_demo(options: DemoOptions, say: Callable[[str], None]) -> dict[str, Any]
     """Run the demo until the duration ends or Ctrl-C; return the summary."""
     base = load_settings()
     workdir = Path(tempfile.mkdtemp(prefix="spm-demo-"))
-    with embedded_services(
-        workdir, kafka=base.kafka_url is None, redis=base.redis_url is None
-    ) as emb, contextlib.ExitStack() as children:
+    with (
+        embedded_services(
+            workdir, kafka=base.kafka_url is None, redis=base.redis_url is None
+        ) as emb,
+        contextlib.ExitStack() as children,
+    ):
         embedded_kafka = base.kafka_url is None
-        gen = Generator(options.teams, options.reps_per_team, seed=options.seed,
-                        duplicate_rate=0.01, invalid_rate=0.005)
+        gen = Generator(
+            options.teams,
+            options.reps_per_team,
+            seed=options.seed,
+            duplicate_rate=0.01,
+            invalid_rate=0.005,
+        )
         config = workdir / "people.yaml"
         config.write_text(yaml.safe_dump(demo_directory(gen), sort_keys=False), encoding="utf-8")
         slack_port = options.slack_port or free_port()
@@ -88,13 +96,17 @@ def run_demo(options: DemoOptions, say: Callable[[str], None]) -> dict[str, Any]
         settings = load_settings(**{k.removeprefix("SPM_").lower(): v for k, v in env.items()})
         child_env = {**os.environ, **env}
 
-        slack = spawn([sys.executable, "-m", "spm_stream", "slack-server", "--port",
-                       str(slack_port)], workdir / "slack.log", env=child_env)
+        slack = spawn(
+            [sys.executable, "-m", "spm_stream", "slack-server", "--port", str(slack_port)],
+            workdir / "slack.log",
+            env=child_env,
+        )
         children.callback(stop, slack)
         wait_for_port(slack_port, "local Slack server")
         ensure_topics(settings)
-        worker = spawn([sys.executable, "-m", "spm_stream", "worker"], workdir / "worker.log",
-                       env=child_env)
+        worker = spawn(
+            [sys.executable, "-m", "spm_stream", "worker"], workdir / "worker.log", env=child_env
+        )
         children.callback(stop, worker, 30.0)
 
         page = f"http://127.0.0.1:{slack_port}/"
@@ -103,8 +115,9 @@ def run_demo(options: DemoOptions, say: Callable[[str], None]) -> dict[str, Any]
         say(f"Slack messages appear at {page}  (Ctrl-C stops the demo)")
 
         started = time.monotonic()
-        producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all",
-                                 linger_ms=5)
+        producer = KafkaProducer(
+            bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=5
+        )
         produced = 0
         interrupted = False
         try:
@@ -157,8 +170,13 @@ def _feed(
 
 
 async def _drain(
-    settings: Settings, env: dict[str, str], produced: int, worker: subprocess.Popen[bytes],
-    *, wait: bool, timeout_s: float = 180.0,
+    settings: Settings,
+    env: dict[str, str],
+    produced: int,
+    worker: subprocess.Popen[bytes],
+    *,
+    wait: bool,
+    timeout_s: float = 180.0,
 ) -> dict[str, int]:
     """Wait until the store has processed every produced event, then refresh the boards."""
     from notifications.boards import sync_team_board
@@ -180,14 +198,18 @@ async def _drain(
             now = datetime.now(UTC)
             for team_id in directory.teams:
                 await sync_team_board(store, client, directory, team_id, now=now)
-        return {"processed": stats.processed, "counted": stats.counted,
-                "duplicates": stats.duplicates, "rejected": stats.rejected}
+        return {
+            "processed": stats.processed,
+            "counted": stats.counted,
+            "duplicates": stats.duplicates,
+            "rejected": stats.rejected,
+        }
     finally:
         await store.close()
 
 
 def _slack_messages(page: str) -> list[dict[str, Any]]:
-    with urllib.request.urlopen(page + "_messages", timeout=5) as response:  # noqa: S310
+    with urllib.request.urlopen(page + "_messages", timeout=5) as response:
         messages: list[dict[str, Any]] = json.load(response)["messages"]
     return messages
 

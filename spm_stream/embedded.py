@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,13 +61,19 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def spawn(argv: Sequence[str], log_path: Path, **kwargs: object) -> subprocess.Popen[bytes]:
+def spawn(
+    argv: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """Start a child that is terminated when this process dies; output goes to log_path."""
-    out = log_path.open("ab")
-    return subprocess.Popen(  # noqa: S603 - argv is built by us, never from user input
-        list(argv), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        preexec_fn=_die_with_parent, **kwargs,  # type: ignore[arg-type]
-    )
+    with log_path.open("ab") as out:
+        return subprocess.Popen(
+            list(argv),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            preexec_fn=_die_with_parent,
+        )
 
 
 def stop(proc: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
@@ -120,8 +126,16 @@ def embedded_services(
             port = free_port()
             url = f"tcp://127.0.0.1:{port}"
             proc = spawn(
-                [_tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url",
-                 url, "--storage-engine", "memory://tansu/"],
+                [
+                    _tansu_binary(),
+                    "broker",
+                    "--listener-url",
+                    url,
+                    "--advertised-listener-url",
+                    url,
+                    "--storage-engine",
+                    "memory://tansu/",
+                ],
                 base / "tansu.log",
             )
             stack.callback(stop, proc)
@@ -131,8 +145,19 @@ def embedded_services(
         if redis:
             port = free_port()
             proc = spawn(
-                [_redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                 "--appendonly", "no", "--dir", str(base)],
+                [
+                    _redis_binary(),
+                    "--port",
+                    str(port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(base),
+                ],
                 base / "redis.log",
             )
             stack.callback(stop, proc)

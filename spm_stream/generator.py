@@ -18,11 +18,31 @@ from typing import Any
 
 import orjson
 
-__all__ = ["Rep", "Generator", "demo_directory"]
+__all__ = ["Generator", "Rep", "demo_directory"]
 
 _PRODUCTS = (("basic", 25.0), ("premium", 50.0), ("enterprise", 1000.0))
-_FIRST_NAMES = ("Ana", "Ben", "Chloé", "Dev", "Emil", "Fatima", "Gao", "Hanna", "Ivo", "Jana",
-                "Kai", "Lena", "Mo", "Nora", "Otto", "Priya", "Quinn", "Rosa", "Sven", "Tia")
+_FIRST_NAMES = (
+    "Ana",
+    "Ben",
+    "Chloé",
+    "Dev",
+    "Emil",
+    "Fatima",
+    "Gao",
+    "Hanna",
+    "Ivo",
+    "Jana",
+    "Kai",
+    "Lena",
+    "Mo",
+    "Nora",
+    "Otto",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sven",
+    "Tia",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +110,16 @@ class Generator:
         out.append(self._event(rep, "lead.qualified", at, lead_id=lead))
         meeting = f"M-{self._seq}"
         when = at + timedelta(days=rng.randint(1, 5))
-        out.append(self._event(rep, "meeting.booked", at, meeting_id=meeting,
-                               scheduled_for=when.isoformat(), lead_id=lead))
+        out.append(
+            self._event(
+                rep,
+                "meeting.booked",
+                at,
+                meeting_id=meeting,
+                scheduled_for=when.isoformat(),
+                lead_id=lead,
+            )
+        )
         if rng.random() < 0.2:
             out.append(self._event(rep, "meeting.no_show", at, meeting_id=meeting))
             return out
@@ -102,9 +130,18 @@ class Generator:
             deal = f"D-{self._seq}"
             created = at - timedelta(days=rng.randint(5, 60))
             won = rng.random() < 0.36 * rep.skill
-            out.append(self._event(rep, "deal.won" if won else "deal.lost", at, deal_id=deal,
-                                   amount=price * rng.randint(1, 20), currency="USD",
-                                   product=product, created_at=created.isoformat()))
+            out.append(
+                self._event(
+                    rep,
+                    "deal.won" if won else "deal.lost",
+                    at,
+                    deal_id=deal,
+                    amount=price * rng.randint(1, 20),
+                    currency="USD",
+                    product=product,
+                    created_at=created.isoformat(),
+                )
+            )
         return out
 
     def records(self, at: datetime) -> Iterator[tuple[bytes, bytes]]:
@@ -129,10 +166,15 @@ def demo_directory(gen: Generator, timezone: str = "UTC") -> dict[str, Any]:
     return {
         "timezone": timezone,
         "locale": "en",
-        "teams": {t: {"name": t.replace("team-", "Team "), "channel": f"#sales-{t}"} for t in teams},
+        "teams": {
+            t: {"name": t.replace("team-", "Team "), "channel": f"#sales-{t}"} for t in teams
+        },
         "people": {
-            r.rep_id: {"name": r.name, "team": r.team_id,
-                       "slack_id": f"U{r.rep_id.replace('rep-', '').upper()}XX"}
+            r.rep_id: {
+                "name": r.name,
+                "team": r.team_id,
+                "slack_id": f"U{r.rep_id.replace('rep-', '').upper()}XX",
+            }
             for r in gen.reps
         },
     }

@@ -15,7 +15,7 @@ from spm_stream.counters import Planned, plan_event, plan_reject
 from spm_stream.events import InvalidEvent, parse_event
 from spm_stream.keys import Keys
 
-__all__ = ["Record", "Reject", "IngestResult", "ingest"]
+__all__ = ["IngestResult", "Record", "Reject", "ingest"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +42,10 @@ class Reject:
         return [
             ("spm-reason", self.reason.encode()),
             ("spm-field", self.field.encode()),
-            ("spm-source", f"{self.record.topic}:{self.record.partition}:{self.record.offset}".encode()),
+            (
+                "spm-source",
+                f"{self.record.topic}:{self.record.partition}:{self.record.offset}".encode(),
+            ),
         ]
 
 
@@ -69,7 +72,11 @@ def ingest(
             continue
         batches[record.partition].append(
             plan_event(
-                event, offset=record.offset, partition=record.partition, keys=keys, zone=zone,
+                event,
+                offset=record.offset,
+                partition=record.partition,
+                keys=keys,
+                zone=zone,
                 team_of=team_of,
             )
         )

@@ -33,7 +33,7 @@ class Keys:
     # -- written by the counters agent, atomically per partition ---------------
 
     def watermark(self, partition: int) -> str:
-        """STRING: last Kafka offset applied from this partition (replays at or below it are skipped)."""
+        """STRING: last offset applied from this partition; replays at or below it are skipped."""
         return f"{self.shard(partition)}:wm"
 
     def stats(self, partition: int) -> str:
@@ -55,5 +55,5 @@ class Keys:
     # -- written by notifications ----------------------------------------------
 
     def slack_message(self, board_id: str) -> str:
-        """HASH channel|ts|digest: the Slack message that shows a live board, kept with chat.update."""
+        """HASH channel|ts|digest: the Slack message showing a live board (kept by chat.update)."""
         return f"{self.prefix}:slack:msg:{board_id}"

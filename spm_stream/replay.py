@@ -26,8 +26,11 @@ def replay_file(settings: Settings, path: Path, topic: str) -> int:
     """Send every non-blank line of ``path`` to ``topic``; return how many were sent."""
     total = sum(1 for line in path.open("rb") if line.strip())
     producer = KafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=20,
-        batch_size=256 * 1024, compression_type=None,
+        bootstrap_servers=settings.bootstrap_servers,
+        acks="all",
+        linger_ms=20,
+        batch_size=256 * 1024,
+        compression_type=None,
     )
     sent = 0
     columns = (TextColumn("replay"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())

@@ -58,8 +58,9 @@ class Settings(BaseSettings):
         default=40, ge=1, le=3660, description="TTL of daily counters and of the dedupe window."
     )
     leaderboard_interval_s: float = Field(
-        default=15.0, ge=0, description="How often the leader worker refreshes live Slack "
-        "leaderboards (0 disables)."
+        default=15.0,
+        ge=0,
+        description="How often the leader worker refreshes live Slack leaderboards (0 disables).",
     )
     kafka_session_timeout_s: float = Field(default=10.0, gt=1, le=300)
     web_host: str = Field(default="127.0.0.1", description="Bind address of health and API.")

@@ -169,7 +169,8 @@ class Store:
 
     async def get_message(self, board_id: str) -> dict[str, str]:
         """The Slack message (channel, ts, digest) that shows a live board, if any."""
-        return dict(await self.redis.hgetall(self.keys.slack_message(board_id)))
+        stored = await self.redis.hgetall(self.keys.slack_message(board_id))
+        return {str(k): str(v) for k, v in stored.items()}
 
     async def set_message(self, board_id: str, channel: str, ts: str, digest: str) -> None:
         """Remember where a live board is shown and what it last said."""

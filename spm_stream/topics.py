@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 
@@ -24,8 +25,9 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers,
-                                     client_id="spm-stream-admin")
+            admin = KafkaAdminClient(
+                bootstrap_servers=settings.bootstrap_servers, client_id="spm-stream-admin"
+            )
             break
         except KafkaError as exc:
             if time.monotonic() > deadline:
@@ -39,10 +41,9 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
         existing = set(admin.list_topics())
         missing = [t for t in wanted if t.name not in existing]
         if missing:
-            try:
+            # Another worker may create them at the same moment.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # created concurrently by another worker
             log.info("created topics %s", [t.name for t in missing])
         described = admin.describe_topics([settings.topic])
         partitions = len(described[0]["partitions"]) if described else 0

@@ -25,7 +25,13 @@ import yaml
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from notifications.slack_server import SlackState, serve
-from spm_stream.embedded import EMBEDDED_SESSION_TIMEOUT_S, embedded_services, free_port, spawn, stop
+from spm_stream.embedded import (
+    EMBEDDED_SESSION_TIMEOUT_S,
+    embedded_services,
+    free_port,
+    spawn,
+    stop,
+)
 from spm_stream.keys import Keys
 from spm_stream.settings import Settings, load_settings
 from spm_stream.store import Stats, Store
@@ -48,8 +54,10 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
         yield Services(kafka, redis, embedded=False)
         return
     if os.environ.get("CI"):
-        pytest.fail("CI must run the integration tests against real services: "
-                    "set SPM_KAFKA_URL and SPM_REDIS_URL (see .ci/run)")
+        pytest.fail(
+            "CI must run the integration tests against real services: "
+            "set SPM_KAFKA_URL and SPM_REDIS_URL (see .ci/run)"
+        )
     with embedded_services(tmp_path_factory.mktemp("embedded")) as emb:
         yield Services(emb.kafka_url, emb.redis_url, embedded=True)
 
@@ -88,10 +96,15 @@ def directory(tag: str) -> dict[str, Any]:
     """The test deployment's people and teams; channels are unique per test."""
     return {
         "timezone": "UTC",
-        "teams": {"t1": {"name": "Team One", "channel": f"#t1-{tag}"},
-                  "t2": {"name": "Team Two", "channel": f"#t2-{tag}"}},
-        "people": {"rep-1": {"name": "Ana", "team": "t1"}, "rep-2": {"name": "Ben", "team": "t1"},
-                   "rep-3": {"name": "Chloé", "team": "t2"}},
+        "teams": {
+            "t1": {"name": "Team One", "channel": f"#t1-{tag}"},
+            "t2": {"name": "Team Two", "channel": f"#t2-{tag}"},
+        },
+        "people": {
+            "rep-1": {"name": "Ana", "team": "t1"},
+            "rep-2": {"name": "Ben", "team": "t1"},
+            "rep-3": {"name": "Chloé", "team": "t2"},
+        },
     }
 
 
@@ -173,8 +186,9 @@ def start_worker(env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., 
         worker.stop()
 
 
-async def wait_for_processed(store: Store, expected: int, *workers: Worker,
-                             timeout_s: float = 120.0) -> Stats:
+async def wait_for_processed(
+    store: Store, expected: int, *workers: Worker, timeout_s: float = 120.0
+) -> Stats:
     """Wait until the store has handled ``expected`` records; fail with the worker's log."""
     deadline = time.monotonic() + timeout_s
     stats = await store.stats()
@@ -201,8 +215,11 @@ def produce(settings: Settings, records: list[tuple[bytes | None, bytes]]) -> No
 
 def read_topic(settings: Settings, topic: str, expected: int, timeout_s: float = 30.0) -> list[Any]:
     """All records of a topic (no consumer group: works on every broker)."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers,
-                             enable_auto_commit=False, consumer_timeout_ms=1000)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        enable_auto_commit=False,
+        consumer_timeout_ms=1000,
+    )
     try:
         partitions = consumer.partitions_for_topic(topic) or {0}
         consumer.assign([TopicPartition(topic, p) for p in partitions])

@@ -18,7 +18,9 @@ TOTAL = 30_000
 
 
 async def test_kill_9_mid_stream_then_restart(
-    settings: Settings, store: Store, start_worker,
+    settings: Settings,
+    store: Store,
+    start_worker,
 ) -> None:
     reps = [f"rep-{i}" for i in range(1, 13)]
     records = [(reps[i % 12].encode(), event(f"k-{i}", rep=reps[i % 12])) for i in range(TOTAL)]

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from spm_stream.store import Store
 from spm_stream.settings import Settings
+from spm_stream.store import Store
 from tests.events import BAD_RECORDS, event
 from tests.integration.conftest import (
     SlackFixture,
@@ -30,12 +30,22 @@ TYPES = ["activity.call", "activity.call", "activity.email", "activity.social"]
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "spm_stream", *args], env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "spm_stream", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 async def test_events_are_counted_once_rejects_go_to_the_dlq_and_slack_shows_the_board(
-    env: dict[str, str], settings: Settings, store: Store, start_worker, slack: SlackFixture,
+    env: dict[str, str],
+    settings: Settings,
+    store: Store,
+    start_worker,
+    slack: SlackFixture,
     tmp_path: Path,
 ) -> None:
     good = []
@@ -58,12 +68,14 @@ async def test_events_are_counted_once_rejects_go_to_the_dlq_and_slack_shows_the
     stats = await wait_for_processed(store, len(lines), worker)
     assert (stats.counted, stats.duplicates, stats.rejected) == (300, 10, len(BAD_RECORDS))
 
-    for rep, team in REPS.items():
+    for rep in REPS:
         counts = await store.counts("rep", rep, "day:2026-11-02")
         assert counts == {etype: n for (r, etype), n in expected.items() if r == rep}
     team_one = await store.counts("team", "t1", "day:2026-11-02")
-    assert team_one["activity.call"] == expected[("rep-1", "activity.call")] + expected[
-        ("rep-2", "activity.call")]
+    assert (
+        team_one["activity.call"]
+        == expected[("rep-1", "activity.call")] + expected[("rep-2", "activity.call")]
+    )
     org = await store.counts("org", "all", "day:2026-11-02")
     assert sum(org.values()) == 300
 
@@ -82,17 +94,32 @@ async def test_events_are_counted_once_rejects_go_to_the_dlq_and_slack_shows_the
     assert worker.alive()
 
     # The leaderboard CLI reads Redis.
-    board = _cli(env, "leaderboard", "--team", "t1", "--metric", "calls", "--at", "2026-11-02",
-                 "--format", "json")
+    board = _cli(
+        env,
+        "leaderboard",
+        "--team",
+        "t1",
+        "--metric",
+        "calls",
+        "--at",
+        "2026-11-02",
+        "--format",
+        "json",
+    )
     assert board.returncode == 0, board.stderr
     entries = json.loads(board.stdout)["entries"]
     calls = {rep: n for (rep, etype), n in expected.items() if etype == "activity.call"}
     assert [(e["rep_id"], e["score"]) for e in entries] == sorted(
-        ((rep, float(calls[rep])) for rep in ("rep-1", "rep-2")), key=lambda x: (-x[1], x[0]))
+        ((rep, float(calls[rep])) for rep in ("rep-1", "rep-2")), key=lambda x: (-x[1], x[0])
+    )
 
 
 async def test_worker_posts_and_then_edits_the_live_board(
-    env: dict[str, str], settings: Settings, store: Store, start_worker, slack: SlackFixture,
+    env: dict[str, str],
+    settings: Settings,
+    store: Store,
+    start_worker,
+    slack: SlackFixture,
 ) -> None:
     today = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     produce(settings, [(b"rep-1", event(f"a-{i}", rep="rep-1", at=today)) for i in range(3)])

@@ -24,18 +24,31 @@ pytestmark = pytest.mark.integration
 
 
 def _post_leaderboard(env: dict[str, str], team: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "spm_stream", "post-leaderboard", "--team", team],
-                          env={**os.environ, **env}, capture_output=True, text=True, timeout=60,
-                          check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "spm_stream", "post-leaderboard", "--team", team],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
 
 async def _calls(store: Store, rep: str, n: int, start: int) -> None:
     now = datetime.now(UTC).isoformat()
-    plans = [plan_event(parse_event(event(f"s-{start + i}", rep=rep, at=now)), offset=start + i,
-                        partition=0, keys=store.keys, zone=ZoneInfo("UTC"),
-                        team_of={"rep-1": "t1", "rep-2": "t1"}) for i in range(n)]
+    plans = [
+        plan_event(
+            parse_event(event(f"s-{start + i}", rep=rep, at=now)),
+            offset=start + i,
+            partition=0,
+            keys=store.keys,
+            zone=ZoneInfo("UTC"),
+            team_of={"rep-1": "t1", "rep-2": "t1"},
+        )
+        for i in range(n)
+    ]
     await store.apply({0: plans})
 
 
@@ -53,15 +66,23 @@ async def test_post_leaderboard_posts_once_then_edits_in_place(
     assert message.edits == 1
     text = message.blocks[2]["text"]["text"]
     assert text.index("Ben") < text.index("Ana")
-    methods = [c["method"] for c in slack.state.calls if c["params"].get("channel") in
-               (channel, f"#t1-{env['SPM_TEST_TAG']}")]
+    methods = [
+        c["method"]
+        for c in slack.state.calls
+        if c["params"].get("channel") in (channel, f"#t1-{env['SPM_TEST_TAG']}")
+    ]
     assert methods == ["chat.postMessage", "chat.update"]
 
 
 def test_unknown_team_is_a_clear_cli_error(env: dict[str, str]) -> None:
-    done = subprocess.run([sys.executable, "-m", "spm_stream", "post-leaderboard", "--team", "zz"],
-                          env={**os.environ, **env}, capture_output=True, text=True, timeout=60,
-                          check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "spm_stream", "post-leaderboard", "--team", "zz"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 2
     assert "unknown team 'zz'" in done.stderr
 

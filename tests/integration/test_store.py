@@ -7,7 +7,8 @@ from collections import Counter
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from spm_stream.counters import Planned, plan_event, plan_reject
@@ -25,13 +26,21 @@ def _plans(store: Store, partition: int, ids: list[int], first_offset: int = 0) 
     plans = []
     for offset, i in enumerate(ids, start=first_offset):
         raw = event(f"p{partition}-e{i}", rep=f"rep-{i % 3}")
-        plans.append(plan_event(parse_event(raw), offset=offset, partition=partition,
-                                keys=store.keys, zone=UTC, team_of={}))
+        plans.append(
+            plan_event(
+                parse_event(raw),
+                offset=offset,
+                partition=partition,
+                keys=store.keys,
+                zone=UTC,
+                team_of={},
+            )
+        )
     return plans
 
 
 async def test_replayed_batch_is_skipped_and_duplicate_ids_count_once(store: Store) -> None:
-    batch = _plans(store, 0, list(range(10))) + [plan_reject(10)]
+    batch = [*_plans(store, 0, list(range(10))), plan_reject(10)]
     first = await store.apply({0: batch})
     assert (first.counted, first.duplicates, first.rejected, first.skipped) == (10, 0, 1, 0)
     again = await store.apply({0: batch})
@@ -60,8 +69,9 @@ async def test_keys_expire_after_retention(store: Store) -> None:
     assert await store.redis.ttl(store.keys.watermark(1)) == -1
 
 
-@hsettings(max_examples=25, deadline=None,
-           suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hsettings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     ids=st.lists(st.integers(0, 40), min_size=1, max_size=60),
     cuts=st.lists(st.integers(0, 60), max_size=4),
@@ -78,7 +88,7 @@ async def test_any_redelivery_pattern_counts_each_event_once(
     log = _plans(store, 2, ids)
     rng = random.Random(seed)
     position = 0
-    for cut in sorted(cuts) + [len(log)]:
+    for cut in [*sorted(cuts), len(log)]:
         end = max(position, min(cut, len(log)))
         restart = rng.randint(0, position)  # redeliver from an earlier committed offset
         await store.apply({2: log[restart:end]})

@@ -18,15 +18,23 @@ KEYS = Keys("spm", "crm-events", 4)
 UTC = ZoneInfo("UTC")
 
 
-def _event(i: int, etype: str = "activity.call", rep: str = "rep-1", team: str | None = "t1",
-           at: str = "2026-11-02T23:30:00Z") -> bytes:
+def _event(
+    i: int,
+    etype: str = "activity.call",
+    rep: str = "rep-1",
+    team: str | None = "t1",
+    at: str = "2026-11-02T23:30:00Z",
+) -> bytes:
     team_part = f',"team_id":"{team}"' if team else ""
-    return (f'{{"event_id":"e{i}","type":"{etype}","occurred_at":"{at}","rep_id":"{rep}"'
-            f"{team_part}}}").encode()
+    return (
+        f'{{"event_id":"e{i}","type":"{etype}","occurred_at":"{at}","rep_id":"{rep}"{team_part}}}'
+    ).encode()
 
 
 def test_call_counts_for_rep_team_org_and_boards() -> None:
-    plan = plan_event(parse_event(_event(1)), offset=5, partition=2, keys=KEYS, zone=UTC, team_of={})
+    plan = plan_event(
+        parse_event(_event(1)), offset=5, partition=2, keys=KEYS, zone=UTC, team_of={}
+    )
     targets = {(op.kind, op.key, op.field) for op, _ in plan.ops}
     assert targets == {
         ("hincr", "spm:{crm-events:2}:cnt:rep:rep-1:day:2026-11-02", "activity.call"),
@@ -41,35 +49,57 @@ def test_call_counts_for_rep_team_org_and_boards() -> None:
 
 
 def test_every_key_of_a_partition_shares_its_hash_tag() -> None:
-    plan = plan_event(parse_event(_event(1)), offset=0, partition=3, keys=KEYS, zone=UTC, team_of={})
+    plan = plan_event(
+        parse_event(_event(1)), offset=0, partition=3, keys=KEYS, zone=UTC, team_of={}
+    )
     keys, _ = encode_batch(KEYS, 3, [plan])
     assert all("{crm-events:3}" in key for key in keys)
 
 
 def test_day_follows_the_org_time_zone() -> None:
     # 23:30 UTC on 2 Nov is already 3 Nov in Berlin.
-    plan = plan_event(parse_event(_event(1)), offset=0, partition=0, keys=KEYS,
-                      zone=ZoneInfo("Europe/Berlin"), team_of={})
+    plan = plan_event(
+        parse_event(_event(1)),
+        offset=0,
+        partition=0,
+        keys=KEYS,
+        zone=ZoneInfo("Europe/Berlin"),
+        team_of={},
+    )
     assert all(op.key.endswith("day:2026-11-03") for op, _ in plan.ops)
     # The dedupe window is by UTC day, whatever the zone.
-    assert plan.seen_key is not None and plan.seen_key.endswith("seen:2026-11-02")
+    assert plan.seen_key is not None
+    assert plan.seen_key.endswith("seen:2026-11-02")
 
 
 def test_team_from_event_wins_then_directory_then_none() -> None:
     no_team = parse_event(_event(1, team=None))
-    from_dir = plan_event(no_team, offset=0, partition=0, keys=KEYS, zone=UTC,
-                          team_of={"rep-1": "t9"})
+    from_dir = plan_event(
+        no_team, offset=0, partition=0, keys=KEYS, zone=UTC, team_of={"rep-1": "t9"}
+    )
     assert any(":team:t9:" in op.key for op, _ in from_dir.ops)
     alone = plan_event(no_team, offset=0, partition=0, keys=KEYS, zone=UTC, team_of={})
     assert not any(":team:" in op.key for op, _ in alone.ops)
-    with_team = plan_event(parse_event(_event(1, team="t1")), offset=0, partition=0, keys=KEYS,
-                           zone=UTC, team_of={"rep-1": "t9"})
+    with_team = plan_event(
+        parse_event(_event(1, team="t1")),
+        offset=0,
+        partition=0,
+        keys=KEYS,
+        zone=UTC,
+        team_of={"rep-1": "t9"},
+    )
     assert any(":team:t1:" in op.key for op, _ in with_team.ops)
 
 
 def test_non_board_types_only_count() -> None:
-    plan = plan_event(parse_event(_event(1, "activity.social")), offset=0, partition=0, keys=KEYS,
-                      zone=UTC, team_of={})
+    plan = plan_event(
+        parse_event(_event(1, "activity.social")),
+        offset=0,
+        partition=0,
+        keys=KEYS,
+        zone=UTC,
+        team_of={},
+    )
     assert {op.kind for op, _ in plan.ops} == {"hincr"}
 
 
@@ -99,14 +129,28 @@ def batches(draw: st.DrawFn) -> list:
         if draw(st.booleans()) and draw(st.booleans()):
             plans.append(plan_reject(offset))
             continue
-        etype = draw(st.sampled_from(["activity.call", "activity.email", "deal.won", "lead.created"]))
-        data = {"deal.won": ',"data":{"deal_id":"d","amount":1,"currency":"USD","product":"p"}',
-                "lead.created": ',"data":{"lead_id":"l"}'}.get(etype, "")
+        etype = draw(
+            st.sampled_from(["activity.call", "activity.email", "deal.won", "lead.created"])
+        )
+        data = {
+            "deal.won": ',"data":{"deal_id":"d","amount":1,"currency":"USD","product":"p"}',
+            "lead.created": ',"data":{"lead_id":"l"}',
+        }.get(etype, "")
         rep = draw(st.sampled_from(["rep-1", "rep-2", "rep-3"]))
-        raw = (f'{{"event_id":"e{draw(st.integers(0, 20))}","type":"{etype}",'
-               f'"occurred_at":"2026-11-0{1 + i % 3}T10:00:00Z","rep_id":"{rep}"{data}}}')
-        plans.append(plan_event(parse_event(raw), offset=offset, partition=1, keys=KEYS,
-                                zone=UTC, team_of={"rep-1": "t1"}))
+        raw = (
+            f'{{"event_id":"e{draw(st.integers(0, 20))}","type":"{etype}",'
+            f'"occurred_at":"2026-11-0{1 + i % 3}T10:00:00Z","rep_id":"{rep}"{data}}}'
+        )
+        plans.append(
+            plan_event(
+                parse_event(raw),
+                offset=offset,
+                partition=1,
+                keys=KEYS,
+                zone=UTC,
+                team_of={"rep-1": "t1"},
+            )
+        )
     return plans
 
 

@@ -15,10 +15,19 @@ from spm_stream.events import EventType, InvalidEvent, event_json_schema, parse_
 SCHEMA_FILE = Path(__file__).parents[2] / "spm_stream" / "schema" / "event.schema.json"
 
 DEAL_WON = {
-    "event_id": "hs-88213", "type": "deal.won", "occurred_at": "2026-11-02T15:04:05Z",
-    "rep_id": "rep-17", "team_id": "emea-smb", "source": "hubspot",
-    "data": {"deal_id": "D-1", "amount": 500.0, "currency": "EUR", "product": "premium",
-             "created_at": "2026-10-10T09:00:00Z"},
+    "event_id": "hs-88213",
+    "type": "deal.won",
+    "occurred_at": "2026-11-02T15:04:05Z",
+    "rep_id": "rep-17",
+    "team_id": "emea-smb",
+    "source": "hubspot",
+    "data": {
+        "deal_id": "D-1",
+        "amount": 500.0,
+        "currency": "EUR",
+        "product": "premium",
+        "created_at": "2026-10-10T09:00:00Z",
+    },
 }
 
 
@@ -76,14 +85,25 @@ def test_offset_is_preserved() -> None:
         (_with(DEAL_WON, data__currency="euro"), "data.currency", "pattern"),
         (_with(DEAL_WON, data__deal_id=...), "data.deal_id", "Field required"),
         (_with(DEAL_WON, data=...), "data", "Field required"),
-        (b'{"event_id":"a","type":"nps.response","occurred_at":"2026-11-02T15:04:05Z",'
-         b'"rep_id":"r","data":{"score":11}}', "data.score", "less than or equal to 10"),
-        (b'{"event_id":"a","type":"meeting.rescheduled","occurred_at":"2026-11-02T15:04:05Z",'
-         b'"rep_id":"r","data":{"meeting_id":"m","scheduled_for":"2026-11-03T10:00:00Z",'
-         b'"initiated_by":"boss"}}', "data.initiated_by", "'rep' or 'prospect'"),
-        (b'{"event_id":"a","type":"deal.won","occurred_at":"2026-11-02T15:04:05Z","rep_id":"r",'
-         b'"data":{"deal_id":"d","amount":NaN,"currency":"EUR","product":"p"}}', "data.amount",
-         "finite"),
+        (
+            b'{"event_id":"a","type":"nps.response","occurred_at":"2026-11-02T15:04:05Z",'
+            b'"rep_id":"r","data":{"score":11}}',
+            "data.score",
+            "less than or equal to 10",
+        ),
+        (
+            b'{"event_id":"a","type":"meeting.rescheduled","occurred_at":"2026-11-02T15:04:05Z",'
+            b'"rep_id":"r","data":{"meeting_id":"m","scheduled_for":"2026-11-03T10:00:00Z",'
+            b'"initiated_by":"boss"}}',
+            "data.initiated_by",
+            "'rep' or 'prospect'",
+        ),
+        (
+            b'{"event_id":"a","type":"deal.won","occurred_at":"2026-11-02T15:04:05Z","rep_id":"r",'
+            b'"data":{"deal_id":"d","amount":NaN,"currency":"EUR","product":"p"}}',
+            "data.amount",
+            "finite",
+        ),
         (b"\xff\xfe\x00", "", "malformed JSON"),
     ],
 )
@@ -95,8 +115,10 @@ def test_rejects_name_the_field(raw: bytes, field: str, reason: str) -> None:
 
 
 def test_types_without_payload_need_no_data() -> None:
-    event = parse_event(b'{"event_id":"c1","type":"activity.call",'
-                        b'"occurred_at":"2026-11-02T15:04:05Z","rep_id":"r"}')
+    event = parse_event(
+        b'{"event_id":"c1","type":"activity.call",'
+        b'"occurred_at":"2026-11-02T15:04:05Z","rep_id":"r"}'
+    )
     assert event.type is EventType.ACTIVITY_CALL
 
 
@@ -105,12 +127,15 @@ def test_arbitrary_bytes_never_crash_the_parser(raw: bytes) -> None:
     try:
         parse_event(raw)
     except InvalidEvent as exc:
-        assert str(exc)
+        reason = str(exc)
+        assert reason
 
 
 def test_committed_schema_matches_the_model() -> None:
     committed = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
-    assert committed == event_json_schema(), "run `spm-stream schema > spm_stream/schema/event.schema.json`"
+    assert committed == event_json_schema(), (
+        "run `spm-stream schema > spm_stream/schema/event.schema.json`"
+    )
 
 
 def test_schema_accepts_and_rejects_like_the_model() -> None:

@@ -15,18 +15,31 @@ from spm_stream.store import BoardEntry
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 
-DIRECTORY = Directory.model_validate({
-    "teams": {"emea": {"name": "EMEA \"SMB\"", "channel": "#emea"}},
-    "people": {"rep-1": {"name": "Ana <admin>"}, "rep-2": {"name": "Ben"}},
-})
-ENTRIES = [BoardEntry(1, "rep-1", 12.0), BoardEntry(2, "rep-2", 7.0), BoardEntry(3, "rep-3", 7.0),
-           BoardEntry(4, "rep-4", 1.5)]
+DIRECTORY = Directory.model_validate(
+    {
+        "teams": {"emea": {"name": 'EMEA "SMB"', "channel": "#emea"}},
+        "people": {"rep-1": {"name": "Ana <admin>"}, "rep-2": {"name": "Ben"}},
+    }
+)
+ENTRIES = [
+    BoardEntry(1, "rep-1", 12.0),
+    BoardEntry(2, "rep-2", 7.0),
+    BoardEntry(3, "rep-3", 7.0),
+    BoardEntry(4, "rep-4", 1.5),
+]
 
 
 @pytest.mark.parametrize("locale", LOCALES)
 def test_leaderboard_snapshot(locale: str) -> None:
-    message = board_message(ENTRIES, directory=DIRECTORY, team_id="emea", metric="calls",
-                            period_label="2026-11-02", updated="10:15:00", locale=locale)
+    message = board_message(
+        ENTRIES,
+        directory=DIRECTORY,
+        team_id="emea",
+        metric="calls",
+        period_label="2026-11-02",
+        updated="10:15:00",
+        locale=locale,
+    )
     rendered = {"text": message.text, "blocks": message.blocks}
     snapshot = SNAPSHOTS / f"leaderboard.{locale}.json"
     if os.environ.get("SPM_UPDATE_SNAPSHOTS") == "1":
@@ -35,22 +48,41 @@ def test_leaderboard_snapshot(locale: str) -> None:
 
 
 def test_user_text_cannot_break_the_json() -> None:
-    message = board_message(ENTRIES, directory=DIRECTORY, team_id="emea", metric="calls",
-                            period_label='x"}]', updated="now", locale="en")
+    message = board_message(
+        ENTRIES,
+        directory=DIRECTORY,
+        team_id="emea",
+        metric="calls",
+        period_label='x"}]',
+        updated="now",
+        locale="en",
+    )
     assert 'EMEA "SMB"' in message.blocks[0]["text"]["text"]
     assert "Ana &lt;admin&gt;" in message.blocks[2]["text"]["text"]
 
 
 def test_empty_board_says_so() -> None:
-    message = board_message([], directory=DIRECTORY, team_id="emea", metric="calls",
-                            period_label="today", updated="now", locale="de")
+    message = board_message(
+        [],
+        directory=DIRECTORY,
+        team_id="emea",
+        metric="calls",
+        period_label="today",
+        updated="now",
+        locale="de",
+    )
     assert "noch keine" in message.blocks[2]["text"]["text"]
 
 
 def test_override_directory_wins(tmp_path: Path) -> None:
     (tmp_path / "leaderboard.json.j2").write_text(
-        '{"text": {{ board_title | tojson }}, "blocks": []}', encoding="utf-8")
-    message = render("leaderboard", "en", {"board_title": "custom", "period_label": "", "rows": [],
-                                           "updated": "", "empty": True}, override_dir=tmp_path)
+        '{"text": {{ board_title | tojson }}, "blocks": []}', encoding="utf-8"
+    )
+    message = render(
+        "leaderboard",
+        "en",
+        {"board_title": "custom", "period_label": "", "rows": [], "updated": "", "empty": True},
+        override_dir=tmp_path,
+    )
     assert message.text == "custom"
     assert message.blocks == []

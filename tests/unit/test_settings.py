@@ -61,7 +61,8 @@ teams:
   emea-smb: {name: EMEA SMB, channel: "#emea-smb", manager: mgr-1}
 people:
   mgr-1: {name: Mia, slack_id: U0MGR1}
-  rep-17: {name: Ana, slack_id: U0REP17, team: emea-smb, manager: mgr-1, timezone: Europe/Vienna, locale: de}
+  rep-17: {name: Ana, slack_id: U0REP17, team: emea-smb, manager: mgr-1,
+           timezone: Europe/Vienna, locale: de}
 """
 
 
@@ -82,13 +83,16 @@ def test_directory_loads(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (("Europe/Vienna", "Europe/Viena"), "people.rep-17.timezone: unknown time zone 'Europe/Viena'"),
+        (
+            ("Europe/Vienna", "Europe/Viena"),
+            "people.rep-17.timezone: unknown time zone 'Europe/Viena'",
+        ),
         ("timezone: Europe/Berlin", "timezone: Mars/Base"),
         (("team: emea-smb,", "team: apac,"), "people.rep-17.team: unknown team 'apac'"),
-        (("manager: mgr-1, timezone", "manager: mgr-9, timezone"), "people.rep-17.manager"),
+        (("emea-smb, manager: mgr-1,", "emea-smb, manager: mgr-9,"), "people.rep-17.manager"),
         (("locale: de", "locale: fr"), "people.rep-17.locale"),
         (("slack_id: U0REP17", "slack_id: ana"), "people.rep-17.slack_id"),
-        (("channel: \"#emea-smb\"", "channel: \"emea smb\""), "teams.emea-smb.channel"),
+        (('channel: "#emea-smb"', 'channel: "emea smb"'), "teams.emea-smb.channel"),
         (("name: Mia,", "nmae: Mia,"), "people.mgr-1.nmae"),
     ],
 )

@@ -1,0 +1,44 @@
+"""The docs and the build files say the same thing as the code."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from spm_stream.directory import load_directory
+from spm_stream.events import EventType
+
+ROOT = Path(__file__).parents[2]
+
+
+def _ci_test_command() -> str:
+    match = re.search(r"^TEST_COMMAND='(.+)'$", (ROOT / ".ci/run").read_text(), re.M)
+    assert match, ".ci/run must define TEST_COMMAND"
+    return match.group(1)
+
+
+def test_readme_second_command_is_what_ci_runs() -> None:
+    assert _ci_test_command() in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_compose_runs_the_kafka_version_ci_tests_against() -> None:
+    pom = (ROOT / ".ci/kafka/pom.xml").read_text()
+    version = re.search(r"<kafka.version>(.+)</kafka.version>", pom)
+    assert version
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert compose["services"]["kafka"]["image"] == f"apache/kafka:{version.group(1)}"
+    assert "KAFKA_PROCESS_ROLES" in compose["services"]["kafka"]["environment"]
+    assert "--appendonly" in compose["services"]["redis"]["command"]
+
+
+def test_example_config_is_valid() -> None:
+    directory = load_directory(ROOT / "examples/spm.yaml")
+    assert directory.teams
+
+
+def test_readme_documents_every_event_type() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for etype in EventType:
+        assert f"`{etype.value}`" in readme, etype
