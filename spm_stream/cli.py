@@ -289,11 +289,11 @@ def demo(
     and Redis from PyPI wheels. Open the printed URL to watch the live
     leaderboards being posted and edited.
     """
-    from spm_stream.demo import DemoOptions, install_sigterm_as_interrupt, run_demo
+    from spm_stream.demo import DemoOptions, install_stop_signals, run_demo
     from spm_stream.logs import configure_logging
 
     configure_logging("warn")
-    install_sigterm_as_interrupt()
+    install_stop_signals()
     options = DemoOptions(
         duration_s=duration,
         rate=rate,

@@ -118,16 +118,13 @@ def run_demo(options: DemoOptions, say: Callable[[str], None]) -> dict[str, Any]
         producer = KafkaProducer(
             bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=5
         )
-        produced = 0
-        interrupted = False
         try:
-            produced = _feed(producer, gen, settings, options, worker)
-        except KeyboardInterrupt:
-            interrupted = True
-            say("stopping…")
+            produced, interrupted = _feed(producer, gen, settings, options, worker)
         finally:
             producer.flush()
             producer.close()
+        if interrupted:
+            say("stopping…")
         stats = asyncio.run(_drain(settings, env, produced, worker, wait=not interrupted))
         slack_messages = _slack_messages(page)
         stop(worker, 30.0)
@@ -152,21 +149,30 @@ def _feed(
     settings: Settings,
     options: DemoOptions,
     worker: subprocess.Popen[bytes],
-) -> int:
-    """Produce at ``options.rate`` events/s until the duration ends; return the count."""
+) -> tuple[int, bool]:
+    """Produce at ``options.rate`` events/s until the duration ends or Ctrl-C.
+
+    Returns how many records were handed to the producer and whether the feed was
+    interrupted; the count survives the interrupt, so the summary stays true.
+    """
     produced = 0
     started = time.monotonic()
-    while options.duration_s is None or time.monotonic() - started < options.duration_s:
-        if worker.poll() is not None:
-            raise RuntimeError(f"the worker exited with code {worker.returncode}; see worker.log")
-        for key, value in gen.records(datetime.now(UTC)):
-            producer.send(settings.topic, key=key, value=value)
-            produced += 1
-        # Pace to the target rate without drifting.
-        ahead = produced / options.rate - (time.monotonic() - started)
-        if ahead > 0:
-            time.sleep(ahead)
-    return produced
+    try:
+        while options.duration_s is None or time.monotonic() - started < options.duration_s:
+            if worker.poll() is not None:
+                raise RuntimeError(
+                    f"the worker exited with code {worker.returncode}; see worker.log"
+                )
+            for key, value in gen.records(datetime.now(UTC)):
+                producer.send(settings.topic, key=key, value=value)
+                produced += 1
+            # Pace to the target rate without drifting.
+            ahead = produced / options.rate - (time.monotonic() - started)
+            if ahead > 0:
+                time.sleep(ahead)
+    except KeyboardInterrupt:
+        return produced, True
+    return produced, False
 
 
 async def _drain(
@@ -214,6 +220,15 @@ def _slack_messages(page: str) -> list[dict[str, Any]]:
     return messages
 
 
-def install_sigterm_as_interrupt() -> None:
-    """Let SIGTERM stop the demo like Ctrl-C, so its children are cleaned up too."""
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+def install_stop_signals() -> None:
+    """Make Ctrl-C and SIGTERM stop the demo cleanly, so its children are cleaned up too.
+
+    SIGINT is set explicitly: a demo started in the background by a script
+    inherits SIGINT as ignored, and Python would then never raise KeyboardInterrupt.
+    """
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
