@@ -16,6 +16,7 @@ import hashlib
 import html
 import itertools
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -201,15 +202,35 @@ async def _add_fault(request: web.Request) -> web.Response:
     return _ok(queued=len(state.faults))
 
 
+_EMOJI: Final = {
+    "trophy": "🏆",
+    "first_place_medal": "🥇",
+    "second_place_medal": "🥈",
+    "third_place_medal": "🥉",
+    "tada": "🎉",
+    "fire": "🔥",
+    "warning": "⚠️",
+}
+
+
+def _mrkdwn(text: str) -> str:
+    """The subset of Slack mrkdwn our templates use, as HTML: *bold*, _italic_, :emoji:."""
+    # Slack text arrives with &, < and > entity-escaped; undo that before HTML-escaping.
+    escaped = html.escape(text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
+    escaped = re.sub(r"\*([^*\n]+)\*", r"<b>\1</b>", escaped)
+    escaped = re.sub(r"(?<![\w])_([^_\n]+)_(?![\w])", r"<i>\1</i>", escaped)
+    return re.sub(r":([a-z0-9_+-]+):", lambda m: _EMOJI.get(m.group(1), m.group(0)), escaped)
+
+
 def _render_block(block: dict[str, Any]) -> str:
     kind = block.get("type")
     if kind == "header":
-        return f"<h3>{html.escape(block['text']['text'])}</h3>"
+        return f"<h3>{_mrkdwn(block['text']['text'])}</h3>"
     if kind == "context":
         text = " ".join(e.get("text", "") for e in block.get("elements", []))
-        return f"<div class=ctx>{html.escape(text)}</div>"
+        return f"<div class=ctx>{_mrkdwn(text)}</div>"
     if kind == "section":
-        return f"<pre>{html.escape(block.get('text', {}).get('text', ''))}</pre>"
+        return f"<pre>{_mrkdwn(block.get('text', {}).get('text', ''))}</pre>"
     if kind == "divider":
         return "<hr>"
     return f"<pre class=raw>{html.escape(json.dumps(block))}</pre>"
@@ -218,8 +239,12 @@ def _render_block(block: dict[str, Any]) -> str:
 async def _page(request: web.Request) -> web.Response:
     state: SlackState = request.app[STATE]
     parts = []
-    for message in sorted(state.messages.values(), key=lambda m: m.ts, reverse=True):
-        where = state.channel_names.get(message.channel, message.channel)
+
+    def channel(message: StoredMessage) -> str:
+        return state.channel_names.get(message.channel, message.channel)
+
+    for message in sorted(state.messages.values(), key=lambda m: (channel(m), m.ts)):
+        where = channel(message)
         body = "".join(_render_block(b) for b in message.blocks) or html.escape(message.text)
         edited = f" · edited {message.edits} times" if message.edits else ""
         parts.append(

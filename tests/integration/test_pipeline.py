@@ -11,6 +11,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from spm_stream.settings import Settings
@@ -92,6 +93,17 @@ async def test_events_are_counted_once_rejects_go_to_the_dlq_and_slack_shows_the
     produce(settings, [(b"rep-3", event(f"late-{i}", rep="rep-3")) for i in range(20)])
     await wait_for_processed(store, len(lines) + 20, worker)
     assert worker.alive()
+
+    # The worker reports its health and what it handled.
+    web = f"http://127.0.0.1:{env['SPM_WEB_PORT']}"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(web + "/health") as response:
+            assert response.status == 200
+            assert await response.json() == {"status": "ok", "redis": True}
+        async with http.get(web + "/stats") as response:
+            body = await response.json()
+    assert body["worker"]["rejected"] == len(BAD_RECORDS)
+    assert body["store"]["processed"] == len(lines) + 20
 
     # The leaderboard CLI reads Redis.
     board = _cli(

@@ -86,3 +86,13 @@ def test_override_directory_wins(tmp_path: Path) -> None:
     )
     assert message.text == "custom"
     assert message.blocks == []
+
+
+def test_local_slack_page_renders_our_mrkdwn_safely() -> None:
+    from notifications.slack_server import _mrkdwn
+
+    assert _mrkdwn(":first_place_medal: Ana &lt;admin&gt; — *12*") == (
+        "🥇 Ana &lt;admin&gt; — <b>12</b>"
+    )
+    assert _mrkdwn("<script>") == "&lt;script&gt;"
+    assert _mrkdwn(":unknown_emoji: snake_case_name") == ":unknown_emoji: snake_case_name"
