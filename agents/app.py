@@ -2,7 +2,7 @@
 
 ``create_app`` wires the topics, the agents (``agents.counters``), the leader's
 live-leaderboard timer (``agents.boards``) and the health endpoints
-(``agents.health``). Run it with ``spm-stream worker``.
+(``agents.web``). Run it with ``spm-stream worker``.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from typing import Any
 import faust
 
 from spm_stream.directory import Directory
-from spm_stream.keys import Keys
+from spm_stream.scopes import Routing
 from spm_stream.settings import Settings
 from spm_stream.store import Store
+from spm_stream.targets import ReloadingTargets
 
 __all__ = ["Runtime", "create_app"]
 
@@ -26,6 +27,8 @@ class Runtime:
 
     settings: Settings
     directory: Directory
+    routing: Routing
+    targets: ReloadingTargets
     store: Store
     topics: dict[str, Any] = field(default_factory=dict)
     consumed: int = 0
@@ -55,15 +58,16 @@ def create_app(settings: Settings, directory: Directory) -> faust.App:
         broker_commit_interval=1.0,
         worker_redirect_stdouts=False,
     )
-    keys = Keys(settings.redis_prefix, settings.topic, settings.partitions)
     runtime = Runtime(
         settings=settings,
         directory=directory,
-        store=Store.from_url(settings.require_redis(), keys, settings.retention_days * 86_400),
+        routing=Routing.from_directory(directory),
+        targets=ReloadingTargets(settings.targets),
+        store=Store.from_settings(settings),
     )
-    from agents import boards, counters, health
+    from agents import boards, counters, web
 
     counters.register(app, runtime)
     boards.register(app, runtime)
-    health.register(app, runtime)
+    web.register(app, runtime)
     return app

@@ -33,15 +33,14 @@ def register(app: faust.App, rt: Runtime) -> None:
     source = app.topic(settings.topic, key_serializer="raw", value_serializer="raw")
     dlq = app.topic(settings.dlq_topic, key_serializer="raw", value_serializer="raw")
     rt.topics.update(source=source, dlq=dlq)
-    zone = rt.directory.zone()
-    team_of = {pid: person.team for pid, person in rt.directory.people.items()}
+    routing = rt.routing
     within = settings.batch_window_ms / 1000
 
     @app.agent(source, name="counters")
     async def count_events(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_size, within=within):
             records = [_record(event.message) for event in events]
-            result = ingest(records, keys=rt.store.keys, zone=zone, team_of=team_of)
+            result = ingest(records, keys=rt.store.keys, routing=routing)
             for reject in result.rejects:
                 log.warning(
                     "event rejected to %s: %s",

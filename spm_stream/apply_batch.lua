@@ -3,18 +3,19 @@
 -- KEYS[1]  watermark (last offset applied from this partition)
 -- KEYS[2]  stats hash (counted, duplicates, rejected)
 -- KEYS[3…] every other key the batch touches (seen sets, counters, boards)
--- ARGV[1]  TTL in seconds for the touched keys (0 = none)
--- ARGV[2]  JSON: {"ops": [[kind, key_index, field], …],
---                 "events": [[offset, event_id|"", seen_key_index, [op, amount, op, amount…]], …]}
+-- ARGV[1]  JSON: {"ops": [[kind, key_index, field], …],
+--                 "events": [[offset, event_id|"", seen_key_index, [op, amount, op, amount…]], …],
+--                 "expire": [[key_index, ttl_seconds], …]}
 --          events sorted by offset; an empty event_id marks a reject.
 --
 -- Offsets at or below the watermark were applied before (a redelivery after a
 -- crash or rebalance) and are skipped; an event_id already in its seen set is a
 -- CRM duplicate and is skipped. Increments are summed per target first, so the
 -- cost in Redis is one command per distinct counter, not one per event.
+-- Op kinds: hincr (HINCRBY, summed), zincr (ZINCRBY, summed), zmin (ZADD LT:
+-- keep the smallest score), sadd (SADD the member; the amount is unused).
 local wm = tonumber(redis.call('GET', KEYS[1]) or '-1')
-local ttl = tonumber(ARGV[1])
-local batch = cjson.decode(ARGV[2])
+local batch = cjson.decode(ARGV[1])
 local ops = batch['ops']
 local sums = {}
 local counted, duplicates, rejected, skipped = 0, 0, 0, 0
@@ -34,8 +35,12 @@ for _, ev in ipairs(batch['events']) do
       counted = counted + 1
       local incs = ev[4]
       for i = 1, #incs, 2 do
-        local op = incs[i]
-        sums[op] = (sums[op] or 0) + incs[i + 1]
+        local op, amount = incs[i], incs[i + 1]
+        if ops[op][1] == 'zmin' then
+          if sums[op] == nil or amount < sums[op] then sums[op] = amount end
+        else
+          sums[op] = (sums[op] or 0) + amount
+        end
       end
     end
   end
@@ -43,10 +48,16 @@ end
 
 for op, amount in pairs(sums) do
   local spec = ops[op]
-  if spec[1] == 'hincr' then
-    redis.call('HINCRBY', KEYS[spec[2]], spec[3], amount)
+  local kind, key, field = spec[1], KEYS[spec[2]], spec[3]
+  -- %d: Lua 5.1 would print integers above 1e14 in exponent form.
+  if kind == 'hincr' then
+    redis.call('HINCRBY', key, field, string.format('%d', amount))
+  elseif kind == 'zincr' then
+    redis.call('ZINCRBY', key, amount, field)
+  elseif kind == 'zmin' then
+    redis.call('ZADD', key, 'LT', string.format('%d', amount), field)
   else
-    redis.call('ZINCRBY', KEYS[spec[2]], amount, spec[3])
+    redis.call('SADD', key, field)
   end
 end
 
@@ -55,8 +66,8 @@ if last > wm then
   if counted > 0 then redis.call('HINCRBY', KEYS[2], 'counted', counted) end
   if duplicates > 0 then redis.call('HINCRBY', KEYS[2], 'duplicates', duplicates) end
   if rejected > 0 then redis.call('HINCRBY', KEYS[2], 'rejected', rejected) end
-  if ttl > 0 then
-    for i = 3, #KEYS do redis.call('EXPIRE', KEYS[i], ttl) end
+  for _, pair in ipairs(batch['expire']) do
+    redis.call('EXPIRE', KEYS[pair[1]], pair[2])
   end
 end
 

@@ -12,6 +12,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,8 +20,11 @@ from typing import Any, TypeVar
 import click
 
 from spm_stream.directory import load_directory
-from spm_stream.keys import Keys
+from spm_stream.report import SCOPE_KINDS
+from spm_stream.scopes import ORG, Routing
 from spm_stream.settings import ConfigError, Settings, load_settings
+from spm_stream.store import Store
+from spm_stream.windows import PERIOD_KINDS
 
 __all__ = ["main"]
 
@@ -38,13 +42,6 @@ def _config_errors(fn: F) -> F:
             raise click.UsageError(str(exc)) from None
 
     return wrapper  # type: ignore[return-value]
-
-
-def _store(settings: Settings) -> Any:
-    from spm_stream.store import Store
-
-    keys = Keys(settings.redis_prefix, settings.topic, settings.partitions)
-    return Store.from_url(settings.require_redis(), keys, settings.retention_days * 86_400)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -163,7 +160,7 @@ def leaderboard(
     scope, scope_id = ("team", team) if team else ("org", "all")
 
     async def read() -> Any:
-        store = _store(settings)
+        store = Store.from_settings(settings)
         try:
             return await store.board(metric, scope, scope_id, day, top=top)
         finally:
@@ -196,6 +193,164 @@ def leaderboard(
     Console().print(table)
 
 
+_PERIOD = click.Choice(list(PERIOD_KINDS))
+_SCOPE = click.Choice(list(SCOPE_KINDS))
+
+
+def _date_or_today(value: datetime | None, routing: Routing, scope: str, scope_id: str) -> date:
+    if value is not None:
+        return value.date()
+    return datetime.now(UTC).astimezone(routing.zone_of(scope, scope_id)).date()
+
+
+@cli.command()
+@click.option("--scope", required=True, type=_SCOPE, help="Whose KPIs: a rep, a team or the org.")
+@click.option("--id", "scope_id", help="Rep or team id (not needed for --scope org).")
+@click.option(
+    "--period",
+    default="month",
+    show_default=True,
+    type=_PERIOD,
+    help="Calendar period containing --at, or the N days ending at --at.",
+)
+@click.option(
+    "--at",
+    "at",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="A day in the period, in the scope's time zone (default: today).",
+)
+@click.option(
+    "--format", "fmt", default="table", show_default=True, type=click.Choice(["table", "json"])
+)
+@_config_errors
+def kpis(scope: str, scope_id: str | None, period: str, at: datetime | None, fmt: str) -> None:
+    """Show every KPI of a rep, team or the org for a period, live from Redis.
+
+    The JSON is the same object `spm-stream report` computes offline from a file,
+    and the worker serves it at GET /kpis?scope=&id=&period=&at=.
+    """
+    from spm_stream.query import live_report
+    from spm_stream.targets import load_targets
+
+    if scope != "org" and not scope_id:
+        raise click.BadParameter("required for --scope rep and team", param_hint="--id")
+    sid = ORG if scope == "org" or scope_id is None else scope_id
+    settings = load_settings()
+    routing = Routing.from_directory(load_directory(settings.config))
+    targets = load_targets(settings.targets)
+
+    async def read() -> dict[str, Any]:
+        store = Store.from_settings(settings)
+        try:
+            return await live_report(
+                store,
+                routing=routing,
+                targets=targets,
+                scope=scope,
+                scope_id=sid,
+                kind=period,
+                at=_date_or_today(at, routing, scope, sid),
+            )
+        finally:
+            await store.close()
+
+    _print_reports([asyncio.run(read())], fmt, single=True)
+
+
+@cli.command()
+@click.option(
+    "--events",
+    "events_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON Lines file of canonical events.",
+)
+@click.option("--period", required=True, type=_PERIOD)
+@click.option(
+    "--at", "at", required=True, type=click.DateTime(["%Y-%m-%d"]), help="A day in the period."
+)
+@click.option("--tz", "tz", help="Time zone of the period (default: the people file's, else UTC).")
+@click.option("--scope", type=_SCOPE, help="Only this scope kind (default: org, teams and reps).")
+@click.option("--id", "scope_id", help="Only this rep or team id.")
+@click.option(
+    "--targets",
+    "targets_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Targets YAML (default: the shipped benchmarks).",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="People YAML: reps' teams and time zones (optional).",
+)
+@click.option(
+    "--format", "fmt", default="json", show_default=True, type=click.Choice(["table", "json"])
+)
+@_config_errors
+def report(
+    events_file: Path,
+    period: str,
+    at: datetime,
+    tz: str | None,
+    scope: str | None,
+    scope_id: str | None,
+    targets_file: Path | None,
+    config_file: Path | None,
+    fmt: str,
+) -> None:
+    """Compute the KPIs straight from a file of events: no Kafka, no Redis.
+
+    For back-fills, audits and what-ifs. Uses the same validation and formulas
+    as the live pipeline; invalid lines are skipped and counted on stderr, and a
+    repeated event_id counts once.
+    """
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from spm_stream.report import fold, offline_report
+    from spm_stream.targets import load_targets
+
+    directory = load_directory(config_file)
+    routing = Routing.from_directory(directory)
+    if tz is not None:
+        try:
+            routing = replace(routing, zone=ZoneInfo(tz))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise click.BadParameter(f"unknown time zone {tz!r}", param_hint="--tz") from None
+    with events_file.open("rb") as lines:
+        ledger = fold(lines, routing)
+    click.echo(
+        f"{ledger.counted} events counted, {ledger.duplicates} duplicates, "
+        f"{ledger.rejected} invalid lines skipped"
+        + (f" ({dict(ledger.reasons)})" if ledger.rejected else ""),
+        err=True,
+    )
+    sid = ORG if scope == "org" else scope_id
+    reports = offline_report(
+        ledger,
+        kind=period,
+        at=at.date(),
+        routing=routing,
+        targets=load_targets(targets_file),
+        scope=scope,
+        scope_id=sid,
+    )
+    _print_reports(reports, fmt)
+
+
+def _print_reports(reports: list[dict[str, Any]], fmt: str, *, single: bool = False) -> None:
+    """JSON (one object when ``single``, else a list) or rich tables."""
+    if fmt == "json":
+        click.echo(json.dumps(reports[0] if single else reports, indent=2, ensure_ascii=False))
+        return
+    from rich.console import Console
+
+    from spm_stream.tables import kpi_tables
+
+    for table in kpi_tables(reports):
+        Console().print(table)
+
+
 @cli.command("post-leaderboard")
 @click.option("--team", "team", required=True, help="Team id whose channel gets the board.")
 @click.option("--metric", default="calls", show_default=True)
@@ -220,7 +375,7 @@ def post_leaderboard(team: str, metric: str, force: bool) -> None:
         )
 
     async def run() -> str:
-        store = _store(settings)
+        store = Store.from_settings(settings)
         try:
             return await sync_team_board(
                 store,

@@ -11,16 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
-from zoneinfo import ZoneInfo
 
 from spm_stream.events import Event, EventType
+from spm_stream.facts import contributions, ramp_fact
 from spm_stream.keys import Keys
+from spm_stream.scopes import ORG, Routing
 from spm_stream.windows import day_bucket, utc_day
 
-__all__ = ["BOARD_METRICS", "ORG", "Op", "Planned", "plan_event", "plan_reject", "team_for"]
-
-#: Scope id of the whole organisation.
-ORG: Final = "all"
+__all__ = ["BOARD_METRICS", "ORG", "Op", "Planned", "plan_event", "plan_reject"]
 
 #: Leaderboard metric -> the event type whose occurrences it counts.
 BOARD_METRICS: Final[Mapping[str, EventType]] = {
@@ -32,12 +30,13 @@ BOARD_METRICS: Final[Mapping[str, EventType]] = {
 }
 _METRIC_OF_TYPE: Final = {etype: metric for metric, etype in BOARD_METRICS.items()}
 
-OpKind = Literal["hincr", "zincr"]
+#: hincr/zincr are summed per target; zmin keeps the smallest score; sadd adds a member.
+OpKind = Literal["hincr", "zincr", "zmin", "sadd"]
 
 
 @dataclass(frozen=True, slots=True)
 class Op:
-    """One increment target: HINCRBY key field, or ZINCRBY key member."""
+    """One write target: HINCRBY key field, ZINCRBY / ZADD LT key member, or SADD key member."""
 
     kind: OpKind
     key: str
@@ -59,36 +58,29 @@ class Planned:
         return self.event_id is None
 
 
-def team_for(event: Event, team_of: Mapping[str, str | None]) -> str | None:
-    """The team an event counts for: the CRM's own team_id, else the directory's."""
-    return event.team_id if event.team_id is not None else team_of.get(event.rep_id)
-
-
 def plan_event(
-    event: Event,
-    *,
-    offset: int,
-    partition: int,
-    keys: Keys,
-    zone: ZoneInfo,
-    team_of: Mapping[str, str | None],
+    event: Event, *, offset: int, partition: int, keys: Keys, routing: Routing
 ) -> Planned:
-    """Plan a valid event: daily counts per rep, team and org, and the daily boards."""
-    day = day_bucket(event.occurred_at, zone)
-    etype = event.type.value
-    team = team_for(event, team_of)
-    ops: list[tuple[Op, int]] = [
-        (Op("hincr", keys.counts(partition, "rep", event.rep_id, day), etype), 1),
-        (Op("hincr", keys.counts(partition, "org", ORG, day), etype), 1),
-    ]
-    if team is not None:
-        ops.append((Op("hincr", keys.counts(partition, "team", team, day), etype), 1))
+    """Plan a valid event: its day-accumulator increments per scope, boards and ramp facts."""
+    facts = contributions(event)
+    ops: list[tuple[Op, int]] = []
+    for scope in routing.scopes(event):
+        day = day_bucket(event.occurred_at, scope.zone)
+        key = keys.counts(partition, scope.kind, scope.id, day)
+        ops.extend((Op("hincr", key, name), amount) for name, amount in facts.items())
+    team = routing.team_for(event)
     metric = _METRIC_OF_TYPE.get(event.type)
     if metric is not None:
+        day = day_bucket(event.occurred_at, routing.zone)
         ops.append((Op("zincr", keys.board(partition, metric, "org", ORG, day), event.rep_id), 1))
         if team is not None:
             board = keys.board(partition, metric, "team", team, day)
             ops.append((Op("zincr", board, event.rep_id), 1))
+    ramp = ramp_fact(event)
+    if ramp is not None:
+        ops.append((Op("zmin", keys.ramp(partition, ramp[0]), event.rep_id), ramp[1]))
+    if team is not None:
+        ops.append((Op("sadd", keys.members(partition, team), event.rep_id), 0))
     return Planned(
         offset=offset,
         event_id=event.event_id,

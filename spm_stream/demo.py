@@ -38,7 +38,6 @@ from spm_stream.embedded import (
     wait_for_port,
 )
 from spm_stream.generator import Generator, demo_directory
-from spm_stream.keys import Keys
 from spm_stream.settings import Settings, load_settings
 from spm_stream.store import Store
 from spm_stream.topics import ensure_topics
@@ -188,8 +187,7 @@ async def _drain(
     from notifications.boards import sync_team_board
     from notifications.slack import make_client
 
-    keys = Keys(settings.redis_prefix, settings.topic, settings.partitions)
-    store = Store.from_url(settings.require_redis(), keys, settings.retention_days * 86_400)
+    store = Store.from_settings(settings)
     try:
         deadline = time.monotonic() + timeout_s
         stats = await store.stats()

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Final, Literal, Union, cast
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -24,11 +25,16 @@ from pydantic import (
     create_model,
 )
 
+from spm_stream.currencies import ISO_4217
+
 __all__ = [
     "SCHEMA_VERSION",
+    "DealWonData",
     "Event",
     "EventType",
     "InvalidEvent",
+    "NpsData",
+    "RepHiredData",
     "event_json_schema",
     "parse_event",
 ]
@@ -67,7 +73,17 @@ class EventType(StrEnum):
 
 Id = Annotated[StrictStr, Field(min_length=1, max_length=256)]
 Amount = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Currency = Annotated[StrictStr, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
+
+
+def _iso_4217(code: str) -> str:
+    if code not in ISO_4217:
+        raise ValueError(f"unknown ISO 4217 currency code {code!r}")
+    return code
+
+
+Currency = Annotated[
+    StrictStr, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code"), AfterValidator(_iso_4217)
+]
 
 
 class _Data(BaseModel):

@@ -96,11 +96,41 @@ class Generator:
             event["data"] = data
         return event
 
+    def hires(self, at: datetime) -> list[tuple[bytes, bytes]]:
+        """One rep.hired per rep, 30 to 300 days before ``at``."""
+        out = []
+        for rep in self.reps:
+            hired = (at - timedelta(days=self.rng.randint(30, 300))).date().isoformat()
+            event = self._event(rep, "rep.hired", at, hired_at=hired)
+            out.append((rep.rep_id.encode(), orjson.dumps(event)))
+        return out
+
+    def _side_activity(self, rep: Rep, at: datetime) -> list[dict[str, Any]]:
+        """The rarer events: demos, events, quotes, referrals, NPS answers."""
+        rng = self.rng
+        roll = rng.random()
+        if roll < 0.03:
+            return [self._event(rep, "activity.demo", at)]
+        if roll < 0.04:
+            return [self._event(rep, "activity.event_attended", at)]
+        if roll < 0.06:
+            quote = f"Q-{self._seq}"
+            out = [self._event(rep, "quote.submitted", at, quote_id=quote)]
+            if rng.random() < 0.4:
+                out.append(self._event(rep, "quote.accepted", at, quote_id=quote))
+            return out
+        if roll < 0.07:
+            kind = rng.choice(("referral.given", "referral.received"))
+            return [self._event(rep, kind, at)]
+        if roll < 0.09:
+            return [self._event(rep, "nps.response", at, score=rng.choice(range(11)))]
+        return []
+
     def _episode(self, rep: Rep, at: datetime) -> list[dict[str, Any]]:
         """One outbound touch and whatever it leads to."""
         rng = self.rng
         kind = rng.choices(("activity.call", "activity.email", "activity.social"), (55, 35, 10))[0]
-        out = [self._event(rep, kind, at)]
+        out = [*self._side_activity(rep, at), self._event(rep, kind, at)]
         if rng.random() >= min(0.9, 0.40 * rep.skill):
             return out
         out.append(self._event(rep, "conversation.meaningful", at))
@@ -130,18 +160,17 @@ class Generator:
             deal = f"D-{self._seq}"
             created = at - timedelta(days=rng.randint(5, 60))
             won = rng.random() < 0.36 * rep.skill
-            out.append(
-                self._event(
-                    rep,
-                    "deal.won" if won else "deal.lost",
-                    at,
-                    deal_id=deal,
-                    amount=price * rng.randint(1, 20),
-                    currency="USD",
-                    product=product,
-                    created_at=created.isoformat(),
-                )
-            )
+            deal_data: dict[str, Any] = {
+                "deal_id": deal,
+                "amount": price * rng.randint(1, 20),
+                "currency": rng.choices(("USD", "EUR"), (4, 1))[0],
+                "product": product,
+            }
+            if rng.random() < 0.95:  # some CRMs lose the creation date
+                deal_data["created_at"] = created.isoformat()
+            if won and rng.random() < 0.5:
+                deal_data["list_price"] = round(deal_data["amount"] * rng.uniform(1.0, 1.3), 2)
+            out.append(self._event(rep, "deal.won" if won else "deal.lost", at, **deal_data))
         return out
 
     def records(self, at: datetime) -> Iterator[tuple[bytes, bytes]]:

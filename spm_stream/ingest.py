@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from spm_stream.counters import Planned, plan_event, plan_reject
 from spm_stream.events import InvalidEvent, parse_event
 from spm_stream.keys import Keys
+from spm_stream.scopes import Routing
 
 __all__ = ["IngestResult", "Record", "Reject", "ingest"]
 
@@ -57,9 +57,7 @@ class IngestResult:
     rejects: Sequence[Reject]
 
 
-def ingest(
-    records: Sequence[Record], *, keys: Keys, zone: ZoneInfo, team_of: Mapping[str, str | None]
-) -> IngestResult:
+def ingest(records: Sequence[Record], *, keys: Keys, routing: Routing) -> IngestResult:
     """Validate and plan a consumed batch; a bad record becomes a reject, never an exception."""
     batches: dict[int, list[Planned]] = defaultdict(list)
     rejects: list[Reject] = []
@@ -76,8 +74,7 @@ def ingest(
                 offset=record.offset,
                 partition=record.partition,
                 keys=keys,
-                zone=zone,
-                team_of=team_of,
+                routing=routing,
             )
         )
     return IngestResult(dict(batches), rejects)

@@ -52,6 +52,14 @@ class Keys:
         """ZSET rep_id -> score of a metric, ranking the reps of a team|org in a period."""
         return f"{self.shard(partition)}:lb:{metric}:{scope}:{scope_id}:{period}"
 
+    def ramp(self, partition: int, fact: str) -> str:
+        """ZSET rep_id -> epoch of the earliest "hired" or "first_win" (ZADD LT keeps the min)."""
+        return f"{self.shard(partition)}:ramp:{fact}"
+
+    def members(self, partition: int, team: str) -> str:
+        """SET of rep_ids seen in a team (for the team's ramp time)."""
+        return f"{self.shard(partition)}:members:team:{team}"
+
     # -- written by notifications ----------------------------------------------
 
     def slack_message(self, board_id: str) -> str:

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
         description="Slack Web API base URL; point it at `spm-stream slack-server` for tests.",
     )
     config: Path | None = Field(default=None, description="YAML file with people and teams.")
+    targets: Path | None = Field(
+        default=None, description="YAML file of targets and quotas (re-read when it changes)."
+    )
 
     app_id: str = Field(default="spm-stream", description="Faust app id = Kafka consumer group.")
     topic: str = Field(default="crm-events", description="Input topic of canonical CRM events.")
@@ -55,7 +58,10 @@ class Settings(BaseSettings):
         default=100, ge=1, le=60_000, description="Max wait to fill a batch."
     )
     retention_days: int = Field(
-        default=40, ge=1, le=3660, description="TTL of daily counters and of the dedupe window."
+        default=400, ge=1, le=3660, description="TTL of daily counters (a year plus a month)."
+    )
+    dedupe_days: int = Field(
+        default=7, ge=1, le=3660, description="How long an event_id is remembered for dedupe."
     )
     leaderboard_interval_s: float = Field(
         default=15.0,

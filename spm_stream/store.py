@@ -7,7 +7,7 @@ per-partition shards (see ``spm_stream.keys``).
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
@@ -18,8 +18,9 @@ from redis.asyncio import Redis
 
 from spm_stream.counters import Op, Planned
 from spm_stream.keys import Keys
+from spm_stream.settings import Settings
 
-__all__ = ["ApplyResult", "BoardEntry", "Stats", "Store", "encode_batch"]
+__all__ = ["ApplyResult", "BoardEntry", "Stats", "Store", "Ttls", "encode_batch"]
 
 _LUA: Final = files("spm_stream").joinpath("apply_batch.lua").read_text(encoding="utf-8")
 
@@ -65,7 +66,20 @@ class BoardEntry:
     score: float
 
 
-def encode_batch(keys: Keys, partition: int, planned: Sequence[Planned]) -> tuple[list[str], bytes]:
+@dataclass(frozen=True, slots=True)
+class Ttls:
+    """How long each class of key lives: counters and boards, and the dedupe sets.
+
+    Ramp facts and team membership never expire: they are one entry per rep.
+    """
+
+    counters_s: int
+    dedupe_s: int
+
+
+def encode_batch(
+    keys: Keys, partition: int, planned: Sequence[Planned], ttls: Ttls
+) -> tuple[list[str], bytes]:
     """Encode a partition's plans as the Lua script's KEYS and JSON argument."""
     key_index: dict[str, int] = {keys.watermark(partition): 1, keys.stats(partition): 2}
     key_list = [keys.watermark(partition), keys.stats(partition)]
@@ -79,6 +93,7 @@ def encode_batch(keys: Keys, partition: int, planned: Sequence[Planned]) -> tupl
             index = key_index[key] = len(key_list)
         return index
 
+    expire: dict[int, int] = {}
     events: list[tuple[int, str, int, list[int]]] = []
     for plan in sorted(planned, key=lambda p: p.offset):
         if plan.event_id is None or plan.seen_key is None:
@@ -88,26 +103,34 @@ def encode_batch(keys: Keys, partition: int, planned: Sequence[Planned]) -> tupl
         for op, amount in plan.ops:
             index = op_index.get(op)
             if index is None:
-                op_list.append((op.kind, key_at(op.key), op.field))
+                key = key_at(op.key)
+                op_list.append((op.kind, key, op.field))
                 index = op_index[op] = len(op_list)
+                if op.kind in ("hincr", "zincr"):
+                    expire[key] = ttls.counters_s
             incs += (index, amount)
-        events.append((plan.offset, plan.event_id, key_at(plan.seen_key), incs))
-    return key_list, orjson.dumps({"ops": op_list, "events": events})
+        seen = key_at(plan.seen_key)
+        expire[seen] = ttls.dedupe_s
+        events.append((plan.offset, plan.event_id, seen, incs))
+    payload = {"ops": op_list, "events": events, "expire": sorted(expire.items())}
+    return key_list, orjson.dumps(payload)
 
 
 class Store:
     """Async access to spm-stream's state in Redis."""
 
-    def __init__(self, redis: Redis, keys: Keys, ttl_s: int) -> None:
+    def __init__(self, redis: Redis, keys: Keys, ttls: Ttls) -> None:
         self.redis = redis
         self.keys = keys
-        self._ttl_s = ttl_s
+        self.ttls = ttls
         self._apply = redis.register_script(_LUA)
 
     @classmethod
-    def from_url(cls, url: str, keys: Keys, ttl_s: int) -> Store:
-        """A store on a new connection pool (decoded responses)."""
-        return cls(Redis.from_url(url, decode_responses=True), keys, ttl_s)
+    def from_settings(cls, settings: Settings) -> Store:
+        """A store on a new connection pool, laid out and expiring as the settings say."""
+        keys = Keys(settings.redis_prefix, settings.topic, settings.partitions)
+        ttls = Ttls(settings.retention_days * 86_400, settings.dedupe_days * 86_400)
+        return cls(Redis.from_url(settings.require_redis(), decode_responses=True), keys, ttls)
 
     async def close(self) -> None:
         """Release the connection pool."""
@@ -118,8 +141,8 @@ class Store:
         pipe = self.redis.pipeline(transaction=False)
         for partition, planned in batches.items():
             if planned:
-                key_list, payload = encode_batch(self.keys, partition, planned)
-                await self._apply(keys=key_list, args=[self._ttl_s, payload], client=pipe)
+                key_list, payload = encode_batch(self.keys, partition, planned, self.ttls)
+                await self._apply(keys=key_list, args=[payload], client=pipe)
         total = ApplyResult()
         for counted, dup, rej, skipped in await pipe.execute():
             total += ApplyResult(int(counted), int(dup), int(rej), int(skipped))
@@ -147,6 +170,37 @@ class Store:
             for etype, value in shard.items():
                 totals[etype] += int(value)
         return dict(sorted(totals.items()))
+
+    async def accumulate(self, scope: str, scope_id: str, buckets: Sequence[str]) -> Counter[str]:
+        """The sum of a scope's day accumulators over the given days, merged over shards."""
+        pipe = self.redis.pipeline(transaction=False)
+        for bucket in buckets:
+            for partition in self.keys.shards():
+                pipe.hgetall(self.keys.counts(partition, scope, scope_id, bucket))
+        total: Counter[str] = Counter()
+        for shard in await pipe.execute():
+            total.update({name: int(value) for name, value in shard.items()})
+        return total
+
+    async def ramp_facts(self) -> tuple[dict[str, int], dict[str, int]]:
+        """(hired, first_win): each rep's earliest hire and first win (epoch seconds)."""
+        facts: list[dict[str, int]] = []
+        for fact in ("hired", "first_win"):
+            earliest: dict[str, int] = {}
+            for shard in await self._each_shard(
+                "zrange", lambda p, f=fact: self.keys.ramp(p, f), 0, -1, withscores=True
+            ):
+                for rep_id, score in shard:
+                    earliest[rep_id] = min(int(score), earliest.get(rep_id, int(score)))
+            facts.append(earliest)
+        return facts[0], facts[1]
+
+    async def members(self, team: str) -> set[str]:
+        """The reps seen in a team."""
+        found: set[str] = set()
+        for shard in await self._each_shard("smembers", lambda p: self.keys.members(p, team)):
+            found |= set(shard)
+        return found
 
     async def board(
         self, metric: str, scope: str, scope_id: str, period: str, top: int | None = None
@@ -176,7 +230,7 @@ class Store:
         """Remember where a live board is shown and what it last said."""
         key = self.keys.slack_message(board_id)
         await self.redis.hset(key, mapping={"channel": channel, "ts": ts, "digest": digest})
-        await self.redis.expire(key, self._ttl_s)
+        await self.redis.expire(key, self.ttls.counters_s)
 
     async def ping(self) -> bool:
         """True when Redis answers."""

@@ -1,15 +1,31 @@
-"""Time windows: which period bucket an instant falls in, in a given time zone.
+"""Time windows: which day an instant falls in, and which days make up a period.
 
-Counters are kept per day in the zone of their scope; longer periods are sums
-of days, so a change of time zone or period never needs the raw events again.
+Counters are kept per local calendar day of their scope; every longer period
+(ISO week, month, quarter, year, rolling 7/30/90 days) is the sum of its days,
+so no period ever needs the raw events again. Boundaries follow the zone: a
+month in Europe/Berlin starts at local midnight, DST included.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Final, Literal, get_args
 from zoneinfo import ZoneInfo
 
-__all__ = ["day_bucket", "utc_day"]
+__all__ = [
+    "PERIOD_KINDS",
+    "Period",
+    "PeriodKind",
+    "day_bucket",
+    "period_containing",
+    "utc_day",
+]
+
+PeriodKind = Literal[
+    "day", "week", "month", "quarter", "year", "rolling_7", "rolling_30", "rolling_90"
+]
+PERIOD_KINDS: Final[tuple[str, ...]] = get_args(PeriodKind)
 
 
 def day_bucket(instant: datetime, zone: ZoneInfo) -> str:
@@ -20,3 +36,66 @@ def day_bucket(instant: datetime, zone: ZoneInfo) -> str:
 def utc_day(instant: datetime) -> str:
     """The UTC calendar day of an instant (names the dedupe set an event_id goes in)."""
     return instant.astimezone(UTC).date().isoformat()
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A run of whole local days [first, last] in a zone."""
+
+    kind: str
+    first: date
+    last: date
+    zone: ZoneInfo
+
+    @property
+    def start(self) -> datetime:
+        """Local midnight at which the period begins."""
+        return datetime.combine(self.first, time(), self.zone)
+
+    @property
+    def end(self) -> datetime:
+        """Local midnight at which it ends (exclusive)."""
+        return datetime.combine(self.last + timedelta(days=1), time(), self.zone)
+
+    def days(self) -> list[date]:
+        """Every local day of the period, in order."""
+        return [self.first + timedelta(days=i) for i in range((self.last - self.first).days + 1)]
+
+    def buckets(self) -> list[str]:
+        """The day bucket keys ("day:YYYY-MM-DD") whose sum is this period."""
+        return [f"day:{d.isoformat()}" for d in self.days()]
+
+    def contains(self, instant: datetime) -> bool:
+        """True when the instant's local day in this zone is inside the period."""
+        return self.first <= instant.astimezone(self.zone).date() <= self.last
+
+    def as_json(self) -> dict[str, str]:
+        """{"kind", "start", "end"} with ISO timestamps carrying the zone's offset."""
+        return {"kind": self.kind, "start": self.start.isoformat(), "end": self.end.isoformat()}
+
+
+def period_containing(kind: str, at: date, zone: ZoneInfo) -> Period:
+    """The period of ``kind`` containing local day ``at`` (rolling_N: the N days ending there)."""
+    if kind == "day":
+        first, last = at, at
+    elif kind == "week":
+        first = at - timedelta(days=at.isoweekday() - 1)
+        last = first + timedelta(days=6)
+    elif kind == "month":
+        first = at.replace(day=1)
+        last = _next_month(first) - timedelta(days=1)
+    elif kind == "quarter":
+        first = date(at.year, 3 * ((at.month - 1) // 3) + 1, 1)
+        last = _next_month(_next_month(_next_month(first))) - timedelta(days=1)
+    elif kind == "year":
+        first, last = date(at.year, 1, 1), date(at.year, 12, 31)
+    elif kind.startswith("rolling_") and kind in PERIOD_KINDS:
+        length = int(kind.removeprefix("rolling_"))
+        first, last = at - timedelta(days=length - 1), at
+    else:
+        raise ValueError(f"unknown period {kind!r}; expected one of {', '.join(PERIOD_KINDS)}")
+    return Period(kind, first, last, zone)
+
+
+def _next_month(first: date) -> date:
+    return date(first.year + first.month // 12, first.month % 12 + 1, 1)

@@ -32,7 +32,6 @@ from spm_stream.embedded import (
     spawn,
     stop,
 )
-from spm_stream.keys import Keys
 from spm_stream.settings import Settings, load_settings
 from spm_stream.store import Stats, Store
 from spm_stream.topics import ensure_topics
@@ -142,8 +141,7 @@ def settings(env: dict[str, str]) -> Settings:
 
 @pytest.fixture
 async def store(settings: Settings) -> Any:
-    keys = Keys(settings.redis_prefix, settings.topic, settings.partitions)
-    store = Store.from_url(settings.require_redis(), keys, settings.retention_days * 86_400)
+    store = Store.from_settings(settings)
     yield store
     await store.close()
 

@@ -15,6 +15,7 @@ from notifications.render import Message
 from notifications.slack import make_client, post_or_update
 from spm_stream.counters import plan_event
 from spm_stream.events import parse_event
+from spm_stream.scopes import Routing
 from spm_stream.settings import Settings
 from spm_stream.store import Store
 from tests.events import event
@@ -44,8 +45,7 @@ async def _calls(store: Store, rep: str, n: int, start: int) -> None:
             offset=start + i,
             partition=0,
             keys=store.keys,
-            zone=ZoneInfo("UTC"),
-            team_of={"rep-1": "t1", "rep-2": "t1"},
+            routing=Routing(ZoneInfo("UTC"), {"rep-1": "t1", "rep-2": "t1"}),
         )
         for i in range(n)
     ]

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from spm_stream.counters import Planned, plan_event, plan_reject
 from spm_stream.events import parse_event
+from spm_stream.scopes import Routing
 from spm_stream.store import Store
 from tests.events import event
 
@@ -32,8 +33,7 @@ def _plans(store: Store, partition: int, ids: list[int], first_offset: int = 0) 
                 offset=offset,
                 partition=partition,
                 keys=store.keys,
-                zone=UTC,
-                team_of={},
+                routing=Routing(UTC, {}),
             )
         )
     return plans

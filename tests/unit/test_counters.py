@@ -12,10 +12,12 @@ from spm_stream.counters import ORG, plan_event, plan_reject
 from spm_stream.events import parse_event
 from spm_stream.ingest import Record, ingest
 from spm_stream.keys import Keys
-from spm_stream.store import encode_batch
+from spm_stream.scopes import Routing
+from spm_stream.store import Ttls, encode_batch
 
 KEYS = Keys("spm", "crm-events", 4)
 UTC = ZoneInfo("UTC")
+TTLS = Ttls(counters_s=1000, dedupe_s=10)
 
 
 def _event(
@@ -33,7 +35,7 @@ def _event(
 
 def test_call_counts_for_rep_team_org_and_boards() -> None:
     plan = plan_event(
-        parse_event(_event(1)), offset=5, partition=2, keys=KEYS, zone=UTC, team_of={}
+        parse_event(_event(1)), offset=5, partition=2, keys=KEYS, routing=Routing(UTC, {})
     )
     targets = {(op.kind, op.key, op.field) for op, _ in plan.ops}
     assert targets == {
@@ -42,6 +44,7 @@ def test_call_counts_for_rep_team_org_and_boards() -> None:
         ("hincr", "spm:{crm-events:2}:cnt:team:t1:day:2026-11-02", "activity.call"),
         ("zincr", f"spm:{{crm-events:2}}:lb:calls:org:{ORG}:day:2026-11-02", "rep-1"),
         ("zincr", "spm:{crm-events:2}:lb:calls:team:t1:day:2026-11-02", "rep-1"),
+        ("sadd", "spm:{crm-events:2}:members:team:t1", "rep-1"),
     }
     assert plan.seen_key == "spm:{crm-events:2}:seen:2026-11-02"
     assert plan.offset == 5
@@ -50,9 +53,9 @@ def test_call_counts_for_rep_team_org_and_boards() -> None:
 
 def test_every_key_of_a_partition_shares_its_hash_tag() -> None:
     plan = plan_event(
-        parse_event(_event(1)), offset=0, partition=3, keys=KEYS, zone=UTC, team_of={}
+        parse_event(_event(1)), offset=0, partition=3, keys=KEYS, routing=Routing(UTC, {})
     )
-    keys, _ = encode_batch(KEYS, 3, [plan])
+    keys, _ = encode_batch(KEYS, 3, [plan], TTLS)
     assert all("{crm-events:3}" in key for key in keys)
 
 
@@ -63,10 +66,9 @@ def test_day_follows_the_org_time_zone() -> None:
         offset=0,
         partition=0,
         keys=KEYS,
-        zone=ZoneInfo("Europe/Berlin"),
-        team_of={},
+        routing=Routing(ZoneInfo("Europe/Berlin")),
     )
-    assert all(op.key.endswith("day:2026-11-03") for op, _ in plan.ops)
+    assert all(op.key.endswith("day:2026-11-03") for op, _ in plan.ops if op.kind != "sadd")
     # The dedupe window is by UTC day, whatever the zone.
     assert plan.seen_key is not None
     assert plan.seen_key.endswith("seen:2026-11-02")
@@ -75,18 +77,17 @@ def test_day_follows_the_org_time_zone() -> None:
 def test_team_from_event_wins_then_directory_then_none() -> None:
     no_team = parse_event(_event(1, team=None))
     from_dir = plan_event(
-        no_team, offset=0, partition=0, keys=KEYS, zone=UTC, team_of={"rep-1": "t9"}
+        no_team, offset=0, partition=0, keys=KEYS, routing=Routing(UTC, {"rep-1": "t9"})
     )
     assert any(":team:t9:" in op.key for op, _ in from_dir.ops)
-    alone = plan_event(no_team, offset=0, partition=0, keys=KEYS, zone=UTC, team_of={})
+    alone = plan_event(no_team, offset=0, partition=0, keys=KEYS, routing=Routing(UTC, {}))
     assert not any(":team:" in op.key for op, _ in alone.ops)
     with_team = plan_event(
         parse_event(_event(1, team="t1")),
         offset=0,
         partition=0,
         keys=KEYS,
-        zone=UTC,
-        team_of={"rep-1": "t9"},
+        routing=Routing(UTC, {"rep-1": "t9"}),
     )
     assert any(":team:t1:" in op.key for op, _ in with_team.ops)
 
@@ -97,10 +98,9 @@ def test_non_board_types_only_count() -> None:
         offset=0,
         partition=0,
         keys=KEYS,
-        zone=UTC,
-        team_of={},
+        routing=Routing(UTC, {}),
     )
-    assert {op.kind for op, _ in plan.ops} == {"hincr"}
+    assert {op.kind for op, _ in plan.ops} == {"hincr", "sadd"}
 
 
 def test_ingest_splits_by_partition_and_rejects_bad_records() -> None:
@@ -109,7 +109,7 @@ def test_ingest_splits_by_partition_and_rejects_bad_records() -> None:
         Record("crm-events", 1, 3, b"rep-2", b"{not json"),
         Record("crm-events", 0, 11, b"rep-1", _event(2)),
     ]
-    result = ingest(records, keys=KEYS, zone=UTC, team_of={})
+    result = ingest(records, keys=KEYS, routing=Routing(UTC, {}))
     assert [p.offset for p in result.batches[0]] == [10, 11]
     assert [p.rejected for p in result.batches[1]] == [True]
     (reject,) = result.rejects
@@ -147,8 +147,7 @@ def batches(draw: st.DrawFn) -> list:
                 offset=offset,
                 partition=1,
                 keys=KEYS,
-                zone=UTC,
-                team_of={"rep-1": "t1"},
+                routing=Routing(UTC, {"rep-1": "t1"}),
             )
         )
     return plans
@@ -156,7 +155,7 @@ def batches(draw: st.DrawFn) -> list:
 
 @given(batches())
 def test_encoding_keeps_every_increment_in_offset_order(plans: list) -> None:
-    keys, payload = encode_batch(KEYS, 1, plans)
+    keys, payload = encode_batch(KEYS, 1, plans, TTLS)
     decoded = orjson.loads(payload)
     assert keys[:2] == [KEYS.watermark(1), KEYS.stats(1)]
     assert len(keys) == len(set(keys))
@@ -175,3 +174,18 @@ def test_encoding_keeps_every_increment_in_offset_order(plans: list) -> None:
             kind, key_index, field = decoded["ops"][op_index - 1]
             rebuilt.add((kind, keys[key_index - 1], field, amount))
         assert rebuilt == {(op.kind, op.key, op.field, amount) for op, amount in plan.ops}
+
+
+def test_each_key_class_gets_its_own_ttl() -> None:
+    raw = _event(1, "deal.won", team="t1").replace(
+        b"}", b',"data":{"deal_id":"d","amount":5,"currency":"USD","product":"p"}}'
+    )
+    plan = plan_event(parse_event(raw), offset=0, partition=0, keys=KEYS, routing=Routing(UTC))
+    keys, payload = encode_batch(KEYS, 0, [plan], TTLS)
+    ttl_of = {keys[index - 1]: ttl for index, ttl in orjson.loads(payload)["expire"]}
+    assert ttl_of[KEYS.seen(0, "2026-11-02")] == 10
+    assert ttl_of[KEYS.counts(0, "rep", "rep-1", "day:2026-11-02")] == 1000
+    assert ttl_of[KEYS.board(0, "deals_won", "team", "t1", "day:2026-11-02")] == 1000
+    # Ramp facts and membership are one entry per rep and never expire.
+    assert KEYS.ramp(0, "first_win") not in ttl_of
+    assert KEYS.members(0, "t1") not in ttl_of

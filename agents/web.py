@@ -1,0 +1,90 @@
+"""The worker's HTTP endpoints (Faust web, aiohttp).
+
+``/health`` answers 200 when Redis answers, 503 otherwise; ``/stats`` shows what
+this worker consumed and the store's totals; ``/kpis?scope=&id=&period=&at=``
+returns the same JSON object as `spm-stream kpis --format json`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import faust
+from faust.web import Request, Response, View
+from redis.exceptions import RedisError
+
+from agents.app import Runtime
+from spm_stream.query import live_report
+from spm_stream.report import SCOPE_KINDS
+from spm_stream.scopes import ORG
+from spm_stream.windows import PERIOD_KINDS
+
+__all__ = ["register"]
+
+
+def register(app: faust.App, rt: Runtime) -> None:
+    """Add /health, /stats and /kpis to the worker's web server."""
+
+    @app.page("/health")
+    class Health(View):
+        async def get(self, request: Request) -> Response:
+            try:
+                redis_ok = await rt.store.ping()
+            except (RedisError, OSError):
+                redis_ok = False
+            body: dict[str, Any] = {"status": "ok" if redis_ok else "degraded", "redis": redis_ok}
+            return self.json(body, status=200 if redis_ok else 503)
+
+    @app.page("/stats")
+    class StatsView(View):
+        async def get(self, request: Request) -> Response:
+            stats = await rt.store.stats()
+            return self.json(
+                {
+                    "worker": {
+                        "consumed": rt.consumed,
+                        "rejected": rt.rejected,
+                        "redis_retries": rt.redis_retries,
+                    },
+                    "store": {
+                        "counted": stats.counted,
+                        "duplicates": stats.duplicates,
+                        "rejected": stats.rejected,
+                        "processed": stats.processed,
+                    },
+                }
+            )
+
+    @app.page("/kpis")
+    class KpisView(View):
+        async def get(self, request: Request) -> Response:
+            query = request.query
+            scope = query.get("scope", "")
+            if scope not in SCOPE_KINDS:
+                return self.error(400, f"scope: expected one of {', '.join(SCOPE_KINDS)}")
+            scope_id = ORG if scope == "org" else query.get("id", "")
+            if not scope_id:
+                return self.error(400, "id: required for scope rep and team")
+            kind = query.get("period", "month")
+            if kind not in PERIOD_KINDS:
+                return self.error(400, f"period: expected one of {', '.join(PERIOD_KINDS)}")
+            zone = rt.routing.zone_of(scope, scope_id)
+            try:
+                at = (
+                    date.fromisoformat(query["at"])
+                    if "at" in query
+                    else (datetime.now(UTC).astimezone(zone).date())
+                )
+            except ValueError:
+                return self.error(400, "at: expected a date YYYY-MM-DD")
+            body = await live_report(
+                rt.store,
+                routing=rt.routing,
+                targets=rt.targets.current(),
+                scope=scope,
+                scope_id=scope_id,
+                kind=kind,
+                at=at,
+            )
+            return self.json(body)

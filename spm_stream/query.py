@@ -1,0 +1,43 @@
+"""Live KPI queries: the same report objects as `spm-stream report`, answered from Redis."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from spm_stream.report import scope_report
+from spm_stream.scopes import Routing
+from spm_stream.store import Store
+from spm_stream.targets import Targets
+from spm_stream.windows import period_containing
+
+__all__ = ["live_report"]
+
+
+async def live_report(
+    store: Store,
+    *,
+    routing: Routing,
+    targets: Targets,
+    scope: str,
+    scope_id: str,
+    kind: str,
+    at: date,
+) -> dict[str, Any]:
+    """One scope's KPIs for the period of ``kind`` containing local day ``at``."""
+    period = period_containing(kind, at, routing.zone_of(scope, scope_id))
+    acc = await store.accumulate(scope, scope_id, period.buckets())
+    hired, first_win = await store.ramp_facts()
+    members = await store.members(scope_id) if scope == "team" else set()
+    team = routing.team_of.get(scope_id) if scope == "rep" else None
+    return scope_report(
+        scope,
+        scope_id,
+        period,
+        acc,
+        hired=hired,
+        first_win=first_win,
+        members=members,
+        targets=targets,
+        team=team,
+    )
