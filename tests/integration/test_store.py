@@ -61,10 +61,12 @@ async def test_one_round_trip_applies_several_partitions(store: Store) -> None:
     assert (await store.stats()).counted == 5
 
 
-async def test_keys_expire_after_retention(store: Store) -> None:
+async def test_keys_expire_by_class(store: Store) -> None:
     await store.apply({1: _plans(store, 1, [1])})
-    ttl = await store.redis.ttl(store.keys.counts(1, "org", "all", DAY))
-    assert 0 < ttl <= 40 * 86_400
+    counters = await store.redis.ttl(store.keys.counts(1, "org", "all", DAY))
+    assert store.ttls.counters_s - 60 < counters <= store.ttls.counters_s
+    seen = await store.redis.ttl(store.keys.seen(1, "2026-11-02"))
+    assert store.ttls.dedupe_s - 60 < seen <= store.ttls.dedupe_s
     # The watermark must outlive every counter: it never expires.
     assert await store.redis.ttl(store.keys.watermark(1)) == -1
 
