@@ -83,6 +83,7 @@ def test_offset_is_preserved() -> None:
         (_with(DEAL_WON, data__amount="500"), "data.amount", "valid number"),
         (_with(DEAL_WON, data__amount=-1), "data.amount", "greater than or equal to 0"),
         (_with(DEAL_WON, data__currency="euro"), "data.currency", "pattern"),
+        (_with(DEAL_WON, data__currency="XYZ"), "data.currency", "unknown ISO 4217 currency"),
         (_with(DEAL_WON, data__deal_id=...), "data.deal_id", "Field required"),
         (_with(DEAL_WON, data=...), "data", "Field required"),
         (
