@@ -9,13 +9,12 @@ and locales are real), and errors name the key, e.g.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from spm_stream.settings import ConfigError
+from spm_stream.config_files import load_yaml_model
 
 __all__ = ["Directory", "Person", "Team", "load_directory"]
 
@@ -73,12 +72,12 @@ class Directory(_Strict):
     def _references(self) -> Directory:
         for pid, person in self.people.items():
             if person.team is not None and person.team not in self.teams:
-                raise _RefError(f"people.{pid}.team", f"unknown team {person.team!r}")
+                raise ValueError(f"people.{pid}.team: unknown team {person.team!r}")
             if person.manager is not None and person.manager not in self.people:
-                raise _RefError(f"people.{pid}.manager", f"unknown person {person.manager!r}")
+                raise ValueError(f"people.{pid}.manager: unknown person {person.manager!r}")
         for tid, team in self.teams.items():
             if team.manager is not None and team.manager not in self.people:
-                raise _RefError(f"teams.{tid}.manager", f"unknown person {team.manager!r}")
+                raise ValueError(f"teams.{tid}.manager: unknown person {team.manager!r}")
         return self
 
     def team_of(self, rep_id: str) -> str | None:
@@ -96,29 +95,6 @@ class Directory(_Strict):
         return ZoneInfo(self.timezone)
 
 
-class _RefError(ValueError):
-    def __init__(self, key: str, reason: str) -> None:
-        super().__init__(f"{key}: {reason}")
-        self.key = key
-
-
 def load_directory(path: Path | None) -> Directory:
     """Load and validate the YAML directory; no file means an empty directory in UTC."""
-    if path is None:
-        return Directory()
-    try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    try:
-        return Directory.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors(include_url=False)[0]
-        ctx_error = err.get("ctx", {}).get("error")
-        if isinstance(ctx_error, _RefError):
-            raise ConfigError(f"{path}: {ctx_error}") from None
-        key = ".".join(str(p) for p in err["loc"])
-        msg = str(ctx_error) if ctx_error is not None else err["msg"]
-        raise ConfigError(f"{path}: {key}: {msg}") from None
+    return Directory() if path is None else load_yaml_model(path, Directory)

@@ -14,9 +14,9 @@ import logging
 from pathlib import Path
 from typing import Annotated, Any, Final
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from spm_stream.config_files import load_yaml_model
 from spm_stream.currencies import ISO_4217
 from spm_stream.settings import ConfigError
 from spm_stream.windows import PERIOD_KINDS
@@ -152,22 +152,7 @@ class Targets(BaseModel):
 
 def load_targets(path: Path | None) -> Targets:
     """Load and validate a targets file; no file means the shipped defaults."""
-    if path is None:
-        return Targets()
-    try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    try:
-        return Targets.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors(include_url=False)[0]
-        key = ".".join(str(p) for p in err["loc"])
-        ctx_error = err.get("ctx", {}).get("error")
-        detail = str(ctx_error) if ctx_error is not None else err["msg"]
-        raise ConfigError(f"{path}: {key + ': ' if key else ''}{detail}") from None
+    return Targets() if path is None else load_yaml_model(path, Targets)
 
 
 class ReloadingTargets:

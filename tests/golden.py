@@ -11,6 +11,13 @@ import json
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+
+from spm_stream.report import Ledger, offline_report
+from spm_stream.scopes import Routing
+from spm_stream.targets import Targets
 
 AT = date(2026, 11, 2)
 DAY = "2026-11-02T10:00:00Z"
@@ -22,6 +29,24 @@ teams:
     quota:
       month: {USD: 50000}
 """
+TARGETS = Targets.model_validate(yaml.safe_load(TARGETS_YAML))
+UTC_ROUTING = Routing(ZoneInfo("UTC"))
+
+
+def offline_one(
+    ledger: Ledger, scope: str, scope_id: str, kind: str, at: date = AT, targets: Targets = TARGETS
+) -> dict[str, Any]:
+    """The offline report object of one scope (UTC, the golden targets by default)."""
+    (report,) = offline_report(
+        ledger,
+        kind=kind,
+        at=at,
+        routing=UTC_ROUTING,
+        targets=targets,
+        scope=scope,
+        scope_id=scope_id,
+    )
+    return report
 
 
 @dataclass

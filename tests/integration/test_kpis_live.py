@@ -9,11 +9,9 @@ import random
 import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
-import yaml
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -22,19 +20,16 @@ from spm_stream.counters import plan_event
 from spm_stream.events import parse_event
 from spm_stream.generator import Generator
 from spm_stream.query import live_report
-from spm_stream.report import fold, offline_report
-from spm_stream.scopes import ORG, Routing
+from spm_stream.report import fold
+from spm_stream.scopes import ORG
 from spm_stream.settings import Settings
 from spm_stream.store import Store
 from spm_stream.targets import Targets
 from spm_stream.windows import PERIOD_KINDS
-from tests.golden import AT, TARGETS_YAML, goldens
+from tests.golden import AT, TARGETS, TARGETS_YAML, UTC_ROUTING, goldens, offline_one
 from tests.integration.conftest import produce, wait_for_processed
 
 pytestmark = pytest.mark.integration
-
-UTC_ROUTING = Routing(ZoneInfo("UTC"))
-TARGETS = Targets.model_validate(yaml.safe_load(TARGETS_YAML))
 
 
 async def _live(
@@ -64,15 +59,7 @@ async def test_worked_examples_live_equal_offline(
     ledger = fold(events, UTC_ROUTING)
     for golden in goldens():
         live = await _live(store, golden.scope, golden.id, golden.period, AT)
-        (offline,) = offline_report(
-            ledger,
-            kind=golden.period,
-            at=AT,
-            routing=UTC_ROUTING,
-            targets=TARGETS,
-            scope=golden.scope,
-            scope_id=golden.id,
-        )
+        offline = offline_one(ledger, golden.scope, golden.id, golden.period)
         assert live == offline, golden.name
         for key, value in golden.expected.items():
             assert (
@@ -157,28 +144,8 @@ async def test_100k_generated_events_live_equal_offline_for_every_scope_and_peri
     checked = 0
     for at in (date(2026, 7, 15), date(2026, 9, 30), date(2026, 11, 2), date(2026, 11, 28)):
         for scope, sid in ids:
-            offline = {
-                r["id"]: r
-                for r in offline_report(
-                    ledger,
-                    kind="day",
-                    at=at,
-                    routing=UTC_ROUTING,
-                    targets=targets,
-                    scope=scope,
-                    scope_id=sid,
-                )
-            }
             for kind in PERIOD_KINDS:
-                (expected,) = offline_report(
-                    ledger,
-                    kind=kind,
-                    at=at,
-                    routing=UTC_ROUTING,
-                    targets=targets,
-                    scope=scope,
-                    scope_id=sid,
-                )
+                expected = offline_one(ledger, scope, sid, kind, at, targets)
                 assert await _live(store, scope, sid, kind, at, targets) == expected, (
                     scope,
                     sid,
@@ -186,7 +153,6 @@ async def test_100k_generated_events_live_equal_offline_for_every_scope_and_peri
                     at,
                 )
                 checked += 1
-            assert offline
     assert checked == 4 * len(ids) * len(PERIOD_KINDS)
     org_year = await _live(store, "org", ORG, "year", date(2026, 11, 2), targets)
     kpis = org_year["kpis"]
@@ -227,13 +193,5 @@ async def test_redelivered_and_duplicated_batches_change_no_kpi(
         position = end
     ledger = fold(log, UTC_ROUTING)
     for scope, sid in [("org", ORG), *(("team", t) for t in ledger.ids("team"))]:
-        (expected,) = offline_report(
-            ledger,
-            kind="month",
-            at=AT,
-            routing=UTC_ROUTING,
-            targets=TARGETS,
-            scope=scope,
-            scope_id=sid,
-        )
+        expected = offline_one(ledger, scope, sid, "month")
         assert await _live(store, scope, sid, "month", AT) == expected

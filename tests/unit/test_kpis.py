@@ -8,7 +8,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-import yaml
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
@@ -18,10 +17,7 @@ from spm_stream.kpis import KPI_KEYS, compute_kpis, ramp_days, rate
 from spm_stream.report import fold, offline_report
 from spm_stream.scopes import Routing
 from spm_stream.targets import Targets
-from tests.golden import AT, TARGETS_YAML, Golden, goldens
-
-UTC_ROUTING = Routing(ZoneInfo("UTC"))
-TARGETS = Targets.model_validate(yaml.safe_load(TARGETS_YAML))
+from tests.golden import AT, TARGETS, TARGETS_YAML, UTC_ROUTING, Golden, goldens, offline_one
 
 
 def _approx(value: object) -> object:
@@ -33,17 +29,7 @@ def _approx(value: object) -> object:
 
 
 def _report_for(golden: Golden, events: list[bytes]) -> dict:
-    ledger = fold(events, UTC_ROUTING)
-    (report,) = offline_report(
-        ledger,
-        kind=golden.period,
-        at=AT,
-        routing=UTC_ROUTING,
-        targets=TARGETS,
-        scope=golden.scope,
-        scope_id=golden.id,
-    )
-    return report
+    return offline_one(fold(events, UTC_ROUTING), golden.scope, golden.id, golden.period)
 
 
 @pytest.mark.parametrize("golden", goldens(), ids=lambda g: g.name)
