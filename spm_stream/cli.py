@@ -463,6 +463,59 @@ def demo(
 
 
 @cli.command()
+@click.option(
+    "--events",
+    "n",
+    default=200_000,
+    show_default=True,
+    type=click.IntRange(1000),
+    help="Events to produce and process.",
+)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 16))
+@click.option(
+    "--latency-rate",
+    default=2000.0,
+    show_default=True,
+    help="Offered load (events/s) of the latency phase.",
+)
+@click.option("--latency-seconds", default=10.0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="No progress lines: only the JSON line.")
+@_config_errors
+def bench(n: int, workers: int, latency_rate: float, latency_seconds: float, as_json: bool) -> None:
+    """Measure pipeline throughput and latency against the raw ceiling, in one run.
+
+    Runs on a fresh topic and key prefix: the embedded broker and Redis by
+    default, or SPM_KAFKA_URL / SPM_REDIS_URL. The last line is JSON with
+    events_per_s, ceiling_events_per_s, faust_noop_events_per_s, ratio,
+    ratio_to_faust_noop, p50_ms, p99_ms and rss_mb. See BENCHMARKS.md.
+    """
+    from spm_stream.bench import BenchOptions, run_bench
+    from spm_stream.logs import configure_logging
+
+    configure_logging("warn")
+    options = BenchOptions(
+        events=n, workers=workers, latency_rate=latency_rate, latency_seconds=latency_seconds
+    )
+    say = (lambda line: None) if as_json else (lambda line: click.echo(line, err=True))
+    click.echo(json.dumps(run_bench(options, say=say)))
+
+
+@cli.command("bench-noop-worker", hidden=True)
+@click.option("--expected", type=int, required=True)
+@_config_errors
+def bench_noop_worker(expected: int) -> None:
+    """The benchmark's do-nothing Faust worker (started by `spm-stream bench`)."""
+    from faust.worker import Worker
+
+    from agents.noop import create_noop_app
+
+    settings = load_settings()
+    Worker(
+        create_noop_app(settings, expected), loglevel="warn", quiet=True
+    ).execute_from_commandline()
+
+
+@cli.command()
 def schema() -> None:
     """Print the JSON Schema of the canonical event (committed as spm_stream/schema/)."""
     from spm_stream.events import event_json_schema

@@ -1,0 +1,59 @@
+"""A Faust agent that iterates the stream and does nothing: the benchmark's reference point.
+
+It batches exactly like the counters agent (``take_events``) and records in
+Redis when its first batch arrived and when it had seen the expected count, so
+the benchmark can compare the full pipeline with Faust's own cost per event.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import faust
+from redis.asyncio import Redis
+
+from spm_stream.settings import Settings
+
+__all__ = ["create_noop_app", "noop_key"]
+
+
+def noop_key(settings: Settings) -> str:
+    """HASH first_at|first_batch|done_at|count written by the noop agent."""
+    return f"{settings.redis_prefix}:bench:noop"
+
+
+def create_noop_app(settings: Settings, expected: int) -> faust.App:
+    """A Faust app whose only agent counts events and timestamps the first and last."""
+    session = settings.kafka_session_timeout_s
+    app = faust.App(
+        settings.app_id,
+        broker=[f"kafka://{host}" for host in settings.bootstrap_servers],
+        store="memory://",
+        datadir=str(settings.data_dir),
+        web_enabled=False,
+        topic_partitions=settings.partitions,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=session,
+        broker_heartbeat_interval=max(0.5, session / 6),
+        broker_rebalance_timeout=max(session, 10.0),
+        worker_redirect_stdouts=False,
+    )
+    source = app.topic(settings.topic, key_serializer="raw", value_serializer="raw")
+    redis = Redis.from_url(settings.require_redis(), decode_responses=True)
+    key = noop_key(settings)
+    within = settings.batch_window_ms / 1000
+
+    @app.agent(source, name="noop")
+    async def noop(stream: Any) -> None:
+        seen, done = 0, False
+        async for events in stream.take_events(settings.batch_size, within=within):
+            if seen == 0:
+                await redis.hset(key, mapping={"first_at": time.time(), "first_batch": len(events)})
+            seen += len(events)
+            if seen >= expected and not done:
+                # Only the first and the last batch touch Redis: a do-nothing reference.
+                done = True
+                await redis.hset(key, mapping={"done_at": time.time(), "count": seen})
+
+    return app

@@ -1,0 +1,314 @@
+"""`spm-stream bench`: pipeline throughput and latency against reference points, in one run.
+
+On one topic of N generated events it measures, in this order:
+  1. the raw ceiling: a plain aiokafka consumer with ``getmany`` that decodes each
+     event's JSON and does nothing else;
+  2. a Faust agent that iterates the stream and does nothing (``agents.noop``);
+  3. the full pipeline: W ``spm-stream worker`` processes until every counter,
+     KPI accumulator and leaderboard in Redis reflects all N events;
+  4. produce→visible latency at a fixed offered load: each event's partition and
+     offset come from the broker's ack, and it is visible once that partition's
+     watermark in Redis reaches it.
+Start-up (group join, first fetch) is excluded from every rate: each clock
+starts at the first batch seen and the events of that batch are not counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from kafka import KafkaProducer
+
+from spm_stream.embedded import (
+    EMBEDDED_SESSION_TIMEOUT_S,
+    embedded_services,
+    free_port,
+    spawn,
+    stop,
+)
+from spm_stream.generator import Generator
+from spm_stream.settings import Settings, load_settings
+from spm_stream.store import Store
+from spm_stream.topics import ensure_topics
+
+__all__ = ["BenchOptions", "run_bench"]
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """What to measure."""
+
+    events: int = 200_000
+    workers: int = 1
+    latency_rate: float = 2000.0
+    latency_seconds: float = 10.0
+    timeout_s: float = 900.0
+
+
+def _generate(n: int) -> list[tuple[bytes, bytes]]:
+    gen = Generator(teams=4, reps_per_team=10, seed=3)
+    start = datetime(2026, 11, 2, 8, tzinfo=UTC)
+    step = timedelta(days=5) / max(n, 1)
+    records = gen.hires(start)
+    while len(records) < n:
+        records.extend(gen.records(start + step * len(records)))
+    return records[:n]
+
+
+def _produce(settings: Settings, records: list[tuple[bytes, bytes]]) -> None:
+    producer = KafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers,
+        acks="all",
+        linger_ms=20,
+        batch_size=512 * 1024,
+    )
+    for key, value in records:
+        producer.send(settings.topic, key=key, value=value)
+    producer.flush()
+    producer.close()
+
+
+async def _ceiling(settings: Settings, n: int) -> float:
+    """Events/s of a plain aiokafka consumer that decodes JSON and nothing else."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        consumer.assign([TopicPartition(settings.topic, p) for p in range(settings.partitions)])
+        await consumer.seek_to_beginning()
+        seen, first_batch, started = 0, 0, 0.0
+        while seen < n:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            count = 0
+            for records in batches.values():
+                for record in records:
+                    orjson.loads(record.value)
+                count += len(records)
+            if count and not seen:
+                started, first_batch = time.perf_counter(), count
+            seen += count
+        return (seen - first_batch) / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+
+
+def _child_env(settings: Settings, **extra: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "SPM_KAFKA_URL": settings.kafka_url or "",
+        "SPM_REDIS_URL": settings.redis_url or "",
+        "SPM_TOPIC": settings.topic,
+        "SPM_DLQ_TOPIC": settings.dlq_topic,
+        "SPM_PARTITIONS": str(settings.partitions),
+        "SPM_APP_ID": settings.app_id,
+        "SPM_REDIS_PREFIX": settings.redis_prefix,
+        "SPM_KAFKA_SESSION_TIMEOUT_S": str(settings.kafka_session_timeout_s),
+        "SPM_LEADERBOARD_INTERVAL_S": "0",
+        "SPM_LOG_LEVEL": "warn",
+        **extra,
+    }
+    env.pop("SPM_CONFIG", None)
+    return env
+
+
+async def _faust_noop(settings: Settings, n: int, workdir: Path, timeout_s: float) -> float:
+    from agents.noop import noop_key
+
+    env = _child_env(
+        settings, SPM_APP_ID=settings.app_id + "-noop", SPM_DATA_DIR=str(workdir / "noop")
+    )
+    proc = spawn(
+        [sys.executable, "-m", "spm_stream", "bench-noop-worker", "--expected", str(n)],
+        workdir / "noop.log",
+        env=env,
+    )
+    store = Store.from_settings(settings)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            found = await store.redis.hgetall(noop_key(settings))
+            if "done_at" in found:
+                break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"Faust noop worker did not finish; see {workdir}/noop.log")
+            await asyncio.sleep(0.05)
+        elapsed = float(found["done_at"]) - float(found["first_at"])
+        return (n - int(found["first_batch"])) / elapsed
+    finally:
+        stop(proc)
+        await store.close()
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+async def _pipeline(store: Store, n: int, workers: list[Any], timeout_s: float) -> float:
+    """Events/s of the workers until the store has processed all N."""
+    deadline = time.monotonic() + timeout_s
+    started, at_start = 0.0, 0
+    while True:
+        processed = (await store.stats()).processed
+        now = time.perf_counter()
+        if processed and not at_start:
+            started, at_start = now, processed
+        if processed >= n:
+            return (n - at_start) / (now - started)
+        if any(w.poll() is not None for w in workers) or time.monotonic() > deadline:
+            raise RuntimeError(f"pipeline stopped at {processed}/{n}; see the worker logs")
+        await asyncio.sleep(0.02)
+
+
+async def _latency(settings: Settings, store: Store, options: BenchOptions) -> list[float]:
+    """Produce→visible latencies (ms) at the offered load, from acks and watermarks."""
+    gen = Generator(teams=4, reps_per_team=10, seed=99)
+    # Filled by kafka-python's I/O thread as the broker acks each record.
+    acked: list[tuple[int, int, float]] = []
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks=1, linger_ms=0)
+
+    def on_ack(sent_at: float) -> Callable[[Any], None]:
+        return lambda meta: acked.append((meta.partition, meta.offset, sent_at))
+
+    total = int(options.latency_rate * options.latency_seconds)
+    visible: list[float] = []
+    pending: list[tuple[int, int, float]] = []
+    taken = produced = 0
+    started = time.perf_counter()
+    now = datetime.now(UTC)
+    try:
+        while produced < total or taken < total or pending:
+            due = min(total, int((time.perf_counter() - started) * options.latency_rate))
+            while produced < due:
+                key, value = next(iter(gen.records(now)))
+                future = producer.send(settings.topic, key=key, value=value)
+                future.add_callback(on_ack(time.perf_counter()))
+                produced += 1
+            fresh = acked[taken:]
+            taken += len(fresh)
+            pending.extend(fresh)
+            if pending:
+                marks = await store.redis.mget(
+                    [store.keys.watermark(p) for p in range(settings.partitions)]
+                )
+                seen_at = time.perf_counter()
+                still = []
+                for partition, offset, sent_at in pending:
+                    mark = marks[partition]
+                    if mark is not None and int(mark) >= offset:
+                        visible.append((seen_at - sent_at) * 1000)
+                    else:
+                        still.append((partition, offset, sent_at))
+                pending = still
+            if time.perf_counter() - started > options.latency_seconds + 60:
+                raise RuntimeError("latency phase: events not visible after 60 s")
+            await asyncio.sleep(0.002)
+    finally:
+        producer.close()
+    return visible
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def _measure(
+    settings: Settings, options: BenchOptions, workdir: Path, say: Callable[[str], None]
+) -> dict[str, Any]:
+    records = _generate(options.events)
+    ensure_topics(settings)
+    _produce(settings, records)
+    say(f"produced {len(records)} events to {settings.topic} ({settings.partitions} partitions)")
+    ceiling = await _ceiling(settings, options.events)
+    say(f"raw ceiling (aiokafka getmany + JSON decode): {ceiling:,.0f} events/s")
+    noop = await _faust_noop(settings, options.events, workdir, options.timeout_s)
+    say(f"Faust do-nothing agent: {noop:,.0f} events/s")
+    store = Store.from_settings(settings)
+    env = _child_env(settings, SPM_DATA_DIR=str(workdir / "worker"))
+    workers = []
+    try:
+        for i in range(options.workers):
+            env_i = {
+                **env,
+                "SPM_WEB_PORT": str(free_port()),
+                "SPM_DATA_DIR": str(workdir / f"worker-{i}"),
+            }
+            workers.append(
+                spawn(
+                    [sys.executable, "-m", "spm_stream", "worker"],
+                    workdir / f"worker-{i}.log",
+                    env=env_i,
+                )
+            )
+        rate = await _pipeline(store, options.events, workers, options.timeout_s)
+        say(f"full pipeline, {options.workers} worker(s): {rate:,.0f} events/s")
+        latencies = await _latency(settings, store, options)
+        rss = max(_rss_mb(w.pid) for w in workers)
+        p50, p99 = _percentile(latencies, 0.50), _percentile(latencies, 0.99)
+        say(
+            f"latency at {options.latency_rate:,.0f} events/s: p50 {p50:.1f} ms, "
+            f"p99 {p99:.1f} ms over {len(latencies)} events"
+        )
+    finally:
+        for worker in workers:
+            stop(worker, 30.0)
+        await store.close()
+    return {
+        "events": options.events,
+        "workers": options.workers,
+        "partitions": settings.partitions,
+        "events_per_s": round(rate),
+        "ceiling_events_per_s": round(ceiling),
+        "faust_noop_events_per_s": round(noop),
+        "ratio": round(rate / ceiling, 3),
+        "ratio_to_faust_noop": round(rate / noop, 3),
+        "p50_ms": round(p50, 1),
+        "p99_ms": round(p99, 1),
+        "latency_offered_events_per_s": options.latency_rate,
+        "latency_samples": len(latencies),
+        "rss_mb": round(rss, 1),
+    }
+
+
+def run_bench(options: BenchOptions, say: Callable[[str], None]) -> dict[str, Any]:
+    """Run the benchmark on a fresh topic and key prefix; embedded services unless configured."""
+    base = load_settings()
+    tag = uuid.uuid4().hex[:8]
+    workdir = Path(os.environ.get("TMPDIR", "/tmp")) / f"spm-bench-{tag}"
+    workdir.mkdir(parents=True)
+    embedded_kafka = base.kafka_url is None
+    with embedded_services(workdir, kafka=embedded_kafka, redis=base.redis_url is None) as emb:
+        settings = load_settings(
+            kafka_url=base.kafka_url or emb.kafka_url,
+            redis_url=base.redis_url or emb.redis_url,
+            topic=f"bench-{tag}",
+            dlq_topic=f"bench-{tag}-dlq",
+            app_id=f"bench-{tag}",
+            redis_prefix=f"bench-{tag}",
+            kafka_session_timeout_s=(
+                EMBEDDED_SESSION_TIMEOUT_S if embedded_kafka else base.kafka_session_timeout_s
+            ),
+        )
+        result = asyncio.run(_measure(settings, options, workdir, say))
+    result["kafka"] = "embedded tansu" if embedded_kafka else "external"
+    return result
