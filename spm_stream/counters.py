@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
+from zoneinfo import ZoneInfo
 
 from spm_stream.events import Event, EventType
 from spm_stream.facts import contributions, ramp_fact
@@ -34,10 +35,10 @@ _METRIC_OF_TYPE: Final = {etype: metric for metric, etype in BOARD_METRICS.items
 OpKind = Literal["hincr", "zincr", "zmin", "sadd"]
 
 
-@dataclass(frozen=True, slots=True)
-class Op:
+class Op(NamedTuple):
     """One write target: HINCRBY key field, ZINCRBY / ZADD LT key member, or SADD key member."""
 
+    # A NamedTuple, not a dataclass: several are built per event on the hot path.
     kind: OpKind
     key: str
     field: str
@@ -62,16 +63,19 @@ def plan_event(
     event: Event, *, offset: int, partition: int, keys: Keys, routing: Routing
 ) -> Planned:
     """Plan a valid event: its day-accumulator increments per scope, boards and ramp facts."""
-    facts = contributions(event)
+    facts = contributions(event).items()
+    days: dict[ZoneInfo, str] = {}  # scopes mostly share a zone: convert once per zone
     ops: list[tuple[Op, int]] = []
     for scope in routing.scopes(event):
-        day = day_bucket(event.occurred_at, scope.zone)
+        day = days.get(scope.zone) or days.setdefault(
+            scope.zone, day_bucket(event.occurred_at, scope.zone)
+        )
         key = keys.counts(partition, scope.kind, scope.id, day)
-        ops.extend((Op("hincr", key, name), amount) for name, amount in facts.items())
+        ops += [(Op("hincr", key, name), amount) for name, amount in facts]
     team = routing.team_for(event)
     metric = _METRIC_OF_TYPE.get(event.type)
     if metric is not None:
-        day = day_bucket(event.occurred_at, routing.zone)
+        day = days.get(routing.zone) or day_bucket(event.occurred_at, routing.zone)
         ops.append((Op("zincr", keys.board(partition, metric, "org", ORG, day), event.rep_id), 1))
         if team is not None:
             board = keys.board(partition, metric, "team", team, day)
