@@ -91,18 +91,15 @@ async def _ceiling(settings: Settings, n: int) -> float:
     try:
         consumer.assign([TopicPartition(settings.topic, p) for p in range(settings.partitions)])
         await consumer.seek_to_beginning()
-        seen, first_batch, started = 0, 0, 0.0
+        # Connected, assigned and positioned: the clock starts at the first fetch.
+        seen, started = 0, time.perf_counter()
         while seen < n:
             batches = await consumer.getmany(timeout_ms=1000, max_records=10_000)
-            count = 0
             for records in batches.values():
                 for record in records:
                     orjson.loads(record.value)
-                count += len(records)
-            if count and not seen:
-                started, first_batch = time.perf_counter(), count
-            seen += count
-        return (seen - first_batch) / (time.perf_counter() - started)
+                seen += len(records)
+        return seen / (time.perf_counter() - started)
     finally:
         await consumer.stop()
 
@@ -132,6 +129,7 @@ async def _faust_noop(settings: Settings, n: int, workdir: Path, timeout_s: floa
     env = _child_env(
         settings, SPM_APP_ID=settings.app_id + "-noop", SPM_DATA_DIR=str(workdir / "noop")
     )
+    spawned_at = time.time()
     proc = spawn(
         [sys.executable, "-m", "spm_stream", "bench-noop-worker", "--expected", str(n)],
         workdir / "noop.log",
@@ -147,8 +145,10 @@ async def _faust_noop(settings: Settings, n: int, workdir: Path, timeout_s: floa
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"Faust noop worker did not finish; see {workdir}/noop.log")
             await asyncio.sleep(0.05)
-        elapsed = float(found["done_at"]) - float(found["first_at"])
-        return (n - int(found["first_batch"])) / elapsed
+        first_batch = int(found["first_batch"])
+        if first_batch >= n:  # one batch held everything: time it from the spawn
+            return n / (float(found["done_at"]) - spawned_at)
+        return (n - first_batch) / (float(found["done_at"]) - float(found["first_at"]))
     finally:
         stop(proc)
         await store.close()
@@ -167,13 +167,15 @@ def _rss_mb(pid: int) -> float:
 async def _pipeline(store: Store, n: int, workers: list[Any], timeout_s: float) -> float:
     """Events/s of the workers until the store has processed all N."""
     deadline = time.monotonic() + timeout_s
-    started, at_start = 0.0, 0
+    spawned, started, at_start = time.perf_counter(), 0.0, 0
     while True:
         processed = (await store.stats()).processed
         now = time.perf_counter()
         if processed and not at_start:
             started, at_start = now, processed
         if processed >= n:
+            if at_start >= n:  # seen all at the first look: time it from the spawn
+                return n / (now - spawned)
             return (n - at_start) / (now - started)
         if any(w.poll() is not None for w in workers) or time.monotonic() > deadline:
             raise RuntimeError(f"pipeline stopped at {processed}/{n}; see the worker logs")

@@ -1,0 +1,59 @@
+"""`spm-stream bench` runs end to end and reports every field (no speed is asserted here:
+speed targets live in BENCHMARKS.md, never in tests)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.integration.conftest import Services
+
+pytestmark = pytest.mark.integration
+
+FIELDS = {
+    "events_per_s",
+    "ceiling_events_per_s",
+    "faust_noop_events_per_s",
+    "ratio",
+    "ratio_to_faust_noop",
+    "p50_ms",
+    "p99_ms",
+    "rss_mb",
+}
+
+
+def test_bench_reports_every_field(services: Services) -> None:
+    env = {**os.environ, "SPM_KAFKA_URL": services.kafka_url, "SPM_REDIS_URL": services.redis_url}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "spm_stream",
+            "bench",
+            "--events",
+            "3000",
+            "--latency-rate",
+            "200",
+            "--latency-seconds",
+            "1",
+            "--json",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(result) >= FIELDS
+    assert result["events"] == 3000
+    assert result["latency_samples"] == 200
+    assert all(result[f] > 0 for f in FIELDS)
+    assert result["ratio"] == pytest.approx(
+        result["events_per_s"] / result["ceiling_events_per_s"], abs=0.002
+    )
