@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import yaml
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -151,6 +152,7 @@ class Worker:
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
         self.log = log
+        self.web = f"http://127.0.0.1:{env['SPM_WEB_PORT']}"
         self.proc: subprocess.Popen[bytes] = spawn(
             [sys.executable, "-m", "spm_stream", "worker"], log, env={**os.environ, **env}
         )
@@ -166,6 +168,14 @@ class Worker:
         stop(self.proc, 30.0)
         return int(self.proc.returncode)
 
+    async def consumed(self) -> int:
+        """Records this worker consumed so far (its /stats), 0 before its web server is up."""
+        try:
+            async with aiohttp.ClientSession() as http, http.get(self.web + "/stats") as response:
+                return int((await response.json())["worker"]["consumed"])
+        except aiohttp.ClientError:
+            return 0
+
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
@@ -175,7 +185,11 @@ def start_worker(env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., 
     workers: list[Worker] = []
 
     def start(**overrides: str) -> Worker:
-        worker = Worker({**env, **overrides}, tmp_path / f"worker-{len(workers)}.log")
+        # The first worker serves on the test's SPM_WEB_PORT; others need ports of their own.
+        port = env["SPM_WEB_PORT"] if not workers else str(free_port())
+        worker = Worker(
+            {**env, "SPM_WEB_PORT": port, **overrides}, tmp_path / f"worker-{len(workers)}.log"
+        )
         workers.append(worker)
         return worker
 
