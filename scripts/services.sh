@@ -114,7 +114,10 @@ print_env() {
 case "${1:-}" in
   start) start_redis; start_kafka; print_env ;;
   stop) stop_pidfile "$run/kafka/kafka.pid"; redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true; log "stopped" ;;
+  # Kafka alone (the fault tests stop and restart a broker of their own).
+  kafka-start) start_kafka ;;
+  kafka-stop) stop_pidfile "$run/kafka/kafka.pid"; log "kafka stopped" ;;
   env) print_env ;;
   fetch) fetch_kafka ;;
-  *) echo "usage: $0 start|stop|env|fetch" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|kafka-start|kafka-stop|env|fetch" >&2; exit 2 ;;
 esac
