@@ -136,8 +136,12 @@ class Store:
         # A restarted Redis leaves dead connections in the pool: retry on a fresh one. Safe for
         # the Lua apply too, which the partition watermark makes idempotent.
         retry = Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=5)
-        client = Redis.from_url(settings.require_redis(), decode_responses=True, retry=retry,
-                                retry_on_error=[ConnectionError, TimeoutError])
+        client = Redis.from_url(
+            settings.require_redis(),
+            decode_responses=True,
+            retry=retry,
+            retry_on_error=[ConnectionError, TimeoutError],
+        )
         return cls(client, keys, ttls)
 
     async def close(self) -> None:
