@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import faust
+from faust.sensors import Monitor
 
 from spm_stream.directory import Directory
 from spm_stream.scopes import Routing
@@ -18,7 +19,7 @@ from spm_stream.settings import Settings
 from spm_stream.store import Store
 from spm_stream.targets import ReloadingTargets
 
-__all__ = ["Runtime", "create_app"]
+__all__ = ["PerEventQuietMonitor", "Runtime", "create_app", "faust_options"]
 
 
 @dataclass
@@ -36,27 +37,60 @@ class Runtime:
     redis_retries: int = 0
 
 
+class PerEventQuietMonitor(Monitor):
+    """Faust's Monitor without its per-event bookkeeping (the default; SPM_FAUST_EVENT_STATS).
+
+    The Monitor updates counters and timing deques on every message and stream
+    event; our own /stats and the store's totals already say what a worker did.
+    Commit, send, rebalance and web statistics are kept.
+    """
+
+    def on_message_in(self, tp: Any, offset: int, message: Any) -> None:
+        return None
+
+    def on_stream_event_in(self, tp: Any, offset: int, stream: Any, event: Any) -> None:
+        return None
+
+    def on_stream_event_out(
+        self, tp: Any, offset: int, stream: Any, event: Any, state: Any = None
+    ) -> None:
+        return None
+
+    def on_message_out(self, tp: Any, offset: int, message: Any) -> None:
+        return None
+
+
+def faust_options(settings: Settings) -> dict[str, Any]:
+    """Faust settings shared by the worker and the benchmark's do-nothing reference."""
+    session = settings.kafka_session_timeout_s
+    options: dict[str, Any] = {
+        "broker": [f"kafka://{host}" for host in settings.bootstrap_servers],
+        "store": "memory://",
+        "datadir": str(settings.data_dir),
+        "topic_partitions": settings.partitions,
+        "topic_replication_factor": settings.replication_factor,
+        "consumer_auto_offset_reset": "earliest",
+        "broker_session_timeout": session,
+        "broker_heartbeat_interval": max(0.5, session / 6),
+        "broker_rebalance_timeout": max(session, 10.0),
+        "broker_commit_interval": 1.0,
+        "worker_redirect_stdouts": False,
+    }
+    if not settings.faust_event_stats:
+        options["monitor"] = PerEventQuietMonitor()
+    return options
+
+
 def create_app(settings: Settings, directory: Directory) -> faust.App:
     """Build the worker's Faust app; nothing connects until the worker starts."""
-    session = settings.kafka_session_timeout_s
     app = faust.App(
         settings.app_id,
-        broker=[f"kafka://{host}" for host in settings.bootstrap_servers],
-        store="memory://",
-        datadir=str(settings.data_dir),
         web_enabled=True,
         web_host=settings.web_host,
         web_port=settings.web_port,
         web_bind=settings.web_host,
-        topic_partitions=settings.partitions,
-        topic_replication_factor=settings.replication_factor,
-        consumer_auto_offset_reset="earliest",
         producer_acks=-1,
-        broker_session_timeout=session,
-        broker_heartbeat_interval=max(0.5, session / 6),
-        broker_rebalance_timeout=max(session, 10.0),
-        broker_commit_interval=1.0,
-        worker_redirect_stdouts=False,
+        **faust_options(settings),
     )
     runtime = Runtime(
         settings=settings,

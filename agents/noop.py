@@ -13,6 +13,7 @@ from typing import Any
 import faust
 from redis.asyncio import Redis
 
+from agents.app import faust_options
 from spm_stream.settings import Settings
 
 __all__ = ["create_noop_app", "noop_key"]
@@ -25,20 +26,7 @@ def noop_key(settings: Settings) -> str:
 
 def create_noop_app(settings: Settings, expected: int) -> faust.App:
     """A Faust app whose only agent counts events and timestamps the first and last."""
-    session = settings.kafka_session_timeout_s
-    app = faust.App(
-        settings.app_id,
-        broker=[f"kafka://{host}" for host in settings.bootstrap_servers],
-        store="memory://",
-        datadir=str(settings.data_dir),
-        web_enabled=False,
-        topic_partitions=settings.partitions,
-        consumer_auto_offset_reset="earliest",
-        broker_session_timeout=session,
-        broker_heartbeat_interval=max(0.5, session / 6),
-        broker_rebalance_timeout=max(session, 10.0),
-        worker_redirect_stdouts=False,
-    )
+    app = faust.App(settings.app_id, web_enabled=False, **faust_options(settings))
     source = app.topic(settings.topic, key_serializer="raw", value_serializer="raw")
     redis = Redis.from_url(settings.require_redis(), decode_responses=True)
     key = noop_key(settings)

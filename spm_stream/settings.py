@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     web_host: str = Field(default="127.0.0.1", description="Bind address of health and API.")
     web_port: int = Field(default=6066, ge=0, le=65535)
     data_dir: Path = Field(default=Path(".spm-data"), description="Faust's local data dir.")
+    faust_event_stats: bool = Field(
+        default=False,
+        description="Keep Faust's per-event monitor statistics; off by default: they cost "
+        "about 15 % of throughput and nothing of spm-stream reads them (see BENCHMARKS.md).",
+    )
     log_level: Literal["debug", "info", "warn", "error"] = "info"
     log_format: Literal["text", "json"] = "text"
 
