@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -244,3 +245,32 @@ def read_topic(settings: Settings, topic: str, expected: int, timeout_s: float =
         return records
     finally:
         consumer.close()
+
+
+def call_stream(tag: str, total: int, reps: int) -> list[tuple[bytes, bytes]]:
+    """``total`` activity.call events on 2 Nov 2026, round-robin over ``reps`` reps, keyed."""
+    from tests.events import event
+
+    names = [f"rep-{i}" for i in range(1, reps + 1)]
+    return [
+        (names[i % reps].encode(), event(f"{tag}-{i}", rep=names[i % reps])) for i in range(total)
+    ]
+
+
+async def advance(store: Store, by: int, total: int, *workers: Worker) -> int:
+    """Wait until ``by`` more records are processed; fail if the stream already ended."""
+    target = (await store.stats()).processed + by
+    while (processed := (await store.stats()).processed) < target:
+        for worker in workers:
+            assert worker.alive(), worker.tail()
+        await asyncio.sleep(0.05)
+    assert processed < total, "the stream ended before the fault: proved nothing"
+    return processed
+
+
+async def assert_counted_once(store: Store, records: list[tuple[bytes, bytes]]) -> None:
+    """Every record of a ``call_stream`` counted exactly once, for every rep."""
+    stats = await store.stats()
+    assert (stats.processed, stats.counted, stats.duplicates) == (len(records),) * 2 + (0,)
+    for rep, n in Counter(key.decode() for key, _ in records).items():
+        assert await store.counts("rep", rep, "day:2026-11-02") == {"activity.call": n}

@@ -8,7 +8,6 @@ import asyncio
 import os
 import shutil
 import subprocess
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -17,8 +16,13 @@ from spm_stream.embedded import free_port
 from spm_stream.settings import Settings
 from spm_stream.store import Store
 from spm_stream.topics import ensure_topics
-from tests.events import event
-from tests.integration.conftest import produce, wait_for_processed
+from tests.integration.conftest import (
+    advance,
+    assert_counted_once,
+    call_stream,
+    produce,
+    wait_for_processed,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -63,33 +67,21 @@ def own_kafka(tmp_path: Path):
     kafka.run("kafka-stop")
 
 
-async def _advance(store: Store, by: int, worker) -> None:
-    target = (await store.stats()).processed + by
-    while (processed := (await store.stats()).processed) < target:
-        assert worker.alive(), worker.tail()
-        await asyncio.sleep(0.05)
-    assert processed < TOTAL, "the stream ended before the fault: proved nothing"
-
-
 async def test_kafka_stop_and_start_mid_stream(
     own_kafka: OwnKafka, settings: Settings, store: Store, start_worker
 ) -> None:
     own = settings.model_copy(update={"kafka_url": own_kafka.url.removeprefix("kafka://")})
     ensure_topics(own)
-    reps = [f"rep-{i}" for i in range(1, 9)]
-    produce(own, [(reps[i % 8].encode(), event(f"y-{i}", rep=reps[i % 8])) for i in range(TOTAL)])
+    records = call_stream("y", TOTAL, reps=8)
+    produce(own, records)
     worker = start_worker(
         SPM_KAFKA_URL=own_kafka.url, SPM_BATCH_SIZE="200", SPM_BATCH_WINDOW_MS="20"
     )
-    await _advance(store, 5_000, worker)
+    await advance(store, 5_000, TOTAL, worker)
     own_kafka.run("kafka-stop")
     await asyncio.sleep(5)
     assert worker.alive(), worker.tail()
     own_kafka.run("kafka-start")
-    stats = await wait_for_processed(store, TOTAL, worker, timeout_s=300)
+    await wait_for_processed(store, TOTAL, worker, timeout_s=300)
     await asyncio.sleep(2)
-    stats = await store.stats()
-    assert (stats.processed, stats.counted, stats.duplicates) == (TOTAL, TOTAL, 0)
-    expected = Counter(reps[i % 8] for i in range(TOTAL))
-    for rep, n in expected.items():
-        assert (await store.counts("rep", rep, "day:2026-11-02"))["activity.call"] == n
+    await assert_counted_once(store, records)

@@ -4,7 +4,6 @@ and with AOF fsync per write nothing is lost or double-counted."""
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -12,8 +11,13 @@ import pytest
 from spm_stream.embedded import free_port, redis_server_binary, spawn, stop, wait_for_port
 from spm_stream.settings import Settings
 from spm_stream.store import Store
-from tests.events import event
-from tests.integration.conftest import produce, wait_for_processed
+from tests.integration.conftest import (
+    advance,
+    assert_counted_once,
+    call_stream,
+    produce,
+    wait_for_processed,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -51,43 +55,29 @@ class OwnRedis:
         wait_for_port(self.port, "test redis")
 
 
-async def _advance(store: Store, by: int, worker) -> int:
-    target = (await store.stats()).processed + by
-    while (processed := (await store.stats()).processed) < target:
-        assert worker.alive(), worker.tail()
-        await asyncio.sleep(0.05)
-    assert processed < TOTAL, "the stream ended before the fault: proved nothing"
-    return processed
-
-
 async def test_redis_restarts_lose_and_double_count_nothing(
     settings: Settings, start_worker, tmp_path: Path
 ) -> None:
     redis = OwnRedis(tmp_path)
     store = Store.from_settings(settings.model_copy(update={"redis_url": redis.url}))
-    reps = [f"rep-{i}" for i in range(1, 9)]
-    produce(
-        settings, [(reps[i % 8].encode(), event(f"x-{i}", rep=reps[i % 8])) for i in range(TOTAL)]
-    )
+    records = call_stream("x", TOTAL, reps=8)
+    produce(settings, records)
     worker = start_worker(SPM_REDIS_URL=redis.url, SPM_BATCH_SIZE="200", SPM_BATCH_WINDOW_MS="20")
     try:
-        await _advance(store, 5_000, worker)
+        await advance(store, 5_000, TOTAL, worker)
         stop(redis.proc)  # graceful: SIGTERM, AOF flushed
         await asyncio.sleep(2)  # the worker keeps retrying its batch meanwhile
         assert worker.alive(), worker.tail()
         redis.start()
-        await _advance(store, 5_000, worker)
+        await advance(store, 5_000, TOTAL, worker)
         redis.proc.kill()  # crash: SIGKILL mid-write
         redis.proc.wait()
         # Longer than the client's own retries (about 2.5 s): the agent's retry loop takes over.
         await asyncio.sleep(8)
         assert worker.alive(), worker.tail()
         redis.start()
-        stats = await wait_for_processed(store, TOTAL, worker)
-        assert (stats.counted, stats.duplicates, stats.rejected) == (TOTAL, 0, 0)
-        expected = Counter(reps[i % 8] for i in range(TOTAL))
-        for rep, n in expected.items():
-            assert (await store.counts("rep", rep, "day:2026-11-02"))["activity.call"] == n
+        await wait_for_processed(store, TOTAL, worker)
+        await assert_counted_once(store, records)
         assert "redis apply failed, retrying" in worker.log.read_text()
     finally:
         await store.close()
