@@ -7,7 +7,7 @@ live-leaderboard timer (``agents.boards``) and the health endpoints
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import faust
@@ -31,7 +31,6 @@ class Runtime:
     routing: Routing
     targets: ReloadingTargets
     store: Store
-    topics: dict[str, Any] = field(default_factory=dict)
     consumed: int = 0
     rejected: int = 0
     redis_retries: int = 0

@@ -32,7 +32,6 @@ def register(app: faust.App, rt: Runtime) -> None:
     settings = rt.settings
     source = app.topic(settings.topic, key_serializer="raw", value_serializer="raw")
     dlq = app.topic(settings.dlq_topic, key_serializer="raw", value_serializer="raw")
-    rt.topics.update(source=source, dlq=dlq)
     routing = rt.routing
     within = settings.batch_window_ms / 1000
 
@@ -46,7 +45,7 @@ def register(app: faust.App, rt: Runtime) -> None:
                     "event rejected to %s: %s",
                     settings.dlq_topic,
                     reject.reason,
-                    extra={"field": reject.field, "source": reject.headers()[2][1].decode()},
+                    extra={"field": reject.field, "source": reject.source},
                 )
                 await dlq.send(
                     key=reject.record.key, value=reject.record.value, headers=reject.headers()

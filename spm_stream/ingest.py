@@ -37,15 +37,17 @@ class Reject:
     field: str
     reason: str
 
+    @property
+    def source(self) -> str:
+        """Where the record came from: "topic:partition:offset"."""
+        return f"{self.record.topic}:{self.record.partition}:{self.record.offset}"
+
     def headers(self) -> list[tuple[str, bytes]]:
         """Kafka headers saying why and where from, so the DLQ can be inspected and replayed."""
         return [
             ("spm-reason", self.reason.encode()),
             ("spm-field", self.field.encode()),
-            (
-                "spm-source",
-                f"{self.record.topic}:{self.record.partition}:{self.record.offset}".encode(),
-            ),
+            ("spm-source", self.source.encode()),
         ]
 
 
