@@ -67,15 +67,15 @@ def plan_event(
     days: dict[ZoneInfo, str] = {}  # scopes mostly share a zone: convert once per zone
     ops: list[tuple[Op, int]] = []
     for scope in routing.scopes(event):
-        day = days.get(scope.zone) or days.setdefault(
-            scope.zone, day_bucket(event.occurred_at, scope.zone)
-        )
+        day = days.get(scope.zone)
+        if day is None:
+            day = days[scope.zone] = day_bucket(event.occurred_at, scope.zone)
         key = keys.counts(partition, scope.kind, scope.id, day)
         ops += [(Op("hincr", key, name), amount) for name, amount in facts]
     team = routing.team_for(event)
     metric = _METRIC_OF_TYPE.get(event.type)
     if metric is not None:
-        day = days.get(routing.zone) or day_bucket(event.occurred_at, routing.zone)
+        day = days[routing.zone]  # boards follow the org zone, which the org scope filled in
         ops.append((Op("zincr", keys.board(partition, metric, "org", ORG, day), event.rep_id), 1))
         if team is not None:
             board = keys.board(partition, metric, "team", team, day)
