@@ -8,7 +8,7 @@ per-partition shards (see ``spm_stream.keys``).
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any, Final
@@ -167,32 +167,20 @@ class Store:
 
     async def stats(self) -> Stats:
         """Totals over every partition."""
-        totals: dict[str, int] = defaultdict(int)
-        for shard in await self._each_shard("hgetall", self.keys.stats):
-            for name, value in shard.items():
-                totals[name] += int(value)
+        totals = await self._sum_hashes(self.keys.stats(p) for p in self.keys.shards())
         return Stats(totals["counted"], totals["duplicates"], totals["rejected"])
 
     async def counts(self, scope: str, scope_id: str, period: str) -> dict[str, int]:
-        """Event counts by type for a rep|team|org in a period bucket, merged over shards."""
-        totals: dict[str, int] = defaultdict(int)
-        for shard in await self._each_shard(
-            "hgetall", lambda p: self.keys.counts(p, scope, scope_id, period)
-        ):
-            for etype, value in shard.items():
-                totals[etype] += int(value)
-        return dict(sorted(totals.items()))
+        """Event counts by type for a rep|team|org in one day bucket, merged over shards."""
+        return dict(sorted((await self.accumulate(scope, scope_id, [period])).items()))
 
     async def accumulate(self, scope: str, scope_id: str, buckets: Sequence[str]) -> Counter[str]:
         """The sum of a scope's day accumulators over the given days, merged over shards."""
-        pipe = self.redis.pipeline(transaction=False)
-        for bucket in buckets:
-            for partition in self.keys.shards():
-                pipe.hgetall(self.keys.counts(partition, scope, scope_id, bucket))
-        total: Counter[str] = Counter()
-        for shard in await pipe.execute():
-            total.update({name: int(value) for name, value in shard.items()})
-        return total
+        return await self._sum_hashes(
+            self.keys.counts(partition, scope, scope_id, bucket)
+            for bucket in buckets
+            for partition in self.keys.shards()
+        )
 
     async def ramp_facts(self) -> tuple[dict[str, int], dict[str, int]]:
         """(hired, first_win): each rep's earliest hire and first win (epoch seconds)."""
@@ -247,6 +235,16 @@ class Store:
     async def ping(self) -> bool:
         """True when Redis answers."""
         return bool(await self.redis.ping())
+
+    async def _sum_hashes(self, keys: Iterable[str]) -> Counter[str]:
+        """Field-wise sum of integer hashes, read in one pipelined round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.hgetall(key)
+        total: Counter[str] = Counter()
+        for fields in await pipe.execute():
+            total.update({name: int(value) for name, value in fields.items()})
+        return total
 
     async def _each_shard(self, command: str, key_of: Any, *args: Any, **kwargs: Any) -> list[Any]:
         pipe = self.redis.pipeline(transaction=False)
