@@ -7,7 +7,7 @@ returns the same JSON object as `spm-stream kpis --format json`.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import faust
@@ -69,12 +69,11 @@ def register(app: faust.App, rt: Runtime) -> None:
             kind = query.get("period", "month")
             if kind not in PERIOD_KINDS:
                 return self.error(400, f"period: expected one of {', '.join(PERIOD_KINDS)}")
-            zone = rt.routing.zone_of(scope, scope_id)
             try:
                 at = (
                     date.fromisoformat(query["at"])
                     if "at" in query
-                    else (datetime.now(UTC).astimezone(zone).date())
+                    else rt.routing.today(scope, scope_id)
                 )
             except ValueError:
                 return self.error(400, "at: expected a date YYYY-MM-DD")

@@ -197,12 +197,6 @@ _PERIOD = click.Choice(list(PERIOD_KINDS))
 _SCOPE = click.Choice(list(SCOPE_KINDS))
 
 
-def _date_or_today(value: datetime | None, routing: Routing, scope: str, scope_id: str) -> date:
-    if value is not None:
-        return value.date()
-    return datetime.now(UTC).astimezone(routing.zone_of(scope, scope_id)).date()
-
-
 @cli.command()
 @click.option("--scope", required=True, type=_SCOPE, help="Whose KPIs: a rep, a team or the org.")
 @click.option("--id", "scope_id", help="Rep or team id (not needed for --scope org).")
@@ -249,7 +243,7 @@ def kpis(scope: str, scope_id: str | None, period: str, at: datetime | None, fmt
                 scope=scope,
                 scope_id=sid,
                 kind=period,
-                at=_date_or_today(at, routing, scope, sid),
+                at=at.date() if at else routing.today(scope, sid),
             )
         finally:
             await store.close()

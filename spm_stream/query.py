@@ -28,8 +28,7 @@ async def live_report(
     period = period_containing(kind, at, routing.zone_of(scope, scope_id))
     acc = await store.accumulate(scope, scope_id, period.buckets())
     hired, first_win = await store.ramp_facts()
-    members = await store.members(scope_id) if scope == "team" else set()
-    team = routing.team_of.get(scope_id) if scope == "rep" else None
+    members = await store.members(scope_id) if scope == "team" else set()  # saves a round trip
     return scope_report(
         scope,
         scope_id,
@@ -39,5 +38,5 @@ async def live_report(
         first_win=first_win,
         members=members,
         targets=targets,
-        team=team,
+        routing=routing,
     )

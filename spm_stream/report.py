@@ -44,9 +44,11 @@ def scope_report(
     first_win: Mapping[str, int],
     members: Iterable[str],
     targets: Targets,
-    team: str | None = None,
+    routing: Routing,
 ) -> dict[str, Any]:
     """The report object of one scope and period: its KPIs and the targets that apply."""
+    # A rep inherits team targets through the people directory's team (order-independent).
+    team = routing.team_of.get(scope_id) if scope == "rep" else None
     resolved = targets.for_scope(scope, scope_id, period.kind, team)
     reps = ramp_reps(scope, scope_id, hired, members)
     ramp = ramp_days(hired, first_win, reps, until=int(period.end.timestamp()))
@@ -143,9 +145,9 @@ def offline_report(
                     ledger.accumulate(kind_of_scope, sid, period),
                     hired=ledger.hired,
                     first_win=ledger.first_win,
-                    members=ledger.members.get(sid, set()) if kind_of_scope == "team" else (),
+                    members=ledger.members.get(sid, ()),
                     targets=targets,
-                    team=routing.team_of.get(sid) if kind_of_scope == "rep" else None,
+                    routing=routing,
                 )
             )
     return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -56,6 +57,10 @@ class Routing:
     def zone_of(self, scope: str, scope_id: str) -> ZoneInfo:
         """The zone whose calendar days a scope's counters follow."""
         return self.rep_zones.get(scope_id, self.zone) if scope == "rep" else self.zone
+
+    def today(self, scope: str, scope_id: str) -> date:
+        """Today's local date in the scope's zone (the default day of a query)."""
+        return datetime.now(UTC).astimezone(self.zone_of(scope, scope_id)).date()
 
     def scopes(self, event: Event) -> list[Scope]:
         """Every scope the event counts in."""
