@@ -107,19 +107,12 @@ async def _ceiling(settings: Settings, n: int) -> float:
 def _child_env(settings: Settings, **extra: str) -> dict[str, str]:
     env = {
         **os.environ,
-        "SPM_KAFKA_URL": settings.kafka_url or "",
-        "SPM_REDIS_URL": settings.redis_url or "",
-        "SPM_TOPIC": settings.topic,
-        "SPM_DLQ_TOPIC": settings.dlq_topic,
-        "SPM_PARTITIONS": str(settings.partitions),
-        "SPM_APP_ID": settings.app_id,
-        "SPM_REDIS_PREFIX": settings.redis_prefix,
-        "SPM_KAFKA_SESSION_TIMEOUT_S": str(settings.kafka_session_timeout_s),
+        **settings.as_env(),
         "SPM_LEADERBOARD_INTERVAL_S": "0",
         "SPM_LOG_LEVEL": "warn",
         **extra,
     }
-    env.pop("SPM_CONFIG", None)
+    env.pop("SPM_CONFIG", None)  # the benchmark's reps are not in the user's people file
     return env
 
 

@@ -78,22 +78,22 @@ def run_demo(options: DemoOptions, say: Callable[[str], None]) -> dict[str, Any]
         config = workdir / "people.yaml"
         config.write_text(yaml.safe_dump(demo_directory(gen), sort_keys=False), encoding="utf-8")
         slack_port = options.slack_port or free_port()
-        env = {
-            "SPM_KAFKA_URL": base.kafka_url or emb.kafka_url,
-            "SPM_REDIS_URL": base.redis_url or emb.redis_url,
-            "SPM_SLACK_BASE_URL": f"http://127.0.0.1:{slack_port}/api/",
-            "SPM_SLACK_TOKEN": "xoxb-spm-demo",
-            "SPM_CONFIG": str(config),
-            "SPM_APP_ID": f"spm-demo-{os.getpid()}",
-            "SPM_REDIS_PREFIX": f"spm-demo-{os.getpid()}",
-            "SPM_WEB_PORT": str(free_port()),
-            "SPM_DATA_DIR": str(workdir / "faust"),
-            "SPM_LEADERBOARD_INTERVAL_S": "3",
-        }
-        if embedded_kafka:
-            env["SPM_KAFKA_SESSION_TIMEOUT_S"] = str(EMBEDDED_SESSION_TIMEOUT_S)
-        settings = load_settings(**{k.removeprefix("SPM_").lower(): v for k, v in env.items()})
-        child_env = {**os.environ, **env}
+        settings = load_settings(
+            kafka_url=base.kafka_url or emb.kafka_url,
+            redis_url=base.redis_url or emb.redis_url,
+            slack_base_url=f"http://127.0.0.1:{slack_port}/api/",
+            slack_token="xoxb-spm-demo",
+            config=config,
+            app_id=f"spm-demo-{os.getpid()}",
+            redis_prefix=f"spm-demo-{os.getpid()}",
+            web_port=free_port(),
+            data_dir=workdir / "faust",
+            leaderboard_interval_s=3,
+            kafka_session_timeout_s=(
+                EMBEDDED_SESSION_TIMEOUT_S if embedded_kafka else base.kafka_session_timeout_s
+            ),
+        )
+        child_env = {**os.environ, **settings.as_env()}
 
         slack = spawn(
             [sys.executable, "-m", "spm_stream", "slack-server", "--port", str(slack_port)],
@@ -124,7 +124,7 @@ def run_demo(options: DemoOptions, say: Callable[[str], None]) -> dict[str, Any]
             producer.close()
         if interrupted:
             say("stopping…")
-        stats = asyncio.run(_drain(settings, env, produced, worker, wait=not interrupted))
+        stats = asyncio.run(_drain(settings, produced, worker, wait=not interrupted))
         slack_messages = _slack_messages(page)
         stop(worker, 30.0)
         return {
@@ -176,7 +176,6 @@ def _feed(
 
 async def _drain(
     settings: Settings,
-    env: dict[str, str],
     produced: int,
     worker: subprocess.Popen[bytes],
     *,
@@ -197,7 +196,7 @@ async def _drain(
             await asyncio.sleep(0.25)
             stats = await store.stats()
         if wait:
-            directory = load_directory(Path(env["SPM_CONFIG"]))
+            directory = load_directory(settings.config)
             client = make_client(settings)
             now = datetime.now(UTC)
             for team_id in directory.teams:

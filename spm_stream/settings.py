@@ -124,6 +124,20 @@ class Settings(BaseSettings):
             raise ConfigError(f"{ENV_PREFIX}REDIS_URL is not set: point it at a Redis server")
         return self.redis_url
 
+    def as_env(self) -> dict[str, str]:
+        """These settings as SPM_* variables, secrets included: for child processes only."""
+        env = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            elif isinstance(value, bool):
+                value = "true" if value else "false"
+            env[f"{ENV_PREFIX}{name.upper()}"] = str(value)
+        return env
+
     def redacted(self) -> dict[str, Any]:
         """The settings as a dict safe for logs: secrets replaced by '***'."""
         out = self.model_dump(mode="json")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,22 @@ def test_directory_rejects_broken_yaml(tmp_path: Path) -> None:
 
 def test_no_file_means_empty_directory_in_utc() -> None:
     assert str(load_directory(None).zone()) == "UTC"
+
+
+def test_as_env_round_trips(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    settings = load_settings(
+        kafka_url="kafka://a:1",
+        redis_url="redis://r:2/0",
+        slack_token="xoxb-s",
+        config=tmp_path / "p.yaml",
+        partitions=8,
+        faust_event_stats=True,
+        leaderboard_interval_s=2.5,
+    )
+    for name in list(os.environ):
+        if name.startswith("SPM_"):
+            monkeypatch.delenv(name)
+    for name, value in settings.as_env().items():
+        monkeypatch.setenv(name, value)
+    assert load_settings() == settings
+    assert settings.as_env()["SPM_SLACK_TOKEN"] == "xoxb-s"  # children need the real secret
