@@ -1,7 +1,8 @@
 """The Faust application of a worker process, built from validated settings.
 
-``create_app`` wires the topics, the agents (``agents.counters``), the leader's
-live-leaderboard timer (``agents.boards``) and the health endpoints
+``create_app`` wires the topics, the agents (``agents.counters``,
+``agents.notifier``), the leader's timers (live leaderboards in ``agents.boards``,
+rules in ``agents.rules``, delivery in ``agents.notifier``) and the HTTP endpoints
 (``agents.web``). Run it with ``spm-stream worker``.
 """
 
@@ -34,6 +35,8 @@ class Runtime:
     consumed: int = 0
     rejected: int = 0
     redis_retries: int = 0
+    alerts_raised: int = 0
+    notifications_sent: int = 0
 
 
 class PerEventQuietMonitor(Monitor):
@@ -98,9 +101,10 @@ def create_app(settings: Settings, directory: Directory) -> faust.App:
         targets=ReloadingTargets(settings.targets),
         store=Store.from_settings(settings),
     )
-    from agents import boards, counters, web
+    from agents import boards, counters, notifier, rules, web
 
     counters.register(app, runtime)
     boards.register(app, runtime)
-    web.register(app, runtime)
+    rules.register(app, runtime)
+    web.register(app, runtime, notifier.register(app, runtime))
     return app

@@ -10,6 +10,7 @@ is skipped by the partition watermark in Redis.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from typing import Any
 
@@ -17,7 +18,11 @@ import faust
 from redis.exceptions import RedisError
 
 from agents.app import Runtime
+from spm_stream.alerting import event_alerts
+from spm_stream.alerts import Alert
+from spm_stream.events import Event
 from spm_stream.ingest import Record, ingest
+from spm_stream.noshow import Watch, transition
 from spm_stream.store import ApplyResult
 
 __all__ = ["register"]
@@ -32,14 +37,27 @@ def register(app: faust.App, rt: Runtime) -> None:
     settings = rt.settings
     source = app.topic(settings.topic, key_serializer="raw", value_serializer="raw")
     dlq = app.topic(settings.dlq_topic, key_serializer="raw", value_serializer="raw")
+    alerts = app.topic(settings.alerts_topic, key_serializer="raw", value_serializer="raw")
     routing = rt.routing
     within = settings.batch_window_ms / 1000
+    directory = rt.directory
+    rules = directory.alerts
+
+    calendar_of = functools.lru_cache(maxsize=4096)(directory.calendar_of)
+
+    def watch(event: Event) -> Watch | None:
+        return transition(event, rules.no_show, calendar_of)
+
+    def raise_alerts(event: Event) -> list[Alert]:
+        return event_alerts(event, rules, directory.manager_of)
 
     @app.agent(source, name="counters")
     async def count_events(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_size, within=within):
             records = [_record(event.message) for event in events]
-            result = ingest(records, keys=rt.store.keys, routing=routing)
+            result = ingest(
+                records, keys=rt.store.keys, routing=routing, watch=watch, alerts=raise_alerts
+            )
             for reject in result.rejects:
                 log.warning(
                     "event rejected to %s: %s",
@@ -54,6 +72,11 @@ def register(app: faust.App, rt: Runtime) -> None:
                 # The DLQ must hold a reject before the watermark passes it.
                 await app.producer.flush()
             applied = await _apply_until_done(rt, result.batches)
+            # After the apply, from every delivery of the batch: at least once, and the
+            # notifier's dedupe by alert identity makes it once.
+            for alert in result.alerts:
+                await alerts.send(key=alert.recipient.id.encode(), value=alert.dumps())
+            rt.alerts_raised += len(result.alerts)
             rt.consumed += len(records)
             rt.rejected += len(result.rejects)
             log.debug("batch applied: %s", applied)

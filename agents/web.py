@@ -7,7 +7,7 @@ returns the same JSON object as `spm-stream kpis --format json`.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import faust
@@ -15,6 +15,8 @@ from faust.web import Request, Response, View
 from redis.exceptions import RedisError
 
 from agents.app import Runtime
+from notifications.interactions import handle_interaction
+from notifications.notifier import Notifier
 from spm_stream.query import live_report
 from spm_stream.report import SCOPE_KINDS
 from spm_stream.scopes import ORG
@@ -23,8 +25,8 @@ from spm_stream.windows import PERIOD_KINDS
 __all__ = ["register"]
 
 
-def register(app: faust.App, rt: Runtime) -> None:
-    """Add /health, /stats and /kpis to the worker's web server."""
+def register(app: faust.App, rt: Runtime, notifier: Notifier) -> None:
+    """Add /health, /stats, /kpis and Slack's /slack/interactions to the worker's web server."""
 
     @app.page("/health")
     class Health(View):
@@ -46,7 +48,10 @@ def register(app: faust.App, rt: Runtime) -> None:
                         "consumed": rt.consumed,
                         "rejected": rt.rejected,
                         "redis_retries": rt.redis_retries,
+                        "alerts_raised": rt.alerts_raised,
+                        "notifications_sent": rt.notifications_sent,
                     },
+                    "outbox": {"pending_groups": await notifier.outbox.pending()},
                     "store": {
                         "counted": stats.counted,
                         "duplicates": stats.duplicates,
@@ -87,3 +92,23 @@ def register(app: faust.App, rt: Runtime) -> None:
                 at=at,
             )
             return self.json(body)
+
+    secret = rt.settings.slack_signing_secret
+
+    @app.page("/slack/interactions")
+    class Interactions(View):
+        """Slack's interactivity request URL: the nudge's "snooze 1 day" button."""
+
+        async def post(self, request: Request) -> Response:
+            if secret is None:
+                return self.json({"error": "SPM_SLACK_SIGNING_SECRET is not set"}, status=404)
+            body = await request.read()
+            status, answer = await handle_interaction(
+                body,
+                dict(request.headers),
+                secret.get_secret_value(),
+                notifier.outbox,
+                rt.directory,
+                datetime.now(UTC),
+            )
+            return self.json(answer, status=status)

@@ -9,13 +9,24 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-__all__ = ["LOCALES", "Message", "labels", "mrkdwn_escape", "render"]
+__all__ = [
+    "LOCALES",
+    "Message",
+    "as_terminal",
+    "labels",
+    "local_time",
+    "mrkdwn_escape",
+    "render",
+    "sample",
+]
 
 LOCALES: Final = ("en", "de", "zh")
 _BUILTIN: Final = Path(__file__).parent / "templates"
@@ -34,6 +45,13 @@ def mrkdwn_escape(text: object) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def local_time(iso: object, zone: str = "UTC") -> str:
+    """An ISO timestamp as "YYYY-MM-DD HH:MM" on the recipient's wall clock."""
+    if not isinstance(iso, str) or not iso:
+        return "?"
+    return datetime.fromisoformat(iso).astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+
+
 @cache
 def _environment(override_dir: Path | None) -> Environment:
     search = [str(override_dir)] if override_dir else []
@@ -44,6 +62,7 @@ def _environment(override_dir: Path | None) -> Environment:
         keep_trailing_newline=False,
     )
     env.filters["mrkdwn"] = mrkdwn_escape
+    env.filters["local"] = local_time
     return env
 
 
@@ -71,3 +90,33 @@ def render(
     except json.JSONDecodeError as exc:
         raise ValueError(f"template {kind!r} ({locale}) did not render valid JSON: {exc}") from None
     return Message(text=payload["text"], blocks=payload["blocks"])
+
+
+SAMPLES: Final = Path(__file__).parent / "samples"
+
+
+def sample(kind: str) -> dict[str, Any]:
+    """The shipped example input of a template kind: {subject, recipient, data}."""
+    path = SAMPLES / f"{kind}.json"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in SAMPLES.glob("*.json")))
+        raise ValueError(f"unknown message kind {kind!r} (known: {known})")
+    loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return loaded
+
+
+def as_terminal(message: Message) -> str:
+    """A message's blocks as plain text lines, roughly as Slack would show them."""
+    lines: list[str] = []
+    for block in message.blocks:
+        kind = block.get("type")
+        if kind in ("header", "section") and "text" in block:
+            text = str(block["text"]["text"])
+            lines.append(f"# {text}" if kind == "header" else text)
+        elif kind == "context":
+            lines += [f"  {e.get('text', '')}" for e in block.get("elements", [])]
+        elif kind == "actions":
+            lines.append("  ".join(f"[ {e['text']['text']} ]" for e in block.get("elements", [])))
+        elif kind == "divider":
+            lines.append("-" * 40)
+    return "\n".join(lines)

@@ -4,9 +4,14 @@
 -- KEYS[2]  stats hash (counted, duplicates, rejected)
 -- KEYS[3…] every other key the batch touches (seen sets, counters, boards)
 -- ARGV[1]  JSON: {"ops": [[kind, key_index, field], …],
---                 "events": [[offset, event_id|"", seen_key_index, [op, amount, op, amount…]], …],
---                 "expire": [[key_index, ttl_seconds], …]}
+--                 "events": [[offset, event_id|"", seen_key_index, [op, amount, op, amount…],
+--                             watch|0], …],
+--                 "expire": [[key_index, ttl_seconds], …], "watch_ttl": seconds}
 --          events sorted by offset; an empty event_id marks a reject.
+--          watch: [key_index, at_ms, json, due_key_index, due_epoch|-1, meeting_id,
+--                  leads_key_index, lead_id|"", watch_key_prefix]: a meeting's new no-show
+--          watch state (spm_stream/noshow.py), written in offset order, last writer by
+--          event time (at_ms) wins, so a late "booked" cannot reopen a meeting held.
 --
 -- Offsets at or below the watermark were applied before (a redelivery after a
 -- crash or rebalance) and are skipped; an event_id already in its seen set is a
@@ -16,6 +21,39 @@
 -- keep the smallest score), sadd (SADD the member; the amount is unused).
 local wm = tonumber(redis.call('GET', KEYS[1]) or '-1')
 local batch = cjson.decode(ARGV[1])
+local watch_ttl = batch['watch_ttl']
+
+local function newer(raw, at)
+  return (not raw) or cjson.decode(raw)['at'] <= at
+end
+
+local function put_watch(w)
+  local key, at, due, member = KEYS[w[1]], w[2], KEYS[w[4]], w[6]
+  if not newer(redis.call('GET', key), at) then return end
+  redis.call('SET', key, w[3], 'EX', watch_ttl)
+  if w[5] >= 0 then
+    redis.call('ZADD', due, w[5], member)
+  else
+    redis.call('ZREM', due, member)
+  end
+  local leads, lead = KEYS[w[7]], w[8]
+  if lead == '' then return end
+  -- A new booking for the same lead closes the open no-show of its earlier meeting.
+  local prev = redis.call('HGET', leads, lead)
+  if prev and prev ~= member then
+    local prev_key = w[9] .. prev
+    local raw = redis.call('GET', prev_key)
+    if raw then
+      local old = cjson.decode(raw)
+      if old['state'] == 'no_show' and old['at'] <= at then
+        old['state'], old['closed_by'], old['at'], old['due'] = 'closed', 'rebooked', at, cjson.null
+        redis.call('SET', prev_key, cjson.encode(old), 'EX', watch_ttl)
+        redis.call('ZREM', due, prev)
+      end
+    end
+  end
+  redis.call('HSET', leads, lead, member)
+end
 local ops = batch['ops']
 local sums = {}
 local counted, duplicates, rejected, skipped = 0, 0, 0, 0
@@ -42,6 +80,7 @@ for _, ev in ipairs(batch['events']) do
           sums[op] = (sums[op] or 0) + amount
         end
       end
+      if ev[5] ~= 0 then put_watch(ev[5]) end
     end
   end
 end

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from spm_stream.events import Event, EventType
 from spm_stream.facts import contributions, ramp_fact
 from spm_stream.keys import Keys
+from spm_stream.noshow import Watch
 from spm_stream.scopes import ORG, Routing
 from spm_stream.windows import day_bucket, utc_day
 
@@ -52,6 +53,7 @@ class Planned:
     event_id: str | None = None
     seen_key: str | None = None
     ops: tuple[tuple[Op, int], ...] = ()
+    watch: Watch | None = None  # a meeting's new no-show watch state, written in event order
 
     @property
     def rejected(self) -> bool:

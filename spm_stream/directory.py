@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from spm_stream.config_files import load_yaml_model
+from spm_stream.rules import AlertRules, CalendarConfig
+from spm_stream.worktime import WorkCalendar
 
 __all__ = ["Directory", "Person", "Team", "load_directory"]
 
@@ -43,6 +45,9 @@ class Team(_Strict):
     name: str | None = None
     channel: Channel | None = Field(default=None, description="Slack channel id or #name.")
     manager: str | None = Field(default=None, description="Person id of the team's manager.")
+    calendar: CalendarConfig | None = Field(
+        default=None, description="The team's working calendar, if not the org's."
+    )
 
 
 class Person(_Strict):
@@ -59,12 +64,14 @@ class Person(_Strict):
 
 
 class Directory(_Strict):
-    """The whole people/teams configuration, with cross-references checked."""
+    """The whole config file: people, teams, calendar and alert rules, cross-checked."""
 
     timezone: str = Field(default="UTC", description="Org default IANA time zone.")
     locale: Locale = "en"
+    calendar: CalendarConfig = CalendarConfig()
     teams: dict[str, Team] = Field(default_factory=dict)
     people: dict[str, Person] = Field(default_factory=dict)
+    alerts: AlertRules = AlertRules()
 
     _zone = field_validator("timezone")(_check_zone)
 
@@ -93,6 +100,49 @@ class Directory(_Strict):
     def zone(self) -> ZoneInfo:
         """The org time zone, in which daily counters roll over."""
         return ZoneInfo(self.timezone)
+
+    def zone_of(self, person_id: str) -> ZoneInfo:
+        """A person's time zone, else the org's."""
+        person = self.people.get(person_id)
+        return ZoneInfo(person.timezone) if person and person.timezone else self.zone()
+
+    def locale_of(self, person_id: str) -> str:
+        """A person's locale, else the org's."""
+        person = self.people.get(person_id)
+        return person.locale if person and person.locale else self.locale
+
+    def manager_of(self, rep_id: str) -> str | None:
+        """The rep's own manager, else the manager of the rep's team."""
+        person = self.people.get(rep_id)
+        if person is None:
+            return None
+        if person.manager is not None:
+            return person.manager
+        team = self.teams.get(person.team) if person.team else None
+        return team.manager if team else None
+
+    def calendar_of(self, person_id: str) -> WorkCalendar:
+        """A person's working calendar: the team's (else the org's) in the person's zone."""
+        team_id = self.team_of(person_id)
+        team = self.teams.get(team_id) if team_id else None
+        config = team.calendar if team and team.calendar else self.calendar
+        return config.for_zone(self.zone_of(person_id))
+
+    def reps(self) -> list[str]:
+        """People on a team who manage nobody: the ones nudged every morning."""
+        managers = {p.manager for p in self.people.values()} | {
+            t.manager for t in self.teams.values()
+        }
+        return sorted(pid for pid, p in self.people.items() if p.team and pid not in managers)
+
+    def managers(self) -> list[str]:
+        """People who manage a team or a person: the ones sent the digest."""
+        found = {p.manager for p in self.people.values()} | {t.manager for t in self.teams.values()}
+        return sorted(m for m in found if m is not None)
+
+    def reports_of(self, manager_id: str) -> list[str]:
+        """The reps whose manager (own or team's) is ``manager_id``."""
+        return [rep for rep in self.reps() if self.manager_of(rep) == manager_id]
 
 
 def load_directory(path: Path | None) -> Directory:

@@ -7,12 +7,14 @@ to Redis and what to send to the dead-letter topic, with the reason.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
+from spm_stream.alerts import Alert
 from spm_stream.counters import Planned, plan_event, plan_reject
-from spm_stream.events import InvalidEvent, parse_event
+from spm_stream.events import Event, InvalidEvent, parse_event
 from spm_stream.keys import Keys
+from spm_stream.noshow import Watch
 from spm_stream.scopes import Routing
 
 __all__ = ["IngestResult", "Record", "Reject", "ingest"]
@@ -57,10 +59,23 @@ class IngestResult:
 
     batches: Mapping[int, Sequence[Planned]]
     rejects: Sequence[Reject]
+    alerts: Sequence[Alert] = ()
 
 
-def ingest(records: Sequence[Record], *, keys: Keys, routing: Routing) -> IngestResult:
-    """Validate and plan a consumed batch; a bad record becomes a reject, never an exception."""
+def ingest(
+    records: Sequence[Record],
+    *,
+    keys: Keys,
+    routing: Routing,
+    watch: Callable[[Event], Watch | None] | None = None,
+    alerts: Callable[[Event], list[Alert]] | None = None,
+) -> IngestResult:
+    """Validate and plan a consumed batch; a bad record becomes a reject, never an exception.
+
+    ``watch`` plans a meeting event's no-show watch state (``spm_stream.noshow``);
+    ``alerts`` lists the alerts an event raises by itself (``spm_stream.alerting``).
+    """
+    raised: list[Alert] = []
     batches: dict[int, list[Planned]] = defaultdict(list)
     rejects: list[Reject] = []
     for record in records:
@@ -70,13 +85,12 @@ def ingest(records: Sequence[Record], *, keys: Keys, routing: Routing) -> Ingest
             rejects.append(Reject(record, exc.field, str(exc)))
             batches[record.partition].append(plan_reject(record.offset))
             continue
-        batches[record.partition].append(
-            plan_event(
-                event,
-                offset=record.offset,
-                partition=record.partition,
-                keys=keys,
-                routing=routing,
-            )
+        planned = plan_event(
+            event, offset=record.offset, partition=record.partition, keys=keys, routing=routing
         )
-    return IngestResult(dict(batches), rejects)
+        if watch is not None and (state := watch(event)) is not None:
+            planned = replace(planned, watch=state)
+        if alerts is not None:
+            raised += alerts(event)
+        batches[record.partition].append(planned)
+    return IngestResult(dict(batches), rejects, raised)

@@ -60,6 +60,32 @@ class Keys:
         """SET of rep_ids seen in a team (for the team's ramp time)."""
         return f"{self.shard(partition)}:members:team:{team}"
 
+    def watch(self, partition: int, meeting_id: str) -> str:
+        """STRING JSON: the no-show watch of one meeting (``spm_stream.noshow.Watch``)."""
+        return f"{self.shard(partition)}:watch:{meeting_id}"
+
+    def watch_due(self, partition: int) -> str:
+        """ZSET meeting_id -> epoch seconds at which its watch next needs the rules timer."""
+        return f"{self.shard(partition)}:watch-due"
+
+    def watch_leads(self, partition: int) -> str:
+        """HASH lead_id -> meeting_id of its latest booking (a new booking closes the old)."""
+        return f"{self.shard(partition)}:watch-leads"
+
+    # -- written by the rules timer (leader only) ---------------------------------
+
+    def raised(self, identity: str) -> str:
+        """STRING: a once-per-day alert (nudge, digest) was raised; expires after two days."""
+        return f"{self.prefix}:rules:raised:{identity}"
+
+    def pace_firing(self) -> str:
+        """SET of "rep|metric|period" whose "behind target" alert is firing."""
+        return f"{self.prefix}:rules:pace-firing"
+
+    def pace_checked(self) -> str:
+        """STRING epoch: when pacing was last evaluated (it runs every ``behind_target.every``)."""
+        return f"{self.prefix}:rules:pace-checked"
+
     # -- written by notifications ----------------------------------------------
 
     def slack_message(self, board_id: str) -> str:

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     app_id: str = Field(default="spm-stream", description="Faust app id = Kafka consumer group.")
     topic: str = Field(default="crm-events", description="Input topic of canonical CRM events.")
     dlq_topic: str = Field(default="crm-events-dlq", description="Dead-letter topic for rejects.")
+    alerts_topic: str = Field(
+        default="spm-alerts", description="Topic between the rules and the notifier."
+    )
     partitions: int = Field(default=4, ge=1, le=1024, description="Partitions of the input topic.")
     replication_factor: int = Field(default=1, ge=1, le=16)
     redis_prefix: str = Field(
@@ -67,6 +70,23 @@ class Settings(BaseSettings):
         default=15.0,
         ge=0,
         description="How often the leader worker refreshes live Slack leaderboards (0 disables).",
+    )
+    rules_interval_s: float = Field(
+        default=15.0,
+        ge=0,
+        description="How often the leader evaluates timers: no-show watches, pace, nudges, "
+        "digests (0 disables the rules timer).",
+    )
+    notify_interval_s: float = Field(
+        default=1.0, gt=0, le=60, description="How often the leader delivers due notifications."
+    )
+    templates_dir: Path | None = Field(
+        default=None, description="Directory whose templates override the shipped ones."
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None,
+        description="Verifies Slack's interactive requests (the snooze button) at "
+        "/slack/interactions.",
     )
     kafka_session_timeout_s: float = Field(default=10.0, gt=1, le=300)
     web_host: str = Field(default="127.0.0.1", description="Bind address of health and API.")

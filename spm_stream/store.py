@@ -21,11 +21,29 @@ from redis.exceptions import ConnectionError, TimeoutError
 
 from spm_stream.counters import Op, Planned
 from spm_stream.keys import Keys
+from spm_stream.noshow import Watch
 from spm_stream.settings import Settings
 
 __all__ = ["ApplyResult", "BoardEntry", "Stats", "Store", "Ttls", "encode_batch"]
 
 _LUA: Final = files("spm_stream").joinpath("apply_batch.lua").read_text(encoding="utf-8")
+
+# Compare-and-set of one watch by the rules timer: a no-op if the counters agent
+# changed the watch since it was read (the event wins; the next tick looks again).
+_ADVANCE_WATCH: Final = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then
+  redis.call('ZREM', KEYS[2], ARGV[4])
+  return 1
+end
+redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+if tonumber(ARGV[3]) >= 0 then
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+else
+  redis.call('ZREM', KEYS[2], ARGV[4])
+end
+return 1
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +96,7 @@ class Ttls:
 
     counters_s: int
     dedupe_s: int
+    watch_s: int = 30 * 86_400
 
 
 def encode_batch(
@@ -97,10 +116,10 @@ def encode_batch(
         return index
 
     expire: dict[int, int] = {}
-    events: list[tuple[int, str, int, list[int]]] = []
+    events: list[tuple[int, str, int, list[int], Any]] = []
     for plan in sorted(planned, key=lambda p: p.offset):
         if plan.event_id is None or plan.seen_key is None:
-            events.append((plan.offset, "", 0, []))
+            events.append((plan.offset, "", 0, [], 0))
             continue
         incs: list[int] = []
         for op, amount in plan.ops:
@@ -114,8 +133,29 @@ def encode_batch(
             incs += (index, amount)
         seen = key_at(plan.seen_key)
         expire[seen] = ttls.dedupe_s
-        events.append((plan.offset, plan.event_id, seen, incs))
-    payload = {"ops": op_list, "events": events, "expire": sorted(expire.items())}
+        watch: Any = 0
+        if plan.watch is not None:
+            w = plan.watch
+            leads = key_at(keys.watch_leads(partition))
+            expire[leads] = ttls.watch_s
+            watch = [
+                key_at(keys.watch(partition, w.meeting_id)),
+                w.at_ms,
+                w.dumps(),
+                key_at(keys.watch_due(partition)),
+                w.due.timestamp() if w.due is not None else -1,
+                w.meeting_id,
+                leads,
+                w.lead_id or "",
+                keys.watch(partition, ""),
+            ]
+        events.append((plan.offset, plan.event_id, seen, incs, watch))
+    payload = {
+        "ops": op_list,
+        "events": events,
+        "expire": sorted(expire.items()),
+        "watch_ttl": ttls.watch_s,
+    }
     return key_list, orjson.dumps(payload)
 
 
@@ -127,6 +167,7 @@ class Store:
         self.keys = keys
         self.ttls = ttls
         self._apply = redis.register_script(_LUA)
+        self._advance_watch = redis.register_script(_ADVANCE_WATCH)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Store:
@@ -231,6 +272,67 @@ class Store:
         key = self.keys.slack_message(board_id)
         await self.redis.hset(key, mapping={"channel": channel, "ts": ts, "digest": digest})
         await self.redis.expire(key, self.ttls.counters_s)
+
+    async def due_watches(self, now: float) -> list[tuple[int, str]]:
+        """(partition, raw JSON) of every no-show watch due at or before epoch ``now``."""
+        due = await self._each_shard("zrangebyscore", self.keys.watch_due, "-inf", now)
+        return await self._watches(due)
+
+    async def open_watches(self) -> list[tuple[int, str]]:
+        """(partition, raw JSON) of every watch still tracked: booked, open or escalated."""
+        return await self._watches(await self._each_shard("zrange", self.keys.watch_due, 0, -1))
+
+    async def _watches(self, members: list[list[str]]) -> list[tuple[int, str]]:
+        pipe = self.redis.pipeline(transaction=False)
+        where = [
+            (p, m) for p, shard in zip(self.keys.shards(), members, strict=True) for m in shard
+        ]
+        for partition, meeting in where:
+            pipe.get(self.keys.watch(partition, meeting))
+        raws = await pipe.execute() if where else []
+        return [(p, raw) for (p, _), raw in zip(where, raws, strict=True) if raw is not None]
+
+    async def advance_watch(self, partition: int, read: str, new: Watch | None) -> bool:
+        """Replace a watch read at ``read`` by ``new`` (None: stop tracking), unless it changed."""
+        meeting = Watch.loads(read).meeting_id
+        due = new.due.timestamp() if new is not None and new.due is not None else -1
+        done = await self._advance_watch(
+            keys=[self.keys.watch(partition, meeting), self.keys.watch_due(partition)],
+            args=[read, new.dumps() if new is not None else "", due, meeting],
+        )
+        return bool(done)
+
+    async def was_raised(self, identity: str) -> bool:
+        """True when a once-a-day alert was already published."""
+        return bool(await self.redis.exists(self.keys.raised(identity)))
+
+    async def mark_raised(self, identities: Iterable[str], ttl_s: int = 2 * 86_400) -> None:
+        """Record once-a-day alerts as published (after the publish, so none is lost)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for identity in identities:
+            pipe.set(self.keys.raised(identity), "1", ex=ttl_s)
+        await pipe.execute()
+
+    async def pace_firing(self) -> set[str]:
+        """The "behind target" alerts currently firing."""
+        return {str(m) for m in await self.redis.smembers(self.keys.pace_firing())}
+
+    async def set_pace_firing(self, started: Iterable[str], stopped: Iterable[str]) -> None:
+        """Record which "behind target" alerts started and stopped firing."""
+        pipe = self.redis.pipeline(transaction=True)
+        if started := list(started):
+            pipe.sadd(self.keys.pace_firing(), *started)
+        if stopped := list(stopped):
+            pipe.srem(self.keys.pace_firing(), *stopped)
+        await pipe.execute()
+
+    async def pace_due(self, now: float, every_s: float) -> bool:
+        """True (and the clock reset) when pacing was last evaluated ``every_s`` ago or never."""
+        last = await self.redis.get(self.keys.pace_checked())
+        if last is not None and now - float(last) < every_s:
+            return False
+        await self.redis.set(self.keys.pace_checked(), str(now))
+        return True
 
     async def ping(self) -> bool:
         """True when Redis answers."""

@@ -37,6 +37,7 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
         wanted = [
             NewTopic(settings.topic, settings.partitions, settings.replication_factor),
             NewTopic(settings.dlq_topic, 1, settings.replication_factor),
+            NewTopic(settings.alerts_topic, 1, settings.replication_factor),
         ]
         existing = set(admin.list_topics())
         missing = [t for t in wanted if t.name not in existing]

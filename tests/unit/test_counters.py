@@ -162,7 +162,8 @@ def test_encoding_keeps_every_increment_in_offset_order(plans: list) -> None:
     offsets = [event[0] for event in decoded["events"]]
     assert offsets == sorted(p.offset for p in plans)
     by_offset = {p.offset: p for p in plans}
-    for offset, event_id, seen_index, incs in decoded["events"]:
+    for offset, event_id, seen_index, incs, watch in decoded["events"]:
+        assert watch == 0  # no watch planner given
         plan = by_offset[offset]
         if plan.rejected:
             assert (event_id, incs) == ("", [])

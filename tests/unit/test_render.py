@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from notifications.boards import board_message
-from notifications.render import LOCALES, render
+from notifications.render import LOCALES, SAMPLES, as_terminal, render, sample
 from spm_stream.directory import Directory
 from spm_stream.store import BoardEntry
 
@@ -96,3 +96,61 @@ def test_local_slack_page_renders_our_mrkdwn_safely() -> None:
     )
     assert _mrkdwn("<script>") == "&lt;script&gt;"
     assert _mrkdwn(":unknown_emoji: snake_case_name") == ":unknown_emoji: snake_case_name"
+
+
+ALERT_KINDS = sorted(p.stem for p in SAMPLES.glob("*.json"))
+ALERT_DIRECTORY = Directory.model_validate(
+    {
+        "people": {
+            "rep-17": {"name": "Ana <!channel>", "slack_id": "U0REP0017"},
+            "mgr-1": {"name": "Mia", "slack_id": "U0MGR0001"},
+        }
+    }
+)
+
+
+def test_every_alert_kind_has_a_sample() -> None:
+    from spm_stream.alerts import RULES
+
+    assert sorted(set(RULES.values())) == ALERT_KINDS
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("kind", ALERT_KINDS)
+def test_alert_templates_snapshot(kind: str, locale: str) -> None:
+    data = sample(kind)
+    context = {
+        "a": data["data"],
+        "rep": ALERT_DIRECTORY.display_name(data["subject"]),
+        "name": ALERT_DIRECTORY.display_name(data["recipient"]),
+        "zone": "Europe/Berlin",
+    }
+    message = render(kind, locale, context)
+    assert 0 < len(message.blocks) <= 50 and message.text
+    rendered = {"text": message.text, "blocks": message.blocks}
+    # Names reach mrkdwn (and the notification text) escaped, so "<!channel>" pings nobody;
+    # plain_text headers show it literally.
+    mrkdwn = [message.text] + [
+        str(part["text"])
+        for block in message.blocks
+        for part in [block.get("text", {}), *block.get("elements", [])]
+        if part.get("type") == "mrkdwn"
+    ]
+    assert not any("<!channel>" in text for text in mrkdwn)
+    snapshot = SNAPSHOTS / f"{kind}.{locale}.json"
+    if os.environ.get("SPM_UPDATE_SNAPSHOTS") == "1":
+        snapshot.write_text(json.dumps(rendered, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    assert rendered == json.loads(snapshot.read_text("utf-8"))
+
+
+def test_terminal_preview_shows_the_text_and_the_button() -> None:
+    s = sample("nudge")
+    message = render("nudge", "en", {"a": s["data"], "rep": "Ana", "name": "Ana", "zone": "UTC"})
+    shown = as_terminal(message)
+    assert "# :sunrise: Good morning, Ana" in shown and "[ Snooze 1 day ]" in shown
+    assert "Reschedule 2 no-show(s)" in shown and "32 more Calls to be on pace" in shown
+
+
+def test_unknown_sample_kind_names_the_known_ones() -> None:
+    with pytest.raises(ValueError, match="known: back_on_pace"):
+        sample("nope")

@@ -1,0 +1,215 @@
+"""The rules timer: no-show escalations, pace, daily nudges and manager digests → alerts topic.
+
+Only the leader worker runs it, and all its state is in Redis (watches written
+by the counters agent, the firing set of pace alerts, once-a-day markers), so a
+restart or a new leader after a rebalance carries on where the last one
+stopped. ``RulesEngine.tick`` takes ``now``; tests drive it with their own clock.
+An alert sent twice after a crash (produced, then the worker died before
+recording it) is caught by the notifier's deduplication.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+
+import faust
+from redis.exceptions import RedisError
+
+from agents.app import Runtime
+from spm_stream.alerting import (
+    RepDay,
+    digest_alert,
+    is_due_today,
+    nudge_alert,
+    pace_alerts,
+    rep_paces,
+    yesterday_of,
+)
+from spm_stream.alerts import Alert
+from spm_stream.directory import Directory
+from spm_stream.noshow import Watch, advance
+from spm_stream.store import Store
+from spm_stream.targets import ReloadingTargets
+from spm_stream.windows import period_containing
+
+__all__ = ["RulesEngine", "register"]
+
+log = logging.getLogger("spm_stream.agents.rules")
+
+Publish = Callable[[Sequence[Alert]], Awaitable[None]]
+
+
+class RulesEngine:
+    """Evaluates the time-driven rules against the store and publishes what they raise."""
+
+    def __init__(
+        self, store: Store, directory: Directory, targets: ReloadingTargets, publish: Publish
+    ) -> None:
+        self.store = store
+        self.directory = directory
+        self.targets = targets
+        self.publish = publish
+        self.rules = directory.alerts
+
+    async def tick(self, now: datetime) -> list[Alert]:
+        """One evaluation of every rule at ``now``; returns the alerts published."""
+        raised: list[Alert] = []
+        if self.rules.no_show.enabled:
+            raised += await self.no_shows(now)
+        if self.rules.behind_target.enabled and await self.store.pace_due(
+            now.timestamp(), self.rules.behind_target.every.total_seconds()
+        ):
+            raised += await self.pace(now)
+        if self.rules.nudge.enabled or self.rules.digest.enabled:
+            raised += await self.daily(now)
+        return raised
+
+    async def no_shows(self, now: datetime) -> list[Alert]:
+        """Advance every watch that is due; publish before recording, so nothing is lost."""
+        raised: list[Alert] = []
+        for partition, raw in await self.store.due_watches(now.timestamp()):
+            watch = Watch.loads(raw)
+            new, alerts = advance(
+                watch,
+                now,
+                self.rules.no_show,
+                self.directory.calendar_of(watch.rep_id),
+                self.directory.manager_of,
+            )
+            if alerts:
+                await self.publish(alerts)
+                raised += alerts
+            await self.store.advance_watch(partition, raw, new)
+        return raised
+
+    async def pace(self, now: datetime) -> list[Alert]:
+        """Behind-target alerts that started, and resolutions of those that stopped."""
+        rule = self.rules.behind_target
+        firing = await self.store.pace_firing()
+        targets = self.targets.current()
+        raised: list[Alert] = []
+        started: set[str] = set()
+        stopped: set[str] = set()
+        for rep in self.directory.reps():
+            cal = self.directory.calendar_of(rep)
+            period = period_containing(rule.period, now.astimezone(cal.zone).date(), cal.zone)
+            acc = await self.store.accumulate("rep", rep, period.buckets())
+            wanted = targets.for_scope("rep", rep, rule.period, self.directory.team_of(rep))
+            paces = rep_paces(acc, wanted, rule, period, now, cal)
+            alerts, still = pace_alerts(rep, paces, rule, period, now, firing)
+            before = {k for k in firing if k.startswith(f"{rep}|")}
+            started |= still - before
+            stopped |= before - still
+            raised += alerts
+        if raised:
+            await self.publish(raised)
+        await self.store.set_pace_firing(started, stopped)
+        return raised
+
+    async def daily(self, now: datetime) -> list[Alert]:
+        """Each rep's morning nudge and each manager's digest, once per local working day."""
+        raised: list[Alert] = []
+        days: dict[str, RepDay] = {}
+        open_by_rep: dict[str, list[Watch]] | None = None
+
+        async def rep_day(rep: str) -> RepDay:
+            nonlocal open_by_rep
+            if rep in days:
+                return days[rep]
+            if open_by_rep is None:
+                open_by_rep = defaultdict(list)
+                for _, raw in await self.store.open_watches():
+                    w = Watch.loads(raw)
+                    if w.state == "no_show":
+                        open_by_rep[w.rep_id].append(w)
+            days[rep] = await self._rep_day(rep, now, open_by_rep.get(rep, []))
+            return days[rep]
+
+        if self.rules.nudge.enabled:
+            for rep in self.directory.reps():
+                today = is_due_today(self.directory.calendar_of(rep), self.rules.nudge.at, now)
+                if today is not None and not await self.store.was_raised(f"nudge/{rep}/{today}"):
+                    raised.append(
+                        nudge_alert(await rep_day(rep), today, self.rules.behind_target, now)
+                    )
+        if self.rules.digest.enabled:
+            for manager in self.directory.managers():
+                cal = self.directory.calendar_of(manager)
+                today = is_due_today(cal, self.rules.digest.at, now)
+                reports = self.directory.reports_of(manager)
+                if (
+                    today is not None
+                    and reports
+                    and not await self.store.was_raised(f"digest/{manager}/{today}")
+                ):
+                    team = [await rep_day(rep) for rep in reports]
+                    raised.append(
+                        digest_alert(
+                            manager,
+                            today,
+                            team,
+                            self.rules.behind_target,
+                            self.rules.digest.top,
+                            now,
+                        )
+                    )
+        if raised:
+            await self.publish(raised)
+            await self.store.mark_raised(a.identity for a in raised)
+        return raised
+
+    async def _rep_day(self, rep: str, now: datetime, open_no_shows: list[Watch]) -> RepDay:
+        rule = self.rules.behind_target
+        cal = self.directory.calendar_of(rep)
+        today = now.astimezone(cal.zone).date()
+        yesterday = yesterday_of(today, cal)
+        period = period_containing(rule.period, today, cal.zone)
+        week = period_containing("week", today, cal.zone)
+        y_acc = await self.store.accumulate("rep", rep, [f"day:{yesterday.isoformat()}"])
+        p_acc = await self.store.accumulate("rep", rep, period.buckets())
+        w_acc = p_acc if week == period else await self.store.accumulate("rep", rep, week.buckets())
+        wanted = self.targets.current().for_scope(
+            "rep", rep, rule.period, self.directory.team_of(rep)
+        )
+        return RepDay(
+            rep,
+            self.directory.display_name(rep),
+            dict(y_acc),
+            rep_paces(p_acc, wanted, rule, period, now, cal),
+            open_no_shows,
+            dict(w_acc),
+        )
+
+
+def register(app: faust.App, rt: Runtime) -> None:
+    """Schedule the rules timer on the leader; alerts go to the alerts topic."""
+    interval = rt.settings.rules_interval_s
+    if interval <= 0:
+        log.info("rules timer off (SPM_RULES_INTERVAL_S=0)")
+        return
+    alerts_topic = app.topic(rt.settings.alerts_topic, key_serializer="raw", value_serializer="raw")
+
+    async def publish(alerts: Sequence[Alert]) -> None:
+        for alert in alerts:
+            await alerts_topic.send(key=alert.recipient.id.encode(), value=alert.dumps())
+        # Produced before the watch or marker that records it is written.
+        await app.producer.flush()
+
+    engine = RulesEngine(rt.store, rt.directory, rt.targets, publish)
+
+    @app.timer(interval, on_leader=True, name="rules")
+    async def evaluate_rules() -> None:
+        try:
+            raised = await engine.tick(datetime.now(UTC))
+        except (RedisError, OSError) as exc:
+            log.error("rules tick failed, the next one retries: %r", exc)
+            return
+        if raised:
+            log.info(
+                "rules raised %d alert(s)",
+                len(raised),
+                extra={"rules": sorted({a.rule for a in raised})},
+            )

@@ -1,0 +1,260 @@
+"""The outbox, the delivery log, silences and the audit trail, in Redis.
+
+Nothing waits in memory: an accepted alert is in the outbox (a group per
+recipient, due at its delivery time) until Slack confirmed it, then its identity
+goes to the delivery log for the repeat interval. So a worker restart, a
+leader change or a Slack outage loses nothing, and nothing is sent twice.
+
+Keys (prefix ``<SPM_REDIS_PREFIX>:notify``):
+  outbox:due         ZSET group -> epoch seconds it is due
+  outbox:g:<group>   HASH identity -> alert JSON
+  outbox:n:<group>   STRING failed attempts of the group (for backoff)
+  sent:<identity>    STRING epoch sent, EX repeat interval: the dedupe log
+  silences           HASH id -> silence JSON
+  audit              STREAM one entry per decision: sent, silenced, duplicate, ...
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from redis.asyncio import Redis
+
+from notifications.policy import Silence
+from spm_stream.alerts import Alert
+
+__all__ = ["AuditEntry", "Outbox"]
+
+_AUDIT_MAXLEN: Final = 100_000
+
+# Queue an alert unless it was sent within the repeat interval or is already queued;
+# a resolution withdraws its still-queued firing alert instead of sending both.
+_ENQUEUE: Final = """
+if redis.call('EXISTS', KEYS[3]) == 1 then return 'duplicate' end
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 'pending' end
+if ARGV[4] ~= '' and redis.call('HDEL', KEYS[2], ARGV[4]) == 1 then
+  if redis.call('HLEN', KEYS[2]) == 0 then redis.call('ZREM', KEYS[1], ARGV[5]) end
+  return 'withdrawn'
+end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[1], 'NX', ARGV[3], ARGV[5])
+return 'queued'
+"""
+
+# Done with some alerts of a group: remove them, log the sent ones for the repeat interval.
+_FINISH: Final = """
+local n = tonumber(ARGV[1])
+for i = 1, n do
+  redis.call('HDEL', KEYS[2], ARGV[1 + i])
+end
+local sent = tonumber(ARGV[2 + n])
+for i = 1, sent do
+  redis.call('SET', ARGV[2 + n + 2 * i - 1], ARGV[4 + n], 'EX', ARGV[2 + n + 2 * i])
+end
+if redis.call('HLEN', KEYS[2]) == 0 then
+  redis.call('ZREM', KEYS[1], ARGV[3 + n])
+  redis.call('DEL', KEYS[3])
+end
+return 1
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One line of the audit trail."""
+
+    id: str
+    at: datetime
+    status: str
+    recipient: str
+    channel: str
+    rules: str
+    identities: str
+    reason: str
+
+    def as_json(self) -> dict[str, str]:
+        """Plain data for `spm-stream notifications log --format json`."""
+        return {
+            "at": self.at.isoformat(),
+            "status": self.status,
+            "recipient": self.recipient,
+            "channel": self.channel,
+            "rules": self.rules,
+            "identities": self.identities,
+            "reason": self.reason,
+        }
+
+
+class Outbox:
+    """Durable notification state of one deployment."""
+
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self.redis = redis
+        self.prefix = f"{prefix}:notify"
+        self._enqueue = redis.register_script(_ENQUEUE)
+        self._finish = redis.register_script(_FINISH)
+
+    def _k(self, name: str) -> str:
+        return f"{self.prefix}:{name}"
+
+    async def enqueue(
+        self, alert: Alert, group: str, due: datetime, withdraws: str | None = None
+    ) -> str:
+        """Queue an alert in its recipient's group: queued | pending | duplicate | withdrawn."""
+        result = await self._enqueue(
+            keys=[
+                self._k("outbox:due"),
+                self._k(f"outbox:g:{group}"),
+                self._k(f"sent:{alert.identity}"),
+            ],
+            args=[alert.identity, alert.dumps(), due.timestamp(), withdraws or "", group],
+        )
+        return str(result)
+
+    async def was_sent(self, identity: str) -> bool:
+        """True when the identity is in the delivery log (sent within its repeat interval)."""
+        return bool(await self.redis.exists(self._k(f"sent:{identity}")))
+
+    async def due(self, now: datetime, limit: int = 100) -> list[str]:
+        """Groups due at ``now``, oldest first."""
+        found = await self.redis.zrangebyscore(
+            self._k("outbox:due"), "-inf", now.timestamp(), start=0, num=limit
+        )
+        return [str(g) for g in found]
+
+    async def group(self, group: str) -> tuple[dict[str, Alert], int]:
+        """The alerts queued in a group, and how many deliveries of it failed so far."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(self._k(f"outbox:g:{group}"))
+        pipe.get(self._k(f"outbox:n:{group}"))
+        raw, attempts = await pipe.execute()
+        return {str(i): Alert.loads(v) for i, v in raw.items()}, int(attempts or 0)
+
+    async def pending(self) -> int:
+        """How many groups wait in the outbox."""
+        return int(await self.redis.zcard(self._k("outbox:due")))
+
+    async def finish(
+        self, group: str, done: Iterable[str], sent: Mapping[str, int], now: datetime
+    ) -> None:
+        """Remove ``done`` identities from a group; log ``sent`` ones (identity -> ttl seconds)."""
+        done = list(done)
+        args: list[Any] = [len(done), *done, len(sent)]
+        for identity, ttl in sent.items():
+            args += [self._k(f"sent:{identity}"), max(1, ttl)]
+        args += [group, now.timestamp()]
+        await self._finish(
+            keys=[
+                self._k("outbox:due"),
+                self._k(f"outbox:g:{group}"),
+                self._k(f"outbox:n:{group}"),
+            ],
+            args=args,
+        )
+
+    async def retry(self, group: str, at: datetime, failed: bool = True) -> None:
+        """Move a group's delivery to ``at``; a failure also counts toward its backoff."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.zadd(self._k("outbox:due"), {group: at.timestamp()}, xx=True)
+        if failed:
+            pipe.incr(self._k(f"outbox:n:{group}"))
+        await pipe.execute()
+
+    # -- silences ----------------------------------------------------------------
+
+    async def add_silence(
+        self,
+        until: datetime,
+        *,
+        rule: str | None,
+        subject: str | None,
+        comment: str,
+        created_by: str,
+        now: datetime,
+    ) -> Silence:
+        """Store a new silence and return it (with its id)."""
+        silence = Silence(uuid.uuid4().hex[:12], until, rule, subject, comment, created_by, now)
+        await self.redis.hset(self._k("silences"), silence.id, silence.dumps())
+        return silence
+
+    async def silences(self, now: datetime | None = None) -> list[Silence]:
+        """Every silence, or only those active at ``now``; expired ones are pruned."""
+        raw = await self.redis.hgetall(self._k("silences"))
+        found = sorted((Silence.loads(v) for v in raw.values()), key=lambda s: s.until)
+        if now is None:
+            return found
+        expired = [s.id for s in found if s.until <= now]
+        if expired:
+            await self.redis.hdel(self._k("silences"), *expired)
+        return [s for s in found if s.until > now]
+
+    async def remove_silence(self, silence_id: str) -> bool:
+        """Delete a silence; False when there was none with that id."""
+        return bool(await self.redis.hdel(self._k("silences"), silence_id))
+
+    # -- audit -------------------------------------------------------------------
+
+    async def audit(
+        self,
+        now: datetime,
+        status: str,
+        recipient: str,
+        alerts: Iterable[Alert],
+        *,
+        channel: str = "",
+        reason: str = "",
+    ) -> None:
+        """Append one decision to the audit trail (capped at the last 100k entries)."""
+        alerts = list(alerts)
+        await self.redis.xadd(
+            self._k("audit"),
+            {
+                "at": now.isoformat(),
+                "status": status,
+                "recipient": recipient,
+                "channel": channel,
+                "rules": ",".join(sorted({a.rule for a in alerts})),
+                "identities": ",".join(a.identity for a in alerts),
+                "reason": reason,
+            },
+            maxlen=_AUDIT_MAXLEN,
+            approximate=True,
+        )
+
+    async def log(
+        self, *, recipient: str | None = None, since: datetime | None = None, limit: int = 1000
+    ) -> list[AuditEntry]:
+        """Audit entries, oldest first, optionally for one recipient or subject and since a time."""
+        rows = await self.redis.xrange(self._k("audit"), min="-", max="+")
+        out: list[AuditEntry] = []
+        for entry_id, raw in rows or []:
+            f = {str(k): str(v) for k, v in (raw or {}).items()}
+            entry = AuditEntry(
+                str(entry_id),
+                datetime.fromisoformat(f["at"]),
+                f["status"],
+                f["recipient"],
+                f.get("channel", ""),
+                f.get("rules", ""),
+                f.get("identities", ""),
+                f.get("reason", ""),
+            )
+            if since is not None and entry.at < since:
+                continue
+            if (
+                recipient
+                and recipient != entry.recipient
+                and f"/{recipient}/" not in entry.identities
+            ):
+                continue
+            out.append(entry)
+        return out[-limit:]
+
+
+def utcnow() -> datetime:
+    """The wall clock, for the shell; the core always takes ``now`` as an argument."""
+    return datetime.now(UTC)

@@ -1,0 +1,236 @@
+"""Rule evaluation (pace, nudges, digests, event alerts) and the notification policy."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from pydantic import ValidationError
+
+from notifications.policy import (
+    Route,
+    Silence,
+    backoff,
+    deliver_at,
+    drop_reason,
+    in_quiet_hours,
+    route,
+)
+from spm_stream.alerting import (
+    RepDay,
+    digest_alert,
+    event_alerts,
+    is_due_today,
+    nudge_alert,
+    pace_alerts,
+    rep_paces,
+    yesterday_of,
+)
+from spm_stream.alerts import Alert, Recipient
+from spm_stream.directory import Directory
+from spm_stream.events import parse_event
+from spm_stream.noshow import Watch
+from spm_stream.rules import AlertRules, NotifyPolicy, PaceRule, QuietHours, parse_duration
+from spm_stream.windows import period_containing
+from spm_stream.worktime import WorkCalendar
+
+BERLIN = ZoneInfo("Europe/Berlin")
+CAL = WorkCalendar(BERLIN)
+WEEK = period_containing("week", date(2026, 11, 25), BERLIN)
+WED_NOON = datetime(2026, 11, 25, 13, tzinfo=BERLIN)  # half of the working week elapsed
+RULE = PaceRule()
+
+DIRECTORY = Directory.model_validate(
+    {
+        "timezone": "Europe/Berlin",
+        "teams": {"emea": {"manager": "mgr-1"}},
+        "people": {
+            "mgr-1": {
+                "name": "Mia",
+                "slack_id": "U0MGR",
+                "timezone": "Asia/Shanghai",
+                "locale": "zh",
+            },
+            "rep-1": {"name": "Ana", "slack_id": "U0ANA", "team": "emea", "locale": "de"},
+            "rep-2": {"name": "Ben", "team": "emea"},
+        },
+        "alerts": {"big_deal": {"EUR": 50000}},
+    }
+)
+
+
+def test_pace_fires_once_then_resolves() -> None:
+    acc = {"activity.call": 10}
+    paces = rep_paces(acc, {"calls": 50}, RULE, WEEK, WED_NOON, CAL)
+    alerts, firing = pace_alerts("rep-1", paces, RULE, WEEK, WED_NOON, set())
+    assert [(a.rule, a.key) for a in alerts] == [("behind_target", "calls@week:2026-11-23")]
+    assert alerts[0].data["expected"] == 25 and alerts[0].data["gap"] == 15
+    # Still behind on the next evaluation: nothing new.
+    again, firing = pace_alerts("rep-1", paces, RULE, WEEK, WED_NOON, firing)
+    assert again == [] and firing == {"rep-1|calls|week:2026-11-23"}
+    caught_up = rep_paces({"activity.call": 30}, {"calls": 50}, RULE, WEEK, WED_NOON, CAL)
+    resolved, firing = pace_alerts("rep-1", caught_up, RULE, WEEK, WED_NOON, firing)
+    assert [a.rule for a in resolved] == ["behind_target.resolved"] and firing == set()
+
+
+def test_no_pace_alert_early_in_the_period_or_without_a_target() -> None:
+    monday_morning = datetime(2026, 11, 23, 10, tzinfo=BERLIN)  # 1/40 of the week
+    paces = rep_paces({}, {"calls": 50}, RULE, WEEK, monday_morning, CAL)
+    assert pace_alerts("rep-1", paces, RULE, WEEK, monday_morning, set())[0] == []
+    assert rep_paces({}, {}, RULE, WEEK, WED_NOON, CAL) == []
+
+
+def test_quota_is_paced_per_currency() -> None:
+    acc = {"rev|EUR": 1000 * 10_000, "rev|USD": 9000 * 10_000}
+    paces = rep_paces(acc, {"quota": {"EUR": 10000, "USD": 10000}}, RULE, WEEK, WED_NOON, CAL)
+    behind = {p.metric for p in paces if p.behind(RULE.threshold)}
+    assert behind == {"quota|EUR"}
+
+
+def test_nudge_lists_todays_actions() -> None:
+    paces = rep_paces({"activity.call": 10}, {"calls": 50}, RULE, WEEK, WED_NOON, CAL)
+    watch = Watch("m-1", "rep-1", "no_show", WED_NOON, opened_at=WED_NOON)
+    day = RepDay("rep-1", "Ana", {"activity.call": 4}, paces, [watch], {"activity.call": 10})
+    alert = nudge_alert(day, date(2026, 11, 25), RULE, WED_NOON)
+    assert alert.identity == "nudge/rep-1/2026-11-25"
+    assert alert.data["actions"] == [
+        {"kind": "reschedule", "count": 1},
+        {"kind": "catch_up", "metric": "calls", "count": 15},
+    ]
+    assert alert.data["yesterday"]["calls"] == 4
+
+
+def test_digest_names_reps_at_risk_and_top_performers() -> None:
+    behind = rep_paces({"activity.call": 5}, {"calls": 50}, RULE, WEEK, WED_NOON, CAL)
+    ahead = rep_paces({"activity.call": 40}, {"calls": 50}, RULE, WEEK, WED_NOON, CAL)
+    team = [
+        RepDay("rep-1", "Ana", {}, behind, [], {"activity.call": 5}),
+        RepDay("rep-2", "Ben", {}, ahead, [], {"activity.call": 40, "deal.won": 1}),
+    ]
+    alert = digest_alert("mgr-1", date(2026, 11, 25), team, RULE, 3, WED_NOON)
+    assert [r["rep_id"] for r in alert.data["at_risk"]] == ["rep-1"]
+    assert [r["rep_id"] for r in alert.data["top"]] == ["rep-2", "rep-1"]
+    assert alert.data["team_pace"] == [
+        {"metric": "calls", "actual": 45.0, "expected": 50.0, "target": 100.0}
+    ]
+
+
+def test_event_alerts() -> None:
+    moved = parse_event(
+        json.dumps(
+            {
+                "event_id": "e1",
+                "type": "meeting.rescheduled",
+                "occurred_at": "2026-11-23T10:00:00Z",
+                "rep_id": "rep-1",
+                "data": {
+                    "meeting_id": "m-1",
+                    "scheduled_for": "2026-11-24T10:00:00Z",
+                    "initiated_by": "rep",
+                },
+            }
+        )
+    )
+    rules = DIRECTORY.alerts
+    alerts = event_alerts(moved, rules, DIRECTORY.manager_of)
+    assert [(a.rule, a.recipient.id) for a in alerts] == [("reschedule.by_rep", "mgr-1")]
+    by_prospect = moved.model_copy(
+        update={"data": moved.data.model_copy(update={"initiated_by": "prospect"})}
+    )
+    assert event_alerts(by_prospect, rules, DIRECTORY.manager_of) == []
+    won = parse_event(
+        '{"event_id":"w","type":"deal.won","occurred_at":"2026-11-23T10:00:00Z","rep_id":"rep-1",'
+        '"data":{"deal_id":"d","amount":60000,"currency":"EUR","product":"p"}}'
+    )
+    assert [a.rule for a in event_alerts(won, rules, DIRECTORY.manager_of)] == ["deal.big"]
+    small = won.model_copy(update={"data": won.data.model_copy(update={"amount": 10})})
+    assert event_alerts(small, rules, DIRECTORY.manager_of) == []
+
+
+def test_daily_schedule_follows_the_working_calendar() -> None:
+    assert is_due_today(CAL, time(9), datetime(2026, 11, 23, 8, 59, tzinfo=BERLIN)) is None
+    assert is_due_today(CAL, time(9), datetime(2026, 11, 23, 9, tzinfo=BERLIN)) == date(
+        2026, 11, 23
+    )
+    assert is_due_today(CAL, time(9), datetime(2026, 11, 28, 10, tzinfo=BERLIN)) is None  # Saturday
+    assert yesterday_of(date(2026, 11, 23), CAL) == date(2026, 11, 20)  # Monday's yesterday: Friday
+
+
+# -- notification policy ------------------------------------------------------------------
+
+
+def alert(rule: str = "nudge", raised: datetime = WED_NOON, subject: str = "rep-1") -> Alert:
+    return Alert(rule, subject, "k", Recipient("person", subject), raised)
+
+
+def test_drop_reasons_in_stage_order() -> None:
+    policy = NotifyPolicy()
+    now = WED_NOON
+    assert (
+        drop_reason(alert(raised=now - timedelta(days=3)), now, policy, [], False)[0] == "expired"
+    )  # type: ignore[index]
+    mute = Silence("s1", now + timedelta(hours=1), rule="behind_target*", subject="rep-1")
+    assert drop_reason(alert("behind_target.resolved"), now, policy, [mute], True)[0] == "silenced"  # type: ignore[index]
+    assert drop_reason(alert("nudge"), now, policy, [mute], True)[0] == "duplicate"  # type: ignore[index]
+    assert drop_reason(alert("nudge"), now, policy, [mute], False) is None
+    expired_silence = Silence("s2", now, rule="*")
+    assert drop_reason(alert("nudge"), now, policy, [expired_silence], False) is None
+
+
+def test_routing_uses_the_directory() -> None:
+    r = route(alert(subject="rep-1"), DIRECTORY)
+    assert (r.channel, r.locale, r.calendar.zone.key, r.group) == (
+        "U0ANA",
+        "de",
+        "Europe/Berlin",
+        "person:rep-1",
+    )
+    assert route(alert(subject="rep-2"), DIRECTORY).channel is None  # no slack_id: undeliverable
+    assert route(alert(subject="mgr-1"), DIRECTORY).calendar.zone.key == "Asia/Shanghai"
+
+
+def test_quiet_and_working_hours_delay_delivery() -> None:
+    policy = NotifyPolicy(quiet_hours=QuietHours(start=time(20), end=time(8)))
+    to_rep = Route("rep-1", "U0ANA", "en", CAL)
+    # Friday 18:00: outside working hours -> Monday 09:00.
+    assert deliver_at(datetime(2026, 11, 27, 18, tzinfo=BERLIN), to_rep, policy) == datetime(
+        2026, 11, 30, 9, tzinfo=BERLIN
+    )
+    # Working hours off: only quiet hours count; 21:00 -> 08:00 next morning.
+    anytime = NotifyPolicy(working_hours_only=False)
+    assert deliver_at(datetime(2026, 11, 27, 21, tzinfo=BERLIN), to_rep, anytime) == datetime(
+        2026, 11, 28, 8, tzinfo=BERLIN
+    )
+    assert deliver_at(datetime(2026, 11, 27, 7, tzinfo=BERLIN), to_rep, anytime) == datetime(
+        2026, 11, 27, 8, tzinfo=BERLIN
+    )
+    # Inside working hours and outside quiet hours: at once.
+    assert deliver_at(WED_NOON, to_rep, policy) == WED_NOON
+    # A 24/7 calendar with quiet hours 12-14 (not spanning midnight).
+    always = Route(
+        "rep-1", "U0ANA", "en", WorkCalendar(BERLIN, frozenset(range(7)), time(0), time(0))
+    )
+    lunch = NotifyPolicy(quiet_hours=QuietHours(start=time(12), end=time(14)))
+    assert deliver_at(WED_NOON, always, lunch) == datetime(2026, 11, 25, 14, tzinfo=BERLIN)
+    assert in_quiet_hours(datetime(2026, 11, 25, 11, tzinfo=BERLIN), CAL, lunch.quiet_hours) is None  # type: ignore[arg-type]
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    assert [backoff(n).total_seconds() for n in (1, 2, 3)] == [5, 10, 20]
+    assert backoff(30) == timedelta(minutes=10)
+
+
+def test_config_errors_name_the_key() -> None:
+    with pytest.raises(ValidationError, match="alerts.no_show.rep_after"):
+        Directory.model_validate({"alerts": {"no_show": {"rep_after": "soon"}}})
+    with pytest.raises(ValidationError, match="unknown metric 'cals'"):
+        Directory.model_validate({"alerts": {"behind_target": {"metrics": ["cals"]}}})
+    with pytest.raises(ValidationError, match="calendar.start"):
+        Directory.model_validate({"calendar": {"start": "9am"}})
+    with pytest.raises(ValidationError, match="quiet_hours"):
+        AlertRules.model_validate({"notify": {"quiet_hours": {"start": "25:00"}}})
+    assert parse_duration("90s") == timedelta(seconds=90) and parse_duration("1.5h") == timedelta(
+        minutes=90
+    )

@@ -1,0 +1,177 @@
+"""The no-show watch: transitions per event and escalations timed on working hours."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from spm_stream.events import parse_event
+from spm_stream.noshow import Watch, advance, transition
+from spm_stream.rules import NoShowRule
+from spm_stream.worktime import WorkCalendar
+
+BERLIN = WorkCalendar(ZoneInfo("Europe/Berlin"))  # Mon-Fri 09-17
+RULE = NoShowRule()  # grace 2h, rep after 4 working hours, manager after 4 more
+
+
+def event(etype: str, at: str, **data: object) -> object:
+    raw = {
+        "event_id": f"{etype}-{at}",
+        "type": etype,
+        "occurred_at": at,
+        "rep_id": "rep-1",
+        "data": {"meeting_id": "m-1", **data},
+    }
+    return parse_event(json.dumps(raw))
+
+
+def t(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def manager_of(rep: str) -> str | None:
+    return "mgr-1"
+
+
+def test_a_no_show_escalates_to_rep_then_manager_on_working_hours() -> None:
+    # Friday 15:00 Berlin: 2 working hours left on Friday, so the DM is due Monday 11:00.
+    watch = transition(
+        event("meeting.no_show", "2026-11-27T15:00:00+01:00"), RULE, lambda _: BERLIN
+    )
+    assert watch is not None and watch.state == "no_show" and not watch.inferred
+    assert watch.due == t("2026-11-30T11:00:00+01:00")
+
+    early, alerts = advance(watch, t("2026-11-30T10:59:00+01:00"), RULE, BERLIN, manager_of)
+    assert early == watch and alerts == []
+
+    after_dm, alerts = advance(watch, t("2026-11-30T11:00:00+01:00"), RULE, BERLIN, manager_of)
+    assert [a.rule for a in alerts] == ["no_show.rep"]
+    assert alerts[0].recipient.id == "rep-1" and alerts[0].raised_at == t(
+        "2026-11-30T11:00:00+01:00"
+    )
+    assert after_dm is not None and after_dm.stage == 1
+    assert after_dm.due == t("2026-11-30T15:00:00+01:00")  # 4 more working hours
+
+    done, alerts = advance(after_dm, t("2026-11-30T15:00:00+01:00"), RULE, BERLIN, manager_of)
+    assert [(a.rule, a.recipient.id) for a in alerts] == [("no_show.manager", "mgr-1")]
+    assert done is not None and done.stage == 2
+    # Kept (for the nudge's "to reschedule" list) until it expires, then dropped without alerts.
+    gone, alerts = advance(done, done.due or t("2000-01-01T00:00:00Z"), RULE, BERLIN, manager_of)
+    assert gone is None and alerts == []
+
+
+def test_a_late_tick_raises_every_step_due_at_once() -> None:
+    watch = transition(
+        event("meeting.no_show", "2026-11-23T09:00:00+01:00"), RULE, lambda _: BERLIN
+    )
+    assert watch is not None
+    later, alerts = advance(watch, t("2026-11-24T12:00:00+01:00"), RULE, BERLIN, manager_of)
+    assert [a.rule for a in alerts] == ["no_show.rep", "no_show.manager"]
+    assert [a.raised_at for a in alerts] == [
+        t("2026-11-23T13:00:00+01:00"),
+        t("2026-11-23T17:00:00+01:00"),  # 4 more working hours end with the day
+    ]
+    assert later is not None and later.stage == 2
+
+
+def test_a_booking_without_held_becomes_an_inferred_no_show() -> None:
+    booked = transition(
+        event(
+            "meeting.booked",
+            "2026-11-20T10:00:00Z",
+            scheduled_for="2026-11-23T10:00:00+01:00",
+            lead_id="L-1",
+        ),
+        RULE,
+        lambda _: BERLIN,
+    )
+    assert booked is not None and booked.state == "booked" and booked.lead_id == "L-1"
+    assert booked.due == t("2026-11-23T12:00:00+01:00")  # scheduled + 2 h grace
+    opened, alerts = advance(booked, t("2026-11-23T12:00:00+01:00"), RULE, BERLIN, manager_of)
+    assert alerts == [] and opened is not None
+    assert (opened.state, opened.inferred, opened.opened_at) == ("no_show", True, booked.due)
+    assert opened.due == t("2026-11-23T16:00:00+01:00")
+
+
+def test_inference_can_be_switched_off() -> None:
+    rule = NoShowRule(infer=False)
+    booked = transition(
+        event("meeting.booked", "2026-11-20T10:00:00Z", scheduled_for="2026-11-23T10:00:00+01:00"),
+        rule,
+        lambda _: BERLIN,
+    )
+    assert booked is not None and booked.state == "closed" and booked.due is None
+
+
+def test_held_canceled_and_rescheduled_close_the_watch() -> None:
+    for etype, data, closed_by in [
+        ("meeting.held", {}, "held"),
+        ("meeting.canceled", {}, "canceled"),
+    ]:
+        watch = transition(event(etype, "2026-11-23T10:00:00Z", **data), RULE, lambda _: BERLIN)
+        assert watch is not None and (watch.state, watch.closed_by, watch.due) == (
+            "closed",
+            closed_by,
+            None,
+        )
+    moved = transition(
+        event(
+            "meeting.rescheduled",
+            "2026-11-23T10:00:00Z",
+            scheduled_for="2026-11-25T10:00:00Z",
+            initiated_by="prospect",
+        ),
+        RULE,
+        lambda _: BERLIN,
+    )
+    # A reschedule ends the no-show and watches the new time like a booking.
+    assert moved is not None and moved.state == "booked" and moved.closed_by == "rescheduled"
+    assert moved.due == t("2026-11-25T12:00:00Z")
+
+
+def test_other_events_are_not_watched() -> None:
+    call = parse_event(
+        '{"event_id":"c","type":"activity.call","occurred_at":"2026-11-23T10:00:00Z","rep_id":"r"}'
+    )
+    assert transition(call, RULE, lambda _: BERLIN) is None
+    assert (
+        transition(
+            event("meeting.no_show", "2026-11-23T10:00:00Z"),
+            NoShowRule(enabled=False),
+            lambda _: BERLIN,
+        )
+        is None
+    )
+
+
+def test_no_manager_means_no_manager_alert() -> None:
+    watch = transition(
+        event("meeting.no_show", "2026-11-23T09:00:00+01:00"), RULE, lambda _: BERLIN
+    )
+    assert watch is not None
+    _, alerts = advance(watch, t("2026-11-30T09:00:00+01:00"), RULE, BERLIN, lambda _: None)
+    assert [a.rule for a in alerts] == ["no_show.rep"]
+
+
+@given(
+    st.sampled_from(["meeting.no_show", "meeting.booked", "meeting.held", "meeting.rescheduled"]),
+    st.datetimes(
+        min_value=datetime(2026, 1, 1),
+        max_value=datetime(2027, 1, 1),
+        timezones=st.just(ZoneInfo("UTC")),
+    ),
+)
+def test_watches_survive_their_json_round_trip(etype: str, at: datetime) -> None:
+    data = {}
+    if etype in ("meeting.booked", "meeting.rescheduled"):
+        data["scheduled_for"] = (at + timedelta(days=1)).isoformat()
+    if etype == "meeting.rescheduled":
+        data["initiated_by"] = "rep"
+    watch = transition(event(etype, at.isoformat(), **data), RULE, lambda _: BERLIN)
+    assert watch is not None
+    # Milliseconds are the store's clock: compare at that precision.
+    assert Watch.loads(watch.dumps()).dumps() == watch.dumps()
