@@ -29,7 +29,7 @@ log = logging.getLogger("spm_stream.agents.notifier")
 def register(app: faust.App, rt: Runtime) -> Notifier:
     """Add the alerts agent and, with a Slack token, the delivery timer."""
     settings = rt.settings
-    client = make_client(settings) if settings.slack_token is not None else None
+    client = make_client(settings, outbox=True) if settings.slack_token is not None else None
     notifier = Notifier(
         Outbox(rt.store.redis, settings.redis_prefix), client, rt.directory, settings.templates_dir
     )

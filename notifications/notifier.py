@@ -169,7 +169,7 @@ class Notifier:
                 backoff(attempts + 1),
                 where.recipient,
                 included,
-                f"slack unreachable: {exc!r}",
+                f"slack unreachable: {type(exc).__name__} {exc}".strip(),
             )
             result.retried += 1
             return

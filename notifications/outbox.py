@@ -5,7 +5,7 @@ recipient, due at its delivery time) until Slack confirmed it, then its identity
 goes to the delivery log for the repeat interval. So a worker restart, a
 leader change or a Slack outage loses nothing, and nothing is sent twice.
 
-Keys (prefix ``<SPM_REDIS_PREFIX>:notify``):
+Keys (prefix ``<SPM_REDIS_PREFIX>:{notify}``, one Redis Cluster slot):
   outbox:due         ZSET group -> epoch seconds it is due
   outbox:g:<group>   HASH identity -> alert JSON
   outbox:n:<group>   STRING failed attempts of the group (for backoff)
@@ -46,17 +46,18 @@ return 'queued'
 """
 
 # Done with some alerts of a group: remove them, log the sent ones for the repeat interval.
+# ARGV: group, now, n_done, done identities..., n_sent, (sent_key, ttl)...
 _FINISH: Final = """
-local n = tonumber(ARGV[1])
+local group, now, n = ARGV[1], ARGV[2], tonumber(ARGV[3])
 for i = 1, n do
-  redis.call('HDEL', KEYS[2], ARGV[1 + i])
+  redis.call('HDEL', KEYS[2], ARGV[3 + i])
 end
-local sent = tonumber(ARGV[2 + n])
-for i = 1, sent do
-  redis.call('SET', ARGV[2 + n + 2 * i - 1], ARGV[4 + n], 'EX', ARGV[2 + n + 2 * i])
+local base = 4 + n
+for i = 1, tonumber(ARGV[base]) do
+  redis.call('SET', ARGV[base + 2 * i - 1], now, 'EX', ARGV[base + 2 * i])
 end
 if redis.call('HLEN', KEYS[2]) == 0 then
-  redis.call('ZREM', KEYS[1], ARGV[3 + n])
+  redis.call('ZREM', KEYS[1], group)
   redis.call('DEL', KEYS[3])
 end
 return 1
@@ -94,7 +95,8 @@ class Outbox:
 
     def __init__(self, redis: Redis, prefix: str) -> None:
         self.redis = redis
-        self.prefix = f"{prefix}:notify"
+        # One hash tag for every notifier key: the scripts touch several, in one cluster slot.
+        self.prefix = f"{prefix}:{{notify}}"
         self._enqueue = redis.register_script(_ENQUEUE)
         self._finish = redis.register_script(_FINISH)
 
@@ -143,10 +145,9 @@ class Outbox:
     ) -> None:
         """Remove ``done`` identities from a group; log ``sent`` ones (identity -> ttl seconds)."""
         done = list(done)
-        args: list[Any] = [len(done), *done, len(sent)]
+        args: list[Any] = [group, now.timestamp(), len(done), *done, len(sent)]
         for identity, ttl in sent.items():
             args += [self._k(f"sent:{identity}"), max(1, ttl)]
-        args += [group, now.timestamp()]
         await self._finish(
             keys=[
                 self._k("outbox:due"),

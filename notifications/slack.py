@@ -8,6 +8,7 @@ current with ``chat.update`` instead of posting a new one per change.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -32,19 +33,26 @@ class Posted:
     created: bool
 
 
-def make_client(settings: Settings) -> AsyncWebClient:
-    """An AsyncWebClient for the configured workspace (or the local Slack server)."""
+def make_client(settings: Settings, *, outbox: bool = False, timeout: float = 10) -> AsyncWebClient:
+    """An AsyncWebClient for the configured workspace (or the local Slack server).
+
+    With ``outbox=True`` (the notifier) the client retries only a rate limit once,
+    after its Retry-After: the outbox reschedules anything else with its own
+    backoff, so a long outage does not block the delivery loop.
+    """
     if settings.slack_token is None:
         raise ConfigError("SPM_SLACK_TOKEN is not set: Slack delivery needs a bot token")
+    handlers: list[Any] = [AsyncRateLimitErrorRetryHandler(max_retry_count=1 if outbox else 5)]
+    if not outbox:
+        handlers += [
+            AsyncConnectionErrorRetryHandler(max_retry_count=3),
+            AsyncServerErrorRetryHandler(max_retry_count=3),
+        ]
     return AsyncWebClient(
         token=settings.slack_token.get_secret_value(),
         base_url=settings.slack_base_url,
-        timeout=10,
-        retry_handlers=[
-            AsyncConnectionErrorRetryHandler(max_retry_count=3),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=5),
-            AsyncServerErrorRetryHandler(max_retry_count=3),
-        ],
+        timeout=int(timeout) if timeout >= 1 else 1,
+        retry_handlers=handlers,
     )
 
 

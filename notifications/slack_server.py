@@ -6,7 +6,8 @@ with its edits, and shows them on an HTML page (``/``) and as JSON
 (``/_messages``). Point ``WebClient(base_url="http://HOST:PORT/api/")`` at it.
 
 Faults can be queued for tests: ``POST /_faults`` with
-``{"method": "chat.postMessage", "status": 429, "retry_after": 1, "count": 2}``.
+``{"method": "chat.postMessage", "status": 429, "retry_after": 1, "count": 2}``
+(``"error"`` sets Slack's error code, ``"delay_s"`` answers late, as in a timeout).
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class Fault:
     count: int
     retry_after: int | None = None
     error: str | None = None
+    delay_s: float = 0.0  # answer this late (a client timeout), then fail as above
 
 
 @dataclass
@@ -127,6 +129,8 @@ async def _api(request: web.Request) -> web.Response:
     state.calls.append({"method": method, "params": params, "at": time.time()})
     fault = state.take_fault(method)
     if fault is not None:
+        if fault.delay_s:
+            await asyncio.sleep(fault.delay_s)
         headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
         body = {
             "ok": False,
@@ -197,6 +201,7 @@ async def _add_fault(request: web.Request) -> web.Response:
             count=int(spec.get("count", 1)),
             retry_after=spec.get("retry_after"),
             error=spec.get("error"),
+            delay_s=float(spec.get("delay_s", 0)),
         )
     )
     return _ok(queued=len(state.faults))
@@ -210,6 +215,14 @@ _EMOJI: Final = {
     "tada": "🎉",
     "fire": "🔥",
     "warning": "⚠️",
+    "calendar": "📆",
+    "rotating_light": "🚨",
+    "hourglass_flowing_sand": "⏳",
+    "rocket": "🚀",
+    "sunrise": "🌅",
+    "bar_chart": "📊",
+    "red_circle": "🔴",
+    "large_green_circle": "🟢",
 }
 
 

@@ -122,6 +122,7 @@ def env(services: Services, slack: SlackFixture, tmp_path: Path) -> dict[str, st
         "SPM_TEST_TAG": tag,
         "SPM_TOPIC": f"it-{tag}-events",
         "SPM_DLQ_TOPIC": f"it-{tag}-dlq",
+        "SPM_ALERTS_TOPIC": f"it-{tag}-alerts",
         "SPM_REDIS_PREFIX": f"it-{tag}",
         "SPM_CONFIG": str(config),
         "SPM_DATA_DIR": str(tmp_path / "faust"),

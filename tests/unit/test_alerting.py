@@ -66,13 +66,16 @@ def test_pace_fires_once_then_resolves() -> None:
     paces = rep_paces(acc, {"calls": 50}, RULE, WEEK, WED_NOON, CAL)
     alerts, firing = pace_alerts("rep-1", paces, RULE, WEEK, WED_NOON, set())
     assert [(a.rule, a.key) for a in alerts] == [("behind_target", "calls@week:2026-11-23")]
-    assert alerts[0].data["expected"] == 25 and alerts[0].data["gap"] == 15
+    assert alerts[0].data["expected"] == 25
+    assert alerts[0].data["gap"] == 15
     # Still behind on the next evaluation: nothing new.
     again, firing = pace_alerts("rep-1", paces, RULE, WEEK, WED_NOON, firing)
-    assert again == [] and firing == {"rep-1|calls|week:2026-11-23"}
+    assert again == []
+    assert firing == {"rep-1|calls|week:2026-11-23"}
     caught_up = rep_paces({"activity.call": 30}, {"calls": 50}, RULE, WEEK, WED_NOON, CAL)
     resolved, firing = pace_alerts("rep-1", caught_up, RULE, WEEK, WED_NOON, firing)
-    assert [a.rule for a in resolved] == ["behind_target.resolved"] and firing == set()
+    assert [a.rule for a in resolved] == ["behind_target.resolved"]
+    assert firing == set()
 
 
 def test_no_pace_alert_early_in_the_period_or_without_a_target() -> None:
@@ -223,14 +226,13 @@ def test_backoff_grows_and_is_capped() -> None:
 
 
 def test_config_errors_name_the_key() -> None:
-    with pytest.raises(ValidationError, match="alerts.no_show.rep_after"):
+    with pytest.raises(ValidationError, match=r"alerts\.no_show\.rep_after"):
         Directory.model_validate({"alerts": {"no_show": {"rep_after": "soon"}}})
     with pytest.raises(ValidationError, match="unknown metric 'cals'"):
         Directory.model_validate({"alerts": {"behind_target": {"metrics": ["cals"]}}})
-    with pytest.raises(ValidationError, match="calendar.start"):
+    with pytest.raises(ValidationError, match=r"calendar\.start"):
         Directory.model_validate({"calendar": {"start": "9am"}})
     with pytest.raises(ValidationError, match="quiet_hours"):
         AlertRules.model_validate({"notify": {"quiet_hours": {"start": "25:00"}}})
-    assert parse_duration("90s") == timedelta(seconds=90) and parse_duration("1.5h") == timedelta(
-        minutes=90
-    )
+    assert parse_duration("90s") == timedelta(seconds=90)
+    assert parse_duration("1.5h") == timedelta(minutes=90)

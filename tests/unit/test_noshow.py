@@ -42,26 +42,31 @@ def test_a_no_show_escalates_to_rep_then_manager_on_working_hours() -> None:
     watch = transition(
         event("meeting.no_show", "2026-11-27T15:00:00+01:00"), RULE, lambda _: BERLIN
     )
-    assert watch is not None and watch.state == "no_show" and not watch.inferred
+    assert watch is not None
+    assert watch.state == "no_show"
+    assert not watch.inferred
     assert watch.due == t("2026-11-30T11:00:00+01:00")
 
     early, alerts = advance(watch, t("2026-11-30T10:59:00+01:00"), RULE, BERLIN, manager_of)
-    assert early == watch and alerts == []
+    assert early == watch
+    assert alerts == []
 
     after_dm, alerts = advance(watch, t("2026-11-30T11:00:00+01:00"), RULE, BERLIN, manager_of)
     assert [a.rule for a in alerts] == ["no_show.rep"]
-    assert alerts[0].recipient.id == "rep-1" and alerts[0].raised_at == t(
-        "2026-11-30T11:00:00+01:00"
-    )
-    assert after_dm is not None and after_dm.stage == 1
+    assert alerts[0].recipient.id == "rep-1"
+    assert alerts[0].raised_at == t("2026-11-30T11:00:00+01:00")
+    assert after_dm is not None
+    assert after_dm.stage == 1
     assert after_dm.due == t("2026-11-30T15:00:00+01:00")  # 4 more working hours
 
     done, alerts = advance(after_dm, t("2026-11-30T15:00:00+01:00"), RULE, BERLIN, manager_of)
     assert [(a.rule, a.recipient.id) for a in alerts] == [("no_show.manager", "mgr-1")]
-    assert done is not None and done.stage == 2
+    assert done is not None
+    assert done.stage == 2
     # Kept (for the nudge's "to reschedule" list) until it expires, then dropped without alerts.
     gone, alerts = advance(done, done.due or t("2000-01-01T00:00:00Z"), RULE, BERLIN, manager_of)
-    assert gone is None and alerts == []
+    assert gone is None
+    assert alerts == []
 
 
 def test_a_late_tick_raises_every_step_due_at_once() -> None:
@@ -75,7 +80,8 @@ def test_a_late_tick_raises_every_step_due_at_once() -> None:
         t("2026-11-23T13:00:00+01:00"),
         t("2026-11-23T17:00:00+01:00"),  # 4 more working hours end with the day
     ]
-    assert later is not None and later.stage == 2
+    assert later is not None
+    assert later.stage == 2
 
 
 def test_a_booking_without_held_becomes_an_inferred_no_show() -> None:
@@ -89,10 +95,13 @@ def test_a_booking_without_held_becomes_an_inferred_no_show() -> None:
         RULE,
         lambda _: BERLIN,
     )
-    assert booked is not None and booked.state == "booked" and booked.lead_id == "L-1"
+    assert booked is not None
+    assert booked.state == "booked"
+    assert booked.lead_id == "L-1"
     assert booked.due == t("2026-11-23T12:00:00+01:00")  # scheduled + 2 h grace
     opened, alerts = advance(booked, t("2026-11-23T12:00:00+01:00"), RULE, BERLIN, manager_of)
-    assert alerts == [] and opened is not None
+    assert alerts == []
+    assert opened is not None
     assert (opened.state, opened.inferred, opened.opened_at) == ("no_show", True, booked.due)
     assert opened.due == t("2026-11-23T16:00:00+01:00")
 
@@ -104,7 +113,9 @@ def test_inference_can_be_switched_off() -> None:
         rule,
         lambda _: BERLIN,
     )
-    assert booked is not None and booked.state == "closed" and booked.due is None
+    assert booked is not None
+    assert booked.state == "closed"
+    assert booked.due is None
 
 
 def test_held_canceled_and_rescheduled_close_the_watch() -> None:
@@ -113,7 +124,8 @@ def test_held_canceled_and_rescheduled_close_the_watch() -> None:
         ("meeting.canceled", {}, "canceled"),
     ]:
         watch = transition(event(etype, "2026-11-23T10:00:00Z", **data), RULE, lambda _: BERLIN)
-        assert watch is not None and (watch.state, watch.closed_by, watch.due) == (
+        assert watch is not None
+        assert (watch.state, watch.closed_by, watch.due) == (
             "closed",
             closed_by,
             None,
@@ -129,7 +141,9 @@ def test_held_canceled_and_rescheduled_close_the_watch() -> None:
         lambda _: BERLIN,
     )
     # A reschedule ends the no-show and watches the new time like a booking.
-    assert moved is not None and moved.state == "booked" and moved.closed_by == "rescheduled"
+    assert moved is not None
+    assert moved.state == "booked"
+    assert moved.closed_by == "rescheduled"
     assert moved.due == t("2026-11-25T12:00:00Z")
 
 

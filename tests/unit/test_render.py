@@ -126,7 +126,8 @@ def test_alert_templates_snapshot(kind: str, locale: str) -> None:
         "zone": "Europe/Berlin",
     }
     message = render(kind, locale, context)
-    assert 0 < len(message.blocks) <= 50 and message.text
+    assert 0 < len(message.blocks) <= 50
+    assert message.text
     rendered = {"text": message.text, "blocks": message.blocks}
     # Names reach mrkdwn (and the notification text) escaped, so "<!channel>" pings nobody;
     # plain_text headers show it literally.
@@ -147,8 +148,10 @@ def test_terminal_preview_shows_the_text_and_the_button() -> None:
     s = sample("nudge")
     message = render("nudge", "en", {"a": s["data"], "rep": "Ana", "name": "Ana", "zone": "UTC"})
     shown = as_terminal(message)
-    assert "# :sunrise: Good morning, Ana" in shown and "[ Snooze 1 day ]" in shown
-    assert "Reschedule 2 no-show(s)" in shown and "32 more Calls to be on pace" in shown
+    assert "# :sunrise: Good morning, Ana" in shown
+    assert "[ Snooze 1 day ]" in shown
+    assert "Reschedule 2 no-show(s)" in shown
+    assert "32 more Calls to be on pace" in shown
 
 
 def test_unknown_sample_kind_names_the_known_ones() -> None:

@@ -1,0 +1,496 @@
+"""Alerts and the notifier against real Redis and the local Slack server, on a test clock.
+
+Events go through the production path (ingest → the store's Lua apply, which
+writes the no-show watches); the rules engine and the notifier are driven with
+an explicit ``now``, so escalation timings, quiet hours and retries are checked
+to the minute without waiting for them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+
+from agents.rules import RulesEngine
+from notifications.notifier import Notifier
+from notifications.outbox import Outbox
+from notifications.slack import make_client
+from notifications.slack_server import Fault
+from spm_stream.alerting import event_alerts
+from spm_stream.alerts import Alert, Recipient
+from spm_stream.directory import Directory
+from spm_stream.embedded import free_port
+from spm_stream.ingest import Record, ingest
+from spm_stream.noshow import transition
+from spm_stream.scopes import Routing
+from spm_stream.settings import Settings
+from spm_stream.store import Store
+from spm_stream.targets import ReloadingTargets
+from tests.events import event
+from tests.integration.conftest import SlackFixture
+
+pytestmark = pytest.mark.integration
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def berlin(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=BERLIN)
+
+
+def people(tag: str, **alerts: Any) -> dict[str, Any]:
+    """Two reps and their manager, with Slack ids unique to this test."""
+    uid = tag.upper()
+    return {
+        "timezone": "Europe/Berlin",
+        "teams": {"t1": {"name": "Team One", "manager": "mgr-1"}},
+        "people": {
+            "mgr-1": {"name": "Mia", "slack_id": f"U{uid}M"},
+            "rep-1": {"name": "Ana", "slack_id": f"U{uid}A", "team": "t1", "locale": "de"},
+            "rep-2": {"name": "Ben", "slack_id": f"U{uid}B", "team": "t1"},
+            "rep-3": {"name": "Noid", "team": "t1"},  # no Slack id
+        },
+        "alerts": alerts,
+    }
+
+
+@dataclass
+class Stack:
+    """The shell of one deployment (store, rules engine, notifier) on a test clock."""
+
+    store: Store
+    directory: Directory
+    notifier: Notifier
+    engine: RulesEngine
+    slack: SlackFixture
+    raised: list[Alert] = field(default_factory=list)
+    offset: int = 0
+
+    async def events(self, *raw: bytes, now: datetime) -> None:
+        """Apply events as the counters agent does, and accept the alerts they raise."""
+        records = []
+        for value in raw:
+            records.append(Record("t", 0, self.offset, b"k", value))
+            self.offset += 1
+        rules = self.directory.alerts
+        result = ingest(
+            records,
+            keys=self.store.keys,
+            routing=Routing.from_directory(self.directory),
+            watch=lambda e: transition(e, rules.no_show, self.directory.calendar_of),
+            alerts=lambda e: event_alerts(e, rules, self.directory.manager_of),
+        )
+        await self.store.apply(result.batches)
+        for alert in result.alerts:
+            await self.notifier.accept(alert, now)
+
+    async def tick(self, now: datetime) -> list[Alert]:
+        """One rules tick and one delivery round at ``now``."""
+        self.raised.clear()
+        await self.engine.tick(now)
+        for alert in self.raised:
+            await self.notifier.accept(alert, now)
+        await self.notifier.deliver_due(now)
+        return list(self.raised)
+
+    def messages(self, person: str) -> list[Any]:
+        """Messages Slack received for a person (by their Slack id), oldest first."""
+        slack_id = self.directory.people[person].slack_id
+        found = [m for m in self.slack.state.messages.values() if m.channel == slack_id]
+        return sorted(found, key=lambda m: m.ts)
+
+    def texts(self, person: str) -> list[str]:
+        return [m.text for m in self.messages(person)]
+
+
+@pytest.fixture
+async def make_stack(settings: Settings, slack: SlackFixture, tmp_path: Path) -> AsyncIterator[Any]:
+    stores: list[Store] = []
+
+    async def build(config: dict[str, Any], targets: dict[str, Any] | None = None) -> Stack:
+        tag = uuid.uuid4().hex[:8]
+        directory = Directory.model_validate(config)
+        path = tmp_path / f"targets-{tag}.yaml"
+        path.write_text(yaml.safe_dump(targets or {}), encoding="utf-8")
+        store = Store.from_settings(settings)
+        stores.append(store)
+        outbox = Outbox(store.redis, settings.redis_prefix)
+        notifier = Notifier(outbox, make_client(settings, outbox=True, timeout=1), directory)
+        stack = Stack(store, directory, notifier, None, slack)  # type: ignore[arg-type]
+
+        async def publish(alerts: Any) -> None:
+            stack.raised.extend(alerts)
+
+        stack.engine = RulesEngine(store, directory, ReloadingTargets(path), publish)
+        return stack
+
+    yield build
+    for store in stores:
+        await store.close()
+
+
+def quiet(**extra: Any) -> dict[str, Any]:
+    """Alert settings for tests about one rule: the others off, no grouping delay."""
+    base: dict[str, Any] = {
+        "nudge": {"enabled": False},
+        "digest": {"enabled": False},
+        "behind_target": {"enabled": False},
+        "notify": {"group_wait": "0s", "quiet_hours": None},
+    }
+    for key, value in extra.items():
+        base[key] = {**base.get(key, {}), **value}
+    return base
+
+
+async def test_no_show_escalates_to_rep_then_manager_exactly_on_working_time(
+    make_stack: Any, env: dict[str, str]
+) -> None:
+    tag = env["SPM_TEST_TAG"]
+    stack: Stack = await make_stack(people(tag, **quiet()))
+    # Friday 15:00 Berlin: 2 working hours left today, 2 more on Monday -> DM Monday 11:00.
+    friday = berlin("2026-11-27T15:00:00")
+    await stack.events(
+        event(f"{tag}-ns", "meeting.no_show", at=friday.isoformat(), meeting_id="m-1"), now=friday
+    )
+    assert await stack.tick(berlin("2026-11-30T10:59:00")) == []
+    assert stack.messages("rep-1") == []
+
+    # A fresh engine (a restart, or another leader after a rebalance) reads the same watch.
+    stack.engine = RulesEngine(
+        stack.store, stack.directory, stack.engine.targets, stack.engine.publish
+    )
+    raised = await stack.tick(berlin("2026-11-30T11:00:00"))
+    assert [a.rule for a in raised] == ["no_show.rep"]
+    (dm,) = stack.messages("rep-1")
+    assert "No-Show" in dm.text  # the rep's locale is de
+    assert await stack.tick(berlin("2026-11-30T14:59:00")) == []
+    raised = await stack.tick(berlin("2026-11-30T15:00:00"))
+    assert [a.rule for a in raised] == ["no_show.manager"]
+    (alert,) = stack.messages("mgr-1")
+    assert "Ana" in alert.text
+    # Nothing more, ever: one DM, one manager alert.
+    await stack.tick(berlin("2026-12-03T12:00:00"))
+    assert len(stack.messages("rep-1")) == 1
+    assert len(stack.messages("mgr-1")) == 1
+
+
+async def test_reschedule_held_and_rebooking_close_the_watch(
+    make_stack: Any, env: dict[str, str]
+) -> None:
+    tag = env["SPM_TEST_TAG"]
+    stack: Stack = await make_stack(people(tag, **quiet(no_show={"report_rep_reschedules": False})))
+    monday = berlin("2026-11-23T09:00:00")
+    at = monday.isoformat()
+    await stack.events(
+        # m-1: no-show, then rescheduled by the prospect: closed.
+        event(f"{tag}-1", "meeting.no_show", at=at, meeting_id="m-1"),
+        event(
+            f"{tag}-2",
+            "meeting.rescheduled",
+            at=berlin("2026-11-23T10:00:00").isoformat(),
+            meeting_id="m-1",
+            scheduled_for=berlin("2026-11-26T10:00:00").isoformat(),
+            initiated_by="prospect",
+        ),
+        # m-2 booked for lead L-2, no-show; a new booking m-3 for the same lead closes it.
+        event(
+            f"{tag}-3",
+            "meeting.booked",
+            at=at,
+            meeting_id="m-2",
+            lead_id="L-2",
+            scheduled_for=berlin("2026-11-23T09:30:00").isoformat(),
+        ),
+        event(
+            f"{tag}-4",
+            "meeting.no_show",
+            at=berlin("2026-11-23T09:45:00").isoformat(),
+            meeting_id="m-2",
+        ),
+        event(
+            f"{tag}-5",
+            "meeting.booked",
+            at=berlin("2026-11-23T10:30:00").isoformat(),
+            meeting_id="m-3",
+            lead_id="L-2",
+            scheduled_for=berlin("2026-11-30T10:00:00").isoformat(),
+        ),
+        # m-4 held after all: a late "booked" (older event time) cannot reopen it.
+        event(
+            f"{tag}-6",
+            "meeting.held",
+            at=berlin("2026-11-23T12:00:00").isoformat(),
+            meeting_id="m-4",
+        ),
+        event(
+            f"{tag}-7",
+            "meeting.booked",
+            at=at,
+            meeting_id="m-4",
+            scheduled_for=berlin("2026-11-23T11:00:00").isoformat(),
+        ),
+        now=monday,
+    )
+    # By Wednesday every escalation would have been due; none is raised.
+    assert await stack.tick(berlin("2026-11-25T12:00:00")) == []
+    assert stack.messages("rep-1") == []
+    assert stack.messages("mgr-1") == []
+    # m-1's new time passes unheld on Thursday: an inferred no-show, DM 4 working hours later.
+    raised = await stack.tick(berlin("2026-11-26T16:00:00"))
+    assert [(a.rule, a.key) for a in raised] == [("no_show.rep", "m-1")]
+    assert raised[0].data["inferred"] is True
+
+
+async def test_a_rep_initiated_reschedule_is_reported_to_the_manager(
+    make_stack: Any, env: dict[str, str]
+) -> None:
+    tag = env["SPM_TEST_TAG"]
+    stack: Stack = await make_stack(people(tag, **quiet()))
+    now = berlin("2026-11-24T10:00:00")
+    moved = event(
+        f"{tag}-r",
+        "meeting.rescheduled",
+        rep="rep-2",
+        at=now.isoformat(),
+        meeting_id="m-9",
+        scheduled_for=berlin("2026-11-27T14:00:00").isoformat(),
+        initiated_by="rep",
+    )
+    await stack.events(moved, now=now)
+    await stack.events(moved, now=now)  # a redelivery of the same event: the identity dedupes
+    await stack.notifier.deliver_due(now)
+    (message,) = stack.messages("mgr-1")
+    assert "Ben" in message.text
+    assert "27 14:00" in message.blocks[1]["text"]["text"]  # the manager's wall clock
+
+
+async def test_quiet_hours_and_working_hours_delay_but_never_drop(
+    make_stack: Any, env: dict[str, str]
+) -> None:
+    tag = env["SPM_TEST_TAG"]
+    rules = quiet()
+    rules["notify"] = {"group_wait": "30s", "quiet_hours": {"start": "20:00", "end": "08:00"}}
+    stack: Stack = await make_stack(people(tag, **rules))
+    friday_night = berlin("2026-11-27T21:00:00")
+    for key in ("a", "b", "c"):
+        await stack.notifier.accept(
+            Alert(
+                "deal.big",
+                "rep-1",
+                key,
+                Recipient("person", "mgr-1"),
+                friday_night,
+                {
+                    "rep_id": "rep-1",
+                    "deal_id": key,
+                    "amount": 1e5,
+                    "currency": "EUR",
+                    "product": "p",
+                },
+            ),
+            friday_night,
+        )
+    await stack.notifier.deliver_due(berlin("2026-11-30T08:59:00"))
+    assert stack.messages("mgr-1") == []
+    await stack.notifier.deliver_due(berlin("2026-11-30T09:00:00"))
+    # Grouped: one message with all three, in order.
+    (message,) = stack.messages("mgr-1")
+    assert [b["type"] for b in message.blocks].count("divider") == 2
+    assert message.text.count("Ana") == 3
+
+
+async def test_nothing_lost_nothing_duplicated_through_slack_faults(
+    make_stack: Any, env: dict[str, str], slack: SlackFixture
+) -> None:
+    tag = env["SPM_TEST_TAG"]
+    stack: Stack = await make_stack(people(tag, **quiet()))
+    now = berlin("2026-11-24T10:00:00")
+
+    async def raise_for(person: str, key: str) -> None:
+        alert = Alert(
+            "deal.big",
+            "rep-1",
+            key,
+            Recipient("person", person),
+            now,
+            {"rep_id": "rep-1", "deal_id": key, "amount": 1, "currency": "EUR", "product": "p"},
+        )
+        assert await stack.notifier.accept(alert, now) == "queued"
+
+    # 429 twice with Retry-After: the client waits once, then the outbox waits the rest.
+    slack.state.faults[:] = [Fault("chat.postMessage", 429, count=2, retry_after=1)]
+    await raise_for("rep-1", "k1")
+    done = await stack.notifier.deliver_due(now)
+    assert (done.sent, done.retried) == (0, 1)
+    assert (await stack.notifier.deliver_due(now + timedelta(milliseconds=999))).sent == 0
+    assert (await stack.notifier.deliver_due(now + timedelta(seconds=1))).sent == 1
+
+    # 500s and a timeout: exponential backoff 5 s, 10 s, 20 s.
+    slack.state.faults[:] = [
+        Fault("chat.postMessage", 500, count=2),
+        Fault("chat.postMessage", 500, count=1, delay_s=3),
+    ]
+    await raise_for("rep-2", "k2")
+    t = now
+    for wait in (0, 5, 10):
+        t += timedelta(seconds=wait)
+        assert (await stack.notifier.deliver_due(t)).retried == 1
+    assert (await stack.notifier.deliver_due(t + timedelta(seconds=19))).sent == 0
+    assert (await stack.notifier.deliver_due(t + timedelta(seconds=20))).sent == 1
+
+    # A long outage: Slack unreachable for hours. Everything waits in the outbox.
+    alive = stack.notifier.client
+    stack.notifier.client = make_client(
+        Settings(slack_token="xoxb-x", slack_base_url=f"http://127.0.0.1:{free_port()}/api/"),
+        outbox=True,
+        timeout=1,
+    )
+    for i in range(5):
+        await raise_for("mgr-1", f"out-{i}")
+    t = now
+    for _ in range(12):  # twelve failed rounds, backoff capped at 10 minutes
+        t += timedelta(minutes=10)
+        await stack.notifier.deliver_due(t)
+    assert stack.messages("mgr-1") == []
+    assert await stack.notifier.outbox.pending() == 1
+    stack.notifier.client = alive  # Slack is back
+    await stack.notifier.deliver_due(t + timedelta(minutes=10))
+    (grouped,) = stack.messages("mgr-1")
+    assert grouped.text.count("Ana") == 5
+
+    # A permanent error for one recipient: dropped, reported; the others still go.
+    slack.state.faults[:] = [Fault("chat.postMessage", 200, count=1, error="channel_not_found")]
+    await raise_for("rep-1", "k3")
+    await raise_for("rep-2", "k4")
+    later = t + timedelta(hours=1)
+    await stack.notifier.deliver_due(later)
+    assert len(stack.messages("rep-2")) == 2
+    log = [e for e in await stack.notifier.outbox.log(recipient="rep-1") if e.recipient == "rep-1"]
+    assert log[-1].status == "undeliverable"
+    assert "channel_not_found" in log[-1].reason
+
+    # Every identity delivered at most once, and nothing left behind.
+    assert len(stack.messages("rep-1")) == 1  # k1 only; k3 was undeliverable
+    left = await stack.notifier.outbox.due(later + timedelta(days=9))
+    assert left == [], [await stack.notifier.outbox.group(g) for g in left]
+    # Re-raising a delivered alert within the repeat interval is a duplicate.
+    alert = Alert("deal.big", "rep-1", "k1", Recipient("person", "rep-1"), now, {})
+    assert await stack.notifier.accept(alert, later) == "duplicate"
+
+
+async def test_dedupe_holds_across_a_restart_and_expires_with_the_repeat_interval(
+    make_stack: Any, env: dict[str, str]
+) -> None:
+    tag = env["SPM_TEST_TAG"]
+    config = people(tag, **quiet(notify={"repeat_interval": "2s"}))
+    first: Stack = await make_stack(config)
+    now = datetime.now(UTC)
+    alert = Alert(
+        "deal.big",
+        "rep-1",
+        "k",
+        Recipient("person", "rep-1"),
+        now,
+        {"rep_id": "rep-1", "deal_id": "k", "amount": 1, "currency": "EUR", "product": "p"},
+    )
+    await first.notifier.accept(alert, now)
+    await first.notifier.deliver_due(now)
+    restarted: Stack = await make_stack(config)  # new process state, same Redis
+    assert await restarted.notifier.accept(alert, now) == "duplicate"
+    import asyncio
+
+    await asyncio.sleep(2.1)  # the delivery log's TTL is real Redis time
+    assert await restarted.notifier.accept(alert, now) == "queued"
+
+
+async def test_silences_mute_and_undeliverable_people_are_reported(
+    make_stack: Any, env: dict[str, str], slack: SlackFixture
+) -> None:
+    tag = env["SPM_TEST_TAG"]
+    ops = f"#ops-{tag}"
+    stack: Stack = await make_stack(people(tag, **quiet(notify={"ops_channel": ops})))
+    now = berlin("2026-11-24T10:00:00")
+    outbox = stack.notifier.outbox
+    silence = await outbox.add_silence(
+        now + timedelta(hours=1),
+        rule="deal.*",
+        subject="rep-1",
+        comment="on holiday",
+        created_by="test",
+        now=now,
+    )
+    alert = Alert("deal.big", "rep-1", "s", Recipient("person", "mgr-1"), now, {})
+    assert await stack.notifier.accept(alert, now) == "silenced"
+    assert await outbox.remove_silence(silence.id)
+    to_noid = Alert("no_show.rep", "rep-3", "m", Recipient("person", "rep-3"), now, {})
+    assert await stack.notifier.accept(to_noid, now) == "undeliverable"
+    ops_id = slack.state.channel_id(ops)
+    (report,) = [m for m in slack.state.messages.values() if m.channel == ops_id]
+    assert "rep-3 has no slack_id" in report.text
+    statuses = [(e.status, e.recipient) for e in await outbox.log(since=now)]
+    assert ("silenced", "mgr-1") in statuses
+    assert ("undeliverable", "rep-3") in statuses
+
+
+async def test_pace_nudge_and_digest(make_stack: Any, env: dict[str, str]) -> None:
+    tag = env["SPM_TEST_TAG"]
+    rules = quiet(
+        nudge={"enabled": True, "at": "09:00"},
+        digest={"enabled": True, "at": "16:00"},
+        behind_target={"enabled": True, "metrics": ["calls"], "every": "0s"},
+    )
+    stack: Stack = await make_stack(people(tag, **rules), {"defaults": {"calls": {"week": 40}}})
+    monday = berlin("2026-11-23T10:00:00")
+    # Ana: 30 calls on Monday (ahead); Ben: 2 (behind by Tuesday afternoon); one open no-show.
+    calls = [event(f"{tag}-a{i}", rep="rep-1", at=monday.isoformat()) for i in range(30)]
+    calls += [event(f"{tag}-b{i}", rep="rep-2", at=monday.isoformat()) for i in range(2)]
+    calls.append(
+        event(f"{tag}-ns", "meeting.no_show", rep="rep-2", at=monday.isoformat(), meeting_id="m-1")
+    )
+    await stack.events(*calls, now=monday)
+
+    raised = await stack.tick(berlin("2026-11-24T09:00:00"))  # Tuesday morning
+    nudges = {a.subject: a for a in raised if a.rule == "nudge"}
+    assert set(nudges) == {"rep-1", "rep-2", "rep-3"}
+    assert nudges["rep-2"].data["yesterday"]["calls"] == 2
+    assert {"kind": "reschedule", "count": 1} in nudges["rep-2"].data["actions"]
+    # 8 of 40 working hours: 8 calls expected; Ben (2) and Noid (0) are behind, Ana is not.
+    behind = sorted(a.subject for a in raised if a.rule == "behind_target")
+    assert behind == ["rep-2", "rep-3"]
+    assert "Guten Morgen, Ana" in stack.texts("rep-1")[0]
+    # Ben's nudge and his pace alert, raised together, reach him as one message.
+    (bens,) = stack.messages("rep-2")
+    assert "Good morning, Ben" in bens.text
+    assert "Behind pace on Calls" in bens.text
+    assert "No-show still not rescheduled" in bens.text  # the DM was due Monday 14:00
+    # Later the same day: no second nudge and no repeated pace alert; only the no-show
+    # escalates to the manager (Monday 10:00 + 4 + 4 working hours = Tuesday 10:00).
+    later = await stack.tick(berlin("2026-11-24T15:00:00"))
+    assert [(a.rule, a.subject) for a in later] == [("no_show.manager", "rep-2")]
+    assert len(stack.messages("rep-2")) == 1
+    digest = [a for a in await stack.tick(berlin("2026-11-24T16:00:00")) if a.rule == "digest"]
+    assert [d.subject for d in digest] == ["mgr-1"]
+    assert [r["rep_id"] for r in digest[0].data["at_risk"]] == ["rep-2", "rep-3"]
+    assert [r["rep_id"] for r in digest[0].data["open_no_shows"]] == ["rep-2"]
+    assert digest[0].data["top"][0]["rep_id"] == "rep-1"
+    no_show_alert, digest_message = stack.messages("mgr-1")
+    assert "Ben" in no_show_alert.text
+    assert "Ben" in digest_message.blocks[2]["text"]["text"]
+
+    # Ben catches up: the alert resolves and he hears it.
+    more = [
+        event(f"{tag}-c{i}", rep="rep-2", at=berlin("2026-11-24T16:30:00").isoformat())
+        for i in range(20)
+    ]
+    await stack.events(*more, now=berlin("2026-11-24T16:30:00"))
+    raised = await stack.tick(berlin("2026-11-24T16:40:00"))
+    assert [(a.rule, a.subject) for a in raised] == [("behind_target.resolved", "rep-2")]
+    assert "Back on pace" in stack.texts("rep-2")[-1]
