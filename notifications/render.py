@@ -8,6 +8,7 @@ A template renders Block Kit JSON; every interpolated string goes through
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -21,6 +22,7 @@ __all__ = [
     "LOCALES",
     "Message",
     "as_terminal",
+    "check_templates",
     "labels",
     "local_time",
     "mrkdwn_escape",
@@ -120,3 +122,20 @@ def as_terminal(message: Message) -> str:
         elif kind == "divider":
             lines.append("-" * 40)
     return "\n".join(lines)
+
+
+def check_templates(locales: Iterable[str], override_dir: Path | None = None) -> list[str]:
+    """Render every message kind's sample in every locale; the problems found, if any.
+
+    Run at start-up, so a broken override fails the deploy, not a 3 a.m. nudge.
+    """
+    problems: list[str] = []
+    for path in sorted(SAMPLES.glob("*.json")):
+        given = sample(path.stem)
+        context = {"a": given["data"], "rep": "Ana", "name": "Ana", "zone": "UTC"}
+        for locale in sorted(set(locales)):
+            try:
+                render(path.stem, locale, context, override_dir)
+            except Exception as exc:  # a user template can fail in any way Jinja can
+                problems.append(f"template {path.stem!r} ({locale}): {exc}")
+    return problems

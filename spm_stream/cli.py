@@ -74,6 +74,7 @@ def worker() -> None:
     settings = load_settings()
     directory = load_directory(settings.config)
     settings.require_redis()
+    _check_notifications(settings, directory)
     ensure_topics(settings)
     app = create_app(settings, directory)
     click.echo(f"settings: {json.dumps(settings.redacted())}", err=True)
@@ -717,16 +718,33 @@ def config_check() -> None:
     """Validate SPM_* settings and the SPM_CONFIG file; print them with secrets redacted."""
     settings = load_settings()
     directory = load_directory(settings.config)
+    warnings = _check_notifications(settings, directory)
     click.echo(
         json.dumps(
             {
                 "settings": settings.redacted(),
                 "teams": len(directory.teams),
                 "people": len(directory.people),
+                "reps": len(directory.reps()),
+                "managers": len(directory.managers()),
+                "warnings": warnings,
             },
             indent=2,
         )
     )
+
+
+def _check_notifications(settings: Settings, directory: Any) -> list[str]:
+    """Fail on templates that do not render; warn about people Slack cannot reach."""
+    from notifications.render import check_templates
+
+    problems = check_templates(directory.locales(), settings.templates_dir)
+    if problems:
+        raise ConfigError("SPM_TEMPLATES_DIR: " + "; ".join(problems))
+    warnings: list[str] = directory.unreachable()
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    return warnings
 
 
 def main() -> None:

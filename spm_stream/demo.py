@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import yaml
 from kafka import KafkaProducer
@@ -57,6 +57,10 @@ class DemoOptions:
     seed: int = 7
 
 
+#: A weekly call target that the demo's slower reps fall behind on.
+DEMO_TARGETS: Final = {"defaults": {"calls": {"day": 20, "week": 100}}}
+
+
 def run_demo(options: DemoOptions, say: Callable[[str], None]) -> dict[str, Any]:
     """Run the demo until the duration ends or Ctrl-C; return the summary."""
     base = load_settings()
@@ -77,6 +81,8 @@ def run_demo(options: DemoOptions, say: Callable[[str], None]) -> dict[str, Any]
         )
         config = workdir / "people.yaml"
         config.write_text(yaml.safe_dump(demo_directory(gen), sort_keys=False), encoding="utf-8")
+        targets = workdir / "targets.yaml"
+        targets.write_text(yaml.safe_dump(DEMO_TARGETS), encoding="utf-8")
         slack_port = options.slack_port or free_port()
         settings = load_settings(
             kafka_url=base.kafka_url or emb.kafka_url,
@@ -84,6 +90,8 @@ def run_demo(options: DemoOptions, say: Callable[[str], None]) -> dict[str, Any]
             slack_base_url=f"http://127.0.0.1:{slack_port}/api/",
             slack_token="xoxb-spm-demo",
             config=config,
+            targets=targets,
+            rules_interval_s=2,
             app_id=f"spm-demo-{os.getpid()}",
             redis_prefix=f"spm-demo-{os.getpid()}",
             web_port=free_port(),
@@ -135,6 +143,8 @@ def run_demo(options: DemoOptions, say: Callable[[str], None]) -> dict[str, Any]
             "events_rejected": stats["rejected"],
             "slack_messages": len(slack_messages),
             "slack_edits": sum(m["edits"] for m in slack_messages),
+            # Nudges, no-show DMs and manager alerts go to people (U…), boards to channels.
+            "slack_direct_messages": sum(1 for m in slack_messages if m["channel"][:1] in "UW"),
             "worker_exit_code": worker.returncode,
             "elapsed_s": round(time.monotonic() - started, 1),
             "kafka": "embedded" if embedded_kafka else "external",

@@ -140,6 +140,18 @@ class Directory(_Strict):
         found = {p.manager for p in self.people.values()} | {t.manager for t in self.teams.values()}
         return sorted(m for m in found if m is not None)
 
+    def locales(self) -> set[str]:
+        """Every locale a message may be rendered in."""
+        return {self.locale} | {p.locale for p in self.people.values() if p.locale}
+
+    def unreachable(self) -> list[str]:
+        """Warnings for reps and managers without a Slack id (their alerts cannot be sent)."""
+        return [
+            f"people.{pid}.slack_id: not set; alerts to {pid} go to the ops channel only"
+            for pid in sorted(set(self.reps()) | set(self.managers()))
+            if self.people.get(pid) is None or self.people[pid].slack_id is None
+        ]
+
     def reports_of(self, manager_id: str) -> list[str]:
         """The reps whose manager (own or team's) is ``manager_id``."""
         return [rep for rep in self.reps() if self.manager_of(rep) == manager_id]

@@ -14,7 +14,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -152,6 +152,18 @@ class Generator:
         )
         if rng.random() < 0.2:
             out.append(self._event(rep, "meeting.no_show", at, meeting_id=meeting))
+            if rng.random() < 0.5:  # the other half waits for the no-show watch to escalate
+                moved = at + timedelta(days=rng.randint(1, 7))
+                out.append(
+                    self._event(
+                        rep,
+                        "meeting.rescheduled",
+                        at,
+                        meeting_id=meeting,
+                        scheduled_for=moved.isoformat(),
+                        initiated_by=rng.choices(("rep", "prospect"), (2, 3))[0],
+                    )
+                )
             return out
         out.append(self._event(rep, "meeting.held", at, meeting_id=meeting))
         if rng.random() < 0.73:
@@ -190,20 +202,47 @@ class Generator:
 
 
 def demo_directory(gen: Generator, timezone: str = "UTC") -> dict[str, Any]:
-    """A people directory (SPM_CONFIG contents) for the generator's teams and reps."""
+    """A people directory (SPM_CONFIG contents) for the generator's teams, reps and managers.
+
+    Its alert timings run in seconds instead of working hours, so a short demo
+    shows no-show escalations, nudges and digests: every hour of the week is
+    working time, there are no quiet hours, and nudges and digests are due at once.
+    """
     teams = sorted({r.team_id for r in gen.reps})
+    people: dict[str, Any] = {
+        f"mgr-{t}": {"name": f"Manager {t.replace('team-', '')}", "slack_id": f"UMGR{i:03d}X"}
+        for i, t in enumerate(teams)
+    }
+    people |= {
+        r.rep_id: {
+            "name": r.name,
+            "team": r.team_id,
+            "slack_id": f"U{r.rep_id.replace('rep-', '').upper()}XX",
+        }
+        for r in gen.reps
+    }
     return {
         "timezone": timezone,
         "locale": "en",
+        "calendar": {"days": list(_WEEK), "start": "00:00", "end": "24:00"},
         "teams": {
-            t: {"name": t.replace("team-", "Team "), "channel": f"#sales-{t}"} for t in teams
-        },
-        "people": {
-            r.rep_id: {
-                "name": r.name,
-                "team": r.team_id,
-                "slack_id": f"U{r.rep_id.replace('rep-', '').upper()}XX",
+            t: {
+                "name": t.replace("team-", "Team "),
+                "channel": f"#sales-{t}",
+                "manager": f"mgr-{t}",
             }
-            for r in gen.reps
+            for t in teams
+        },
+        "people": people,
+        "alerts": {
+            "no_show": {"rep_after": "10s", "manager_after": "10s"},
+            "behind_target": {"metrics": ["calls"], "every": "15s", "min_share": 0.0},
+            "nudge": {"at": "00:00"},
+            "digest": {"at": "00:00"},
+            "big_deal": {"USD": 50000, "EUR": 50000},
+            "notify": {"group_wait": "3s", "quiet_hours": None, "working_hours_only": False},
         },
     }
+
+
+_WEEK: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

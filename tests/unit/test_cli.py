@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
@@ -17,6 +19,11 @@ COMMANDS = [
     ["topics", "create"],
     ["config", "check"],
     ["schema"],
+    ["preview"],
+    ["silence", "add"],
+    ["silence", "list"],
+    ["silence", "remove"],
+    ["notifications", "log"],
 ]
 
 
@@ -54,3 +61,46 @@ def test_bad_people_file_fails_fast(tmp_path, monkeypatch: pytest.MonkeyPatch) -
     result = CliRunner().invoke(cli, ["config", "check"])
     assert result.exit_code == 2
     assert "people.rep-1.team: unknown team 'nowhere'" in result.output
+
+
+def test_preview_renders_a_kind_in_a_locale() -> None:
+    result = CliRunner().invoke(cli, ["preview", "no_show_manager", "--locale", "de"])
+    assert result.exit_code == 0, result.output
+    assert "Nicht neu terminierter No-Show" in result.output
+
+
+def test_preview_of_an_unknown_kind_names_the_known_ones() -> None:
+    result = CliRunner().invoke(cli, ["preview", "nope"])
+    assert result.exit_code == 2
+    assert "known: back_on_pace" in result.output
+
+
+def test_a_broken_template_override_fails_the_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "digest.json.j2").write_text('{"text": {{ a.nope | tojson }}, "blocks": []}')
+    monkeypatch.setenv("SPM_TEMPLATES_DIR", str(tmp_path))
+    monkeypatch.setenv("SPM_REDIS_URL", "redis://127.0.0.1:1/0")  # checked before any connection
+    for command in (["config", "check"], ["worker"]):
+        result = CliRunner().invoke(cli, command)
+        assert result.exit_code == 2
+        assert "template 'digest' (en)" in result.output
+
+
+def test_config_check_warns_about_people_slack_cannot_reach(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "people.yaml"
+    config.write_text(
+        "teams: {t1: {manager: mgr}}\npeople: {mgr: {slack_id: U0MGR}, rep-1: {team: t1}}\n"
+    )
+    monkeypatch.setenv("SPM_CONFIG", str(config))
+    result = CliRunner().invoke(cli, ["config", "check"])
+    assert result.exit_code == 0, result.output
+    assert "people.rep-1.slack_id: not set" in result.output
+
+
+def test_silence_needs_a_matcher() -> None:
+    result = CliRunner().invoke(cli, ["silence", "add", "--for", "1h"])
+    assert result.exit_code == 2
+    assert "give --rule, --rep or both" in result.output

@@ -54,5 +54,7 @@ def test_duplicates_and_rejects_are_mixed_in_when_asked() -> None:
 def test_demo_directory_is_a_valid_config() -> None:
     directory = Directory.model_validate(demo_directory(Generator(teams=2, reps_per_team=3)))
     assert len(directory.teams) == 2
-    assert len(directory.people) == 6
+    assert len(directory.reps()) == 6
+    assert directory.managers() == ["mgr-team-1", "mgr-team-2"]
     assert all(team.channel for team in directory.teams.values())
+    assert all(directory.manager_of(rep) for rep in directory.reps())
