@@ -42,3 +42,18 @@ def test_readme_documents_every_event_type() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for etype in EventType:
         assert f"`{etype.value}`" in readme, etype
+
+
+def test_readme_documents_every_alert_rule_and_knob() -> None:
+    from spm_stream.alerts import RULES
+    from spm_stream.rules import NoShowRule, NotifyPolicy, PaceRule
+    from spm_stream.settings import Settings
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for rule in RULES:
+        assert f"`{rule}`" in readme, rule
+    for model in (NoShowRule, PaceRule, NotifyPolicy):
+        for name in model.model_fields:
+            assert name in readme, f"{model.__name__}.{name}"
+    for name in Settings.model_fields:
+        assert f"SPM_{name.upper()}" in readme, name
