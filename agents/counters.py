@@ -76,6 +76,9 @@ def register(app: faust.App, rt: Runtime) -> None:
             # notifier's dedupe by alert identity makes it once.
             for alert in result.alerts:
                 await alerts.send(key=alert.recipient.id.encode(), value=alert.dumps())
+            if result.alerts:
+                # In the topic before Faust acks the batch that raised them.
+                await app.producer.flush()
             rt.alerts_raised += len(result.alerts)
             rt.consumed += len(records)
             rt.rejected += len(result.rejects)

@@ -218,6 +218,20 @@ async def wait_for_processed(
     return stats
 
 
+def run_cli(
+    env: dict[str, str], *args: str, timeout_s: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run ``spm-stream ARGS`` in a child process with the test's SPM_* variables."""
+    return subprocess.run(
+        [sys.executable, "-m", "spm_stream", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+
+
 def produce(settings: Settings, records: list[tuple[bytes | None, bytes]]) -> None:
     """Send records to the input topic and wait for the broker's acks."""
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=10)

@@ -14,10 +14,7 @@ import asyncio
 import hashlib
 import hmac
 import json
-import os
 import statistics
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,7 +28,7 @@ import yaml
 from spm_stream.settings import Settings
 from spm_stream.store import Store
 from tests.events import event
-from tests.integration.conftest import SlackFixture, produce, wait_for_processed
+from tests.integration.conftest import SlackFixture, produce, run_cli, wait_for_processed
 from tests.integration.test_alerts import people
 
 pytestmark = pytest.mark.integration
@@ -62,14 +59,7 @@ def live_config(tag: str) -> dict[str, Any]:
 
 
 def cli(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "spm_stream", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_cli(env, *args)
     assert done.returncode == 0, done.stderr
     return done.stdout
 

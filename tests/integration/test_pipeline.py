@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +18,7 @@ from tests.integration.conftest import (
     SlackFixture,
     produce,
     read_topic,
+    run_cli,
     wait_for_processed,
 )
 
@@ -28,17 +26,6 @@ pytestmark = pytest.mark.integration
 
 REPS = {"rep-1": "t1", "rep-2": "t1", "rep-3": "t2"}
 TYPES = ["activity.call", "activity.call", "activity.email", "activity.social"]
-
-
-def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "spm_stream", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 async def test_events_are_counted_once_rejects_go_to_the_dlq_and_slack_shows_the_board(
@@ -61,7 +48,7 @@ async def test_events_are_counted_once_rejects_go_to_the_dlq_and_slack_shows_the
     file = tmp_path / "events.jsonl"
     file.write_bytes(b"\n".join(lines) + b"\n")
 
-    replayed = _cli(env, "replay", str(file))
+    replayed = run_cli(env, "replay", str(file))
     assert replayed.returncode == 0, replayed.stderr
     assert f"produced {len(lines)} events" in replayed.stdout
 
@@ -106,7 +93,7 @@ async def test_events_are_counted_once_rejects_go_to_the_dlq_and_slack_shows_the
     assert body["store"]["processed"] == len(lines) + 20
 
     # The leaderboard CLI reads Redis.
-    board = _cli(
+    board = run_cli(
         env,
         "leaderboard",
         "--team",

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -19,20 +16,13 @@ from spm_stream.scopes import Routing
 from spm_stream.settings import Settings
 from spm_stream.store import Store
 from tests.events import event
-from tests.integration.conftest import SlackFixture
+from tests.integration.conftest import SlackFixture, run_cli
 
 pytestmark = pytest.mark.integration
 
 
 def _post_leaderboard(env: dict[str, str], team: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "spm_stream", "post-leaderboard", "--team", team],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_cli(env, "post-leaderboard", "--team", team)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
@@ -75,14 +65,7 @@ async def test_post_leaderboard_posts_once_then_edits_in_place(
 
 
 def test_unknown_team_is_a_clear_cli_error(env: dict[str, str]) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "spm_stream", "post-leaderboard", "--team", "zz"],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_cli(env, "post-leaderboard", "--team", "zz")
     assert done.returncode == 2
     assert "unknown team 'zz'" in done.stderr
 
