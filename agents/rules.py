@@ -10,6 +10,7 @@ recording it) is caught by the notifier's deduplication.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
@@ -53,6 +54,7 @@ class RulesEngine:
         self.targets = targets
         self.publish = publish
         self.rules = directory.alerts
+        self.calendar_of = functools.lru_cache(maxsize=4096)(directory.calendar_of)
 
     async def tick(self, now: datetime) -> list[Alert]:
         """One evaluation of every rule at ``now``; returns the alerts published."""
@@ -68,21 +70,33 @@ class RulesEngine:
         return raised
 
     async def no_shows(self, now: datetime) -> list[Alert]:
-        """Advance every watch that is due; publish before recording, so nothing is lost."""
+        """Advance the watches that are due; publish before recording, so nothing is lost.
+
+        Escalations older than the notifier's ``max_age`` (a replayed history) are
+        recorded without publishing: the notifier would drop them as expired anyway.
+        """
         raised: list[Alert] = []
+        moves: list[tuple[int, str, Watch | None]] = []
+        stale_before = now - self.rules.notify.max_age
+        stale = 0
         for partition, raw in await self.store.due_watches(now.timestamp()):
             watch = Watch.loads(raw)
             new, alerts = advance(
                 watch,
                 now,
                 self.rules.no_show,
-                self.directory.calendar_of(watch.rep_id),
+                self.calendar_of(watch.rep_id),
                 self.directory.manager_of,
             )
-            if alerts:
-                await self.publish(alerts)
-                raised += alerts
-            await self.store.advance_watch(partition, raw, new)
+            fresh = [a for a in alerts if a.raised_at >= stale_before]
+            stale += len(alerts) - len(fresh)
+            raised += fresh
+            moves.append((partition, raw, new))
+        if raised:
+            await self.publish(raised)
+        await self.store.advance_watches(moves)
+        if stale:
+            log.info("%d no-show escalation(s) older than max_age recorded, not sent", stale)
         return raised
 
     async def pace(self, now: datetime) -> list[Alert]:

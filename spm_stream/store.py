@@ -273,9 +273,12 @@ class Store:
         await self.redis.hset(key, mapping={"channel": channel, "ts": ts, "digest": digest})
         await self.redis.expire(key, self.ttls.counters_s)
 
-    async def due_watches(self, now: float) -> list[tuple[int, str]]:
-        """(partition, raw JSON) of every no-show watch due at or before epoch ``now``."""
-        due = await self._each_shard("zrangebyscore", self.keys.watch_due, "-inf", now)
+    async def due_watches(self, now: float, limit: int = 500) -> list[tuple[int, str]]:
+        """(partition, raw JSON) of no-show watches due at or before epoch ``now``, oldest
+        first, at most ``limit`` per partition (a replayed backlog is worked off in slices)."""
+        due = await self._each_shard(
+            "zrangebyscore", self.keys.watch_due, "-inf", now, start=0, num=limit
+        )
         return await self._watches(due)
 
     async def open_watches(self) -> list[tuple[int, str]]:
@@ -292,15 +295,21 @@ class Store:
         raws = await pipe.execute() if where else []
         return [(p, raw) for (p, _), raw in zip(where, raws, strict=True) if raw is not None]
 
-    async def advance_watch(self, partition: int, read: str, new: Watch | None) -> bool:
-        """Replace a watch read at ``read`` by ``new`` (None: stop tracking), unless it changed."""
-        meeting = Watch.loads(read).meeting_id
-        due = new.due.timestamp() if new is not None and new.due is not None else -1
-        done = await self._advance_watch(
-            keys=[self.keys.watch(partition, meeting), self.keys.watch_due(partition)],
-            args=[read, new.dumps() if new is not None else "", due, meeting],
-        )
-        return bool(done)
+    async def advance_watches(self, moves: Sequence[tuple[int, str, Watch | None]]) -> int:
+        """Replace each watch read at ``read`` by its new state (None: stop tracking), unless
+        the counters agent changed it meanwhile; one round trip. Returns how many moved."""
+        if not moves:
+            return 0
+        pipe = self.redis.pipeline(transaction=False)
+        for partition, read, new in moves:
+            meeting = Watch.loads(read).meeting_id
+            due = new.due.timestamp() if new is not None and new.due is not None else -1
+            await self._advance_watch(
+                keys=[self.keys.watch(partition, meeting), self.keys.watch_due(partition)],
+                args=[read, new.dumps() if new is not None else "", due, meeting],
+                client=pipe,
+            )
+        return sum(int(done) for done in await pipe.execute())
 
     async def was_raised(self, identity: str) -> bool:
         """True when a once-a-day alert was already published."""

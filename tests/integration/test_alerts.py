@@ -494,3 +494,17 @@ async def test_pace_nudge_and_digest(make_stack: Any, env: dict[str, str]) -> No
     raised = await stack.tick(berlin("2026-11-24T16:40:00"))
     assert [(a.rule, a.subject) for a in raised] == [("behind_target.resolved", "rep-2")]
     assert "Back on pace" in stack.texts("rep-2")[-1]
+
+
+async def test_a_replayed_history_escalates_silently(make_stack: Any, env: dict[str, str]) -> None:
+    tag = env["SPM_TEST_TAG"]
+    stack: Stack = await make_stack(people(tag, **quiet()))
+    long_ago = berlin("2026-11-02T10:00:00")
+    await stack.events(
+        event(f"{tag}-old", "meeting.no_show", at=long_ago.isoformat(), meeting_id="m-old"),
+        now=long_ago,
+    )
+    # Three weeks later (a rebuild from the log): every step is long due, none is news.
+    assert await stack.tick(berlin("2026-11-23T10:00:00")) == []
+    assert stack.messages("rep-1") == []
+    assert await stack.store.due_watches(berlin("2026-11-23T10:00:00").timestamp()) == []
