@@ -74,12 +74,13 @@ ALWAYS: Final = WorkCalendar(ZoneInfo("UTC"), frozenset(range(7)), time(0), time
 
 def working_seconds(cal: WorkCalendar, start: datetime, end: datetime) -> float:
     """Working time in seconds between two instants (0 when end is not after start)."""
-    total, end = 0.0, end.astimezone(UTC)
+    # Summed as timedeltas (exact microseconds), converted once: no float drift.
+    total, end = timedelta(), end.astimezone(UTC)
     for opens, closes in cal.windows_from(start):
         if opens >= end:
             break
-        total += (min(closes, end) - opens).total_seconds()
-    return total
+        total += min(closes, end) - opens
+    return max(total, timedelta()).total_seconds()
 
 
 def add_working_time(cal: WorkCalendar, start: datetime, seconds: float) -> datetime:
