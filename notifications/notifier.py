@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Final
 
 import aiohttp
-from jinja2 import TemplateError
+from redis.exceptions import RedisError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -95,7 +95,15 @@ class Notifier:
         """Deliver every outbox group due at ``now``; failures are rescheduled, never lost."""
         result = Delivery()
         for group in await self.outbox.due(now):
-            await self._deliver_group(group, now, result)
+            try:
+                await self._deliver_group(group, now, result)
+            except RedisError:
+                raise  # the outbox itself is away: the timer retries the whole round
+            except Exception:
+                # A bug hit by one recipient's message must not block everybody else's.
+                log.exception("delivery of %s failed; retrying it later", group)
+                await self.outbox.retry(group, now + backoff(1))
+                result.retried += 1
         return result
 
     async def _deliver_group(self, group: str, now: datetime, result: Delivery) -> None:
@@ -210,7 +218,7 @@ class Notifier:
         for identity, alert in sorted(alerts.items(), key=lambda item: item[1].raised_at):
             try:
                 msg = self.render(alert, locale, zone)
-            except (TemplateError, ValueError, KeyError) as exc:
+            except Exception as exc:  # a user template can fail in any way Jinja can
                 log.error("template %s failed for %s: %r", alert.template, identity, exc)
                 broken[identity] = alert
                 continue

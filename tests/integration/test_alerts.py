@@ -508,3 +508,30 @@ async def test_a_replayed_history_escalates_silently(make_stack: Any, env: dict[
     assert await stack.tick(berlin("2026-11-23T10:00:00")) == []
     assert stack.messages("rep-1") == []
     assert await stack.store.due_watches(berlin("2026-11-23T10:00:00").timestamp()) == []
+
+
+async def test_a_template_failing_at_runtime_blocks_nobody(
+    make_stack: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    tag = env["SPM_TEST_TAG"]
+    stack: Stack = await make_stack(people(tag, **quiet()))
+    (tmp_path / "big_deal.json.j2").write_text(
+        '{% if a.amount > 100 %}{{ 1 // 0 }}{% endif %}{"text": "ok", "blocks": []}'
+    )
+    stack.notifier.templates_dir = tmp_path
+    now = berlin("2026-11-24T10:00:00")
+    for person, amount in (("rep-1", 1000), ("rep-2", 10)):
+        data = {
+            "rep_id": "rep-1",
+            "deal_id": "d",
+            "amount": amount,
+            "currency": "EUR",
+            "product": "p",
+        }
+        alert = Alert("deal.big", "rep-1", person, Recipient("person", person), now, data)
+        await stack.notifier.accept(alert, now)
+    await stack.notifier.deliver_due(now)
+    assert stack.messages("rep-1") == []
+    assert [m.text for m in stack.messages("rep-2")] == ["ok"]
+    log = await stack.notifier.outbox.log(recipient="rep-1")
+    assert ("undeliverable", "template failed to render") in [(e.status, e.reason) for e in log]
