@@ -17,7 +17,8 @@ from redis.exceptions import RedisError
 from agents.app import Runtime
 from notifications.interactions import handle_interaction
 from notifications.notifier import Notifier
-from spm_stream.query import live_report
+from spm_stream.leaderboards import check_metric
+from spm_stream.query import live_board, live_report
 from spm_stream.report import SCOPE_KINDS
 from spm_stream.scopes import ORG
 from spm_stream.windows import PERIOD_KINDS
@@ -90,6 +91,45 @@ def register(app: faust.App, rt: Runtime, notifier: Notifier) -> None:
                 scope_id=scope_id,
                 kind=kind,
                 at=at,
+            )
+            return self.json(body)
+
+    @app.page("/leaderboard")
+    class LeaderboardView(View):
+        """GET /leaderboard?scope=team&id=t1&metric=calls&period=week&at=&top=&rep=&min_volume="""
+
+        async def get(self, request: Request) -> Response:
+            q = request.query
+            scope = q.get("scope", "team")
+            try:
+                if scope not in ("team", "org"):
+                    raise ValueError("scope: expected team or org")
+                scope_id = q.get("id") if scope == "team" else ORG
+                if not scope_id:
+                    raise ValueError("id: required for scope=team")
+                kind = q.get("period", "day")
+                if kind not in PERIOD_KINDS:
+                    raise ValueError(f"period: expected one of {', '.join(PERIOD_KINDS)}")
+                metric = check_metric(q.get("metric", "calls"))
+                at = (
+                    date.fromisoformat(q["at"])
+                    if q.get("at")
+                    else rt.routing.today(scope, scope_id)
+                )
+                top, min_volume = int(q.get("top", "10")), int(q.get("min_volume", "1"))
+            except ValueError as exc:
+                return self.json({"error": str(exc)}, status=400)
+            body = await live_board(
+                rt.store,
+                routing=rt.routing,
+                scope=scope,
+                scope_id=scope_id,
+                metric=metric,
+                kind=kind,
+                at=at,
+                top=max(1, top),
+                rep=q.get("rep"),
+                min_volume=max(1, min_volume),
             )
             return self.json(body)
 

@@ -13,7 +13,7 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -122,80 +122,119 @@ def replay(file: Path, topic: str | None) -> None:
     click.echo(f"produced {sent} events to {topic or settings.topic}")
 
 
-def _day(value: date | None, settings: Settings) -> str:
-    directory = load_directory(settings.config)
-    if value is None:
-        from spm_stream.windows import day_bucket
+_PERIOD = click.Choice(list(PERIOD_KINDS))
+_SCOPE = click.Choice(list(SCOPE_KINDS))
 
-        return day_bucket(datetime.now(UTC), directory.zone())
-    return f"day:{value.isoformat()}"
+
+def _board_metric(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from spm_stream.leaderboards import check_metric
+
+    try:
+        return check_metric(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @cli.command()
-@click.option("--team", "team", help="Team id (omit for the whole org).")
+@click.option("--scope", default="team", show_default=True, type=click.Choice(["team", "org"]))
+@click.option("--id", "scope_id", help="Team id (not needed for --scope org).")
 @click.option(
     "--metric",
     default="calls",
     show_default=True,
-    type=click.Choice(["calls", "emails", "meetings_booked", "demos", "deals_won"]),
+    callback=_board_metric,
+    help="A count (calls, deals_won, …), revenue:<CUR>, or a rate (win_rate, …).",
 )
+@click.option("--period", default="day", show_default=True, type=_PERIOD)
 @click.option(
-    "--period",
-    default="day",
-    show_default=True,
-    type=click.Choice(["day"]),
-    help="Period of the board (more periods come with the KPI engine).",
+    "--at", "at", type=click.DateTime(["%Y-%m-%d"]), help="A day in the period (default: today)."
 )
-@click.option("--at", "at", type=click.DateTime(["%Y-%m-%d"]), help="Day (default: today).")
-@click.option("--top", default=10, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--top", default=10, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--rep", help="Also show this rep's rank and the reps just above and below.")
+@click.option(
+    "--min-volume",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="For rates: the least denominator (e.g. decided deals for win_rate) to qualify.",
+)
 @click.option(
     "--format", "fmt", default="table", show_default=True, type=click.Choice(["table", "json"])
 )
 @_config_errors
 def leaderboard(
-    team: str | None, metric: str, period: str, at: datetime | None, top: int, fmt: str
+    scope: str,
+    scope_id: str | None,
+    metric: str,
+    period: str,
+    at: datetime | None,
+    top: int,
+    rep: str | None,
+    min_volume: int,
+    fmt: str,
 ) -> None:
-    """Show a leaderboard from Redis: the top reps of a team (or the org) for a metric."""
-    settings = load_settings()
-    day = _day(at.date() if at else None, settings)
-    scope, scope_id = ("team", team) if team else ("org", "all")
+    """Rank the reps of a team (or the org) by any metric over any period, live from Redis.
 
-    async def read() -> Any:
+    Ties go to the earlier achiever (the rep who reached the score on an earlier
+    day), then to the rep id. Rates only rank reps with at least --min-volume.
+    """
+    from spm_stream.query import live_board
+
+    settings = load_settings()
+    directory = load_directory(settings.config)
+    if scope == "team" and not scope_id:
+        raise click.UsageError("--id is required for --scope team")
+    board_id: str = scope_id if scope == "team" and scope_id else ORG
+    routing = Routing.from_directory(directory)
+    day = at.date() if at else routing.today(scope, board_id)
+
+    async def read() -> dict[str, Any]:
         store = Store.from_settings(settings)
         try:
-            return await store.board(metric, scope, scope_id, day, top=top)
+            return await live_board(
+                store,
+                routing=routing,
+                scope=scope,
+                scope_id=board_id,
+                metric=metric,
+                kind=period,
+                at=day,
+                top=top,
+                rep=rep,
+                min_volume=min_volume,
+            )
         finally:
             await store.close()
 
-    entries = asyncio.run(read())
+    body = asyncio.run(read())
     if fmt == "json":
-        click.echo(
-            json.dumps(
-                {
-                    "scope": scope,
-                    "id": scope_id,
-                    "metric": metric,
-                    "period": day,
-                    "entries": [
-                        {"rank": e.rank, "rep_id": e.rep_id, "score": e.score} for e in entries
-                    ],
-                }
-            )
-        )
+        click.echo(json.dumps(body))
         return
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{metric} · {scope} {scope_id} · {day}")
-    for column in ("#", "rep", metric):
+    names = directory.display_name
+    where = f"{scope} {board_id}"
+    p = body["period"]
+    table = Table(title=f"{metric} · {where} · {period} {p['start'][:10]}…{p['end'][:10]}")
+    for column in ("#", "rep", metric, "volume", "reached"):
         table.add_column(column)
-    for e in entries:
-        table.add_row(str(e.rank), e.rep_id, f"{e.score:g}")
+    shown = body["rows"] + [
+        r for r in body.get("rep", {}).get("around", []) if r not in body["rows"]
+    ]
+    for r in shown:
+        style = "bold" if r["rep_id"] == rep else None
+        row = (
+            str(r["rank"]),
+            names(r["rep_id"]),
+            f"{r['value']:g}",
+            str(r["volume"]),
+            r["reached"],
+        )
+        table.add_row(*row, style=style)
     Console().print(table)
-
-
-_PERIOD = click.Choice(list(PERIOD_KINDS))
-_SCOPE = click.Choice(list(SCOPE_KINDS))
+    if not shown:
+        click.echo("nobody qualifies yet", err=True)
 
 
 @cli.command()

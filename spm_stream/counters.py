@@ -87,6 +87,7 @@ def plan_event(
         ops.append((Op("zmin", keys.ramp(partition, ramp[0]), event.rep_id), ramp[1]))
     if team is not None:
         ops.append((Op("sadd", keys.members(partition, team), event.rep_id), 0))
+    ops.append((Op("sadd", keys.reps(partition), event.rep_id), 0))
     return Planned(
         offset=offset,
         event_id=event.event_id,

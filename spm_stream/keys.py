@@ -60,6 +60,10 @@ class Keys:
         """SET of rep_ids seen in a team (for the team's ramp time)."""
         return f"{self.shard(partition)}:members:team:{team}"
 
+    def reps(self, partition: int) -> str:
+        """SET of every rep_id seen in this partition (the candidates of org boards)."""
+        return f"{self.shard(partition)}:members:org"
+
     def watch(self, partition: int, meeting_id: str) -> str:
         """STRING JSON: the no-show watch of one meeting (``spm_stream.noshow.Watch``)."""
         return f"{self.shard(partition)}:watch:{meeting_id}"

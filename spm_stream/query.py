@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from spm_stream.leaderboards import neighbours, rank
 from spm_stream.report import scope_report
 from spm_stream.scopes import Routing
 from spm_stream.store import Store
 from spm_stream.targets import Targets
 from spm_stream.windows import period_containing
 
-__all__ = ["live_report"]
+__all__ = ["live_board", "live_report"]
 
 
 async def live_report(
@@ -40,3 +41,36 @@ async def live_report(
         targets=targets,
         routing=routing,
     )
+
+
+async def live_board(
+    store: Store,
+    *,
+    routing: Routing,
+    scope: str,
+    scope_id: str,
+    metric: str,
+    kind: str,
+    at: date,
+    top: int | None = None,
+    rep: str | None = None,
+    min_volume: int = 1,
+) -> dict[str, Any]:
+    """A ranked board of a team or the org for any metric and period (``leaderboards.rank``).
+
+    ``rep`` adds that rep's row with the rows just above and below it.
+    """
+    period = period_containing(kind, at, routing.zone_of(scope, scope_id))
+    rows = rank(await store.rep_days(scope, scope_id, period.buckets()), metric, min_volume)
+    body: dict[str, Any] = {
+        "scope": scope,
+        "id": scope_id,
+        "metric": metric,
+        "period": period.as_json(),
+        "min_volume": min_volume,
+        "ranked": len(rows),
+        "rows": [r.as_json() for r in rows[:top]],
+    }
+    if rep is not None:
+        body["rep"] = {"rep_id": rep, "around": [r.as_json() for r in neighbours(rows, rep)]}
+    return body

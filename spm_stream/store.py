@@ -243,6 +243,35 @@ class Store:
             found |= set(shard)
         return found
 
+    async def rep_days(
+        self, scope: str, scope_id: str, buckets: Sequence[str]
+    ) -> dict[str, list[tuple[str, Counter[str]]]]:
+        """Each rep of a team (or the org) with its day accumulators over ``buckets``, in order.
+
+        A rep's events all come from one partition (the key is the rep id), so each
+        rep is read from the shard whose member set holds it: reps x days reads.
+        """
+
+        def members_key(p: int) -> str:
+            return self.keys.members(p, scope_id) if scope == "team" else self.keys.reps(p)
+
+        shards = await self._each_shard("smembers", members_key)
+        where = sorted(
+            (str(rep), p)
+            for p, found in zip(self.keys.shards(), shards, strict=True)
+            for rep in found
+        )
+        pipe = self.redis.pipeline(transaction=False)
+        for rep, p in where:
+            for bucket in buckets:
+                pipe.hgetall(self.keys.counts(p, "rep", rep, bucket))
+        raw = iter(await pipe.execute() if where else [])
+        out: dict[str, list[tuple[str, Counter[str]]]] = {}
+        for rep, _ in where:
+            days = [(b, Counter({k: int(v) for k, v in next(raw).items()})) for b in buckets]
+            out.setdefault(rep, []).extend(days)
+        return out
+
     async def board(
         self, metric: str, scope: str, scope_id: str, period: str, top: int | None = None
     ) -> list[BoardEntry]:

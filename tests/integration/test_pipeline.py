@@ -89,14 +89,29 @@ async def test_events_are_counted_once_rejects_go_to_the_dlq_and_slack_shows_the
             assert await response.json() == {"status": "ok", "redis": True}
         async with http.get(web + "/stats") as response:
             body = await response.json()
+        # The org's week board of calls, and rep-2's place on it, over HTTP.
+        query = "scope=org&metric=calls&period=week&at=2026-11-02&rep=rep-2"
+        async with http.get(f"{web}/leaderboard?{query}") as response:
+            assert response.status == 200
+            board = await response.json()
+        async with http.get(f"{web}/leaderboard?scope=org&metric=cals") as response:
+            assert response.status == 400
+            assert "unknown metric 'cals'" in (await response.json())["error"]
     assert body["worker"]["rejected"] == len(BAD_RECORDS)
+    org_calls = {rep: n for (rep, etype), n in expected.items() if etype == "activity.call"}
+    org_calls["rep-3"] = org_calls.get("rep-3", 0) + 20  # the late events are calls too
+    ranked = sorted(org_calls.items(), key=lambda item: (-item[1], item[0]))
+    assert [(r["rep_id"], r["value"]) for r in board["rows"]] == [(r, float(n)) for r, n in ranked]
+    assert "rep-2" in [r["rep_id"] for r in board["rep"]["around"]]
     assert body["store"]["processed"] == len(lines) + 20
 
     # The leaderboard CLI reads Redis.
     board = run_cli(
         env,
         "leaderboard",
-        "--team",
+        "--scope",
+        "team",
+        "--id",
         "t1",
         "--metric",
         "calls",
@@ -106,9 +121,9 @@ async def test_events_are_counted_once_rejects_go_to_the_dlq_and_slack_shows_the
         "json",
     )
     assert board.returncode == 0, board.stderr
-    entries = json.loads(board.stdout)["entries"]
+    entries = json.loads(board.stdout)["rows"]
     calls = {rep: n for (rep, etype), n in expected.items() if etype == "activity.call"}
-    assert [(e["rep_id"], e["score"]) for e in entries] == sorted(
+    assert [(e["rep_id"], e["value"]) for e in entries] == sorted(
         ((rep, float(calls[rep])) for rep in ("rep-1", "rep-2")), key=lambda x: (-x[1], x[0])
     )
 

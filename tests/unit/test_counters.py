@@ -45,6 +45,7 @@ def test_call_counts_for_rep_team_org_and_boards() -> None:
         ("zincr", f"spm:{{crm-events:2}}:lb:calls:org:{ORG}:day:2026-11-02", "rep-1"),
         ("zincr", "spm:{crm-events:2}:lb:calls:team:t1:day:2026-11-02", "rep-1"),
         ("sadd", "spm:{crm-events:2}:members:team:t1", "rep-1"),
+        ("sadd", "spm:{crm-events:2}:members:org", "rep-1"),
     }
     assert plan.seen_key == "spm:{crm-events:2}:seen:2026-11-02"
     assert plan.offset == 5

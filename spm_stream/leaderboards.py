@@ -1,0 +1,152 @@
+"""Leaderboards for any metric and period, ranked from the reps' day accumulators (pure).
+
+A board ranks reps by a metric over a period: a count (``calls``), revenue in
+one currency (``revenue:EUR``) or a rate (``win_rate``) that only qualifies a rep
+with at least ``min_volume`` in its denominator. Ties go to the **earlier
+achiever**: the rep whose running total over the period's days reached the
+final value on an earlier day; then the rep id, so the order is deterministic
+and a rebuild from the log ranks identically. Lower is better for the rates
+that measure a loss (``no_show_rate``, ``avg_discount``, ``sales_cycle_days``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from spm_stream.kpis import compute_kpis
+
+__all__ = [
+    "BOARD_METRIC_HELP",
+    "Row",
+    "check_metric",
+    "metric_value",
+    "neighbours",
+    "rank",
+]
+
+#: Counts: metric -> the accumulator field it counts.
+_COUNTS: Final = {
+    "calls": "activity.call",
+    "emails": "activity.email",
+    "social": "activity.social",
+    "demos": "activity.demo",
+    "events_attended": "activity.event_attended",
+    "conversations": "conversation.meaningful",
+    "leads_qualified": "lead.qualified",
+    "in_forecast": "lead.in_forecast",
+    "meetings_booked": "meeting.booked",
+    "meetings_held": "meeting.held",
+    "deals_won": "deal.won",
+    "quotes_accepted": "quote.accepted",
+    "referrals_given": "referral.given",
+    "referrals_received": "referral.received",
+}
+#: Rates and averages: metric -> the accumulator fields whose sum is its volume.
+_RATES: Final = {
+    "reach_rate": ("activity.call", "activity.email", "activity.social"),
+    "success_rate": ("conversation.meaningful",),
+    "pipe_rate": ("lead.qualified",),
+    "win_rate": ("deal.won", "deal.lost"),
+    "quote_acceptance_rate": ("quote.submitted",),
+    "no_show_rate": ("meeting.held", "meeting.no_show"),
+    "nps": ("nps_promoter", "nps_passive", "nps_detractor"),
+    "avg_discount": ("disc_n",),
+    "sales_cycle_days": ("cycle_n",),
+}
+_LOWER_IS_BETTER: Final = frozenset({"no_show_rate", "avg_discount", "sales_cycle_days"})
+
+BOARD_METRIC_HELP: Final = (
+    f"counts: {', '.join(_COUNTS)}; revenue:<CUR> (e.g. revenue:EUR); "
+    f"rates (with --min-volume): {', '.join(_RATES)}"
+)
+
+
+def check_metric(metric: str) -> str:
+    """The metric if boards know it; else ValueError listing the known ones."""
+    if metric in _COUNTS or metric in _RATES:
+        return metric
+    if metric.startswith("revenue:") and len(metric) == 11 and metric[8:].isupper():
+        return metric
+    raise ValueError(f"unknown metric {metric!r} ({BOARD_METRIC_HELP})")
+
+
+def metric_value(acc: Mapping[str, int], metric: str) -> tuple[float | None, int]:
+    """(value, volume) of a metric over an accumulator; value None when there is no data."""
+    if metric in _COUNTS:
+        count = acc.get(_COUNTS[metric], 0)
+        return float(count), count
+    if metric.startswith("revenue:"):
+        currency = metric.removeprefix("revenue:")
+        revenue: Mapping[str, float] = compute_kpis(acc)["total_revenue"]
+        return revenue.get(currency, 0.0), acc.get(f"won|{currency}", 0)
+    value = compute_kpis(acc)[metric]
+    volume = sum(acc.get(f, 0) for f in _RATES[metric])
+    return (None if value is None else float(value)), volume
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One rep's place on a board."""
+
+    rank: int
+    rep_id: str
+    value: float
+    volume: int
+    reached: str  # the day the rep reached ``value`` ("day:YYYY-MM-DD")
+
+    def as_json(self) -> dict[str, Any]:
+        """Plain data for the CLI and HTTP."""
+        return {
+            "rank": self.rank,
+            "rep_id": self.rep_id,
+            "value": self.value,
+            "volume": self.volume,
+            "reached": self.reached.removeprefix("day:"),
+        }
+
+
+def rank(
+    days: Mapping[str, Sequence[tuple[str, Mapping[str, int]]]],
+    metric: str,
+    min_volume: int = 1,
+) -> list[Row]:
+    """Rank reps by ``metric`` over their (day bucket, accumulator) pairs, days in order.
+
+    Reps below ``min_volume`` (or without data) do not qualify; ties go to the
+    earlier achiever, then to the rep id.
+    """
+    check_metric(metric)
+    sign = 1.0 if metric in _LOWER_IS_BETTER else -1.0
+    scored: list[tuple[float, str, str, float, int]] = []
+    for rep, rep_days in days.items():
+        running: Counter[str] = Counter()
+        reached = ""
+        trail: list[tuple[str, float | None]] = []
+        for bucket, acc in rep_days:
+            running.update(acc)
+            trail.append((bucket, metric_value(running, metric)[0]))
+        final_value, final_volume = metric_value(running, metric)
+        if final_value is None or final_volume < max(1, min_volume):
+            continue
+        # The first day from which the running value stayed at its final value.
+        for bucket, value in reversed(trail):
+            if value != final_value:
+                break
+            reached = bucket
+        scored.append((sign * final_value, reached, rep, final_value, final_volume))
+    scored.sort()
+    return [
+        Row(i + 1, rep, value, volume, reached)
+        for i, (_, reached, rep, value, volume) in enumerate(scored)
+    ]
+
+
+def neighbours(rows: Sequence[Row], rep_id: str, around: int = 1) -> list[Row]:
+    """A rep's row with the ``around`` rows just above and below it (empty if not ranked)."""
+    for i, row in enumerate(rows):
+        if row.rep_id == rep_id:
+            return list(rows[max(0, i - around) : i + around + 1])
+    return []
