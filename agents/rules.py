@@ -14,7 +14,7 @@ import functools
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import faust
 from redis.exceptions import RedisError
@@ -29,9 +29,11 @@ from spm_stream.alerting import (
     rep_paces,
     yesterday_of,
 )
-from spm_stream.alerts import Alert
+from spm_stream.alerts import Alert, Recipient
 from spm_stream.directory import Directory
+from spm_stream.gamification import earned_badges
 from spm_stream.noshow import Watch, advance
+from spm_stream.scopes import ORG
 from spm_stream.store import Store
 from spm_stream.targets import ReloadingTargets
 from spm_stream.windows import period_containing
@@ -67,7 +69,57 @@ class RulesEngine:
             raised += await self.pace(now)
         if self.rules.nudge.enabled or self.rules.digest.enabled:
             raised += await self.daily(now)
+        game = self.directory.gamification
+        if (
+            game.enabled
+            and game.badges
+            and await self.store.due("badges", now.timestamp(), game.every.total_seconds())
+        ):
+            raised += await self.badges(now)
         return raised
+
+    async def badges(self, now: datetime) -> list[Alert]:
+        """Award badges earned from the counted events; announce the recent ones, once.
+
+        The earning day is a function of the events, so a rebuild from the log
+        records the same days; awards older than ``notify.max_age`` are recorded
+        without an announcement (a replay stays silent).
+        """
+        game = self.directory.gamification
+        zone = self.directory.zone()
+        today = now.astimezone(zone).date()
+        buckets = [
+            f"day:{(today - timedelta(days=back)).isoformat()}"
+            for back in range(game.lookback_days - 1, -1, -1)
+        ]
+        days = await self.store.rep_days("org", ORG, buckets)
+        awarded = await self.store.badges(sorted(days))
+        fresh_after = (now - self.rules.notify.max_age).astimezone(zone).date()
+        awards: list[tuple[str, str, str]] = []
+        raised: list[Alert] = []
+        for rep, rep_days in days.items():
+            pending = {b: r for b, r in game.badges.items() if b not in awarded.get(rep, {})}
+            if not pending:
+                continue
+            dated = [(date.fromisoformat(b.removeprefix("day:")), acc) for b, acc in rep_days]
+            earned = earned_badges(dated, pending, game, self.calendar_of(rep))
+            for badge, day in sorted(earned.items()):
+                awards.append((rep, badge, day.isoformat()))
+                if day >= fresh_after:
+                    raised.append(self._badge_alert(rep, badge, day, now))
+        if raised:
+            await self.publish(raised)
+        await self.store.award(awards)
+        return raised
+
+    def _badge_alert(self, rep: str, badge: str, day: date, now: datetime) -> Alert:
+        rule = self.directory.gamification.badges[badge]
+        team = self.directory.team_of(rep)
+        channel = self.directory.teams[team].channel if team else None
+        # Recognition is public: the team channel when there is one, else a DM.
+        recipient = Recipient("channel", channel) if channel else Recipient("person", rep)
+        data = {"rep_id": rep, "badge": badge, "name": rule.name, "emoji": rule.emoji}
+        return Alert("badge.earned", rep, badge, recipient, now, {**data, "day": day.isoformat()})
 
     async def no_shows(self, now: datetime) -> list[Alert]:
         """Advance the watches that are due; publish before recording, so nothing is lost.

@@ -130,6 +130,7 @@ def register(app: faust.App, rt: Runtime, notifier: Notifier) -> None:
                 top=max(1, top),
                 rep=q.get("rep"),
                 min_volume=max(1, min_volume),
+                points=rt.directory.gamification.points,
             )
             return self.json(body)
 

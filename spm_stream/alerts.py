@@ -26,6 +26,7 @@ RULES: dict[str, str] = {
     "nudge": "nudge",
     "digest": "digest",
     "deal.big": "big_deal",
+    "badge.earned": "badge_earned",
 }
 
 

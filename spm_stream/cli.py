@@ -202,6 +202,7 @@ def leaderboard(
                 top=top,
                 rep=rep,
                 min_volume=min_volume,
+                points=directory.gamification.points,
             )
         finally:
             await store.close()

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from spm_stream.config_files import load_yaml_model
+from spm_stream.gamification import Gamification
 from spm_stream.rules import AlertRules, CalendarConfig
 from spm_stream.worktime import WorkCalendar
 
@@ -72,6 +73,7 @@ class Directory(_Strict):
     teams: dict[str, Team] = Field(default_factory=dict)
     people: dict[str, Person] = Field(default_factory=dict)
     alerts: AlertRules = AlertRules()
+    gamification: Gamification = Gamification()
 
     _zone = field_validator("timezone")(_check_zone)
 

@@ -86,6 +86,14 @@ class Keys:
         """SET of "rep|metric|period" whose "behind target" alert is firing."""
         return f"{self.prefix}:rules:pace-firing"
 
+    def badges(self, rep_id: str) -> str:
+        """HASH badge id -> the day it was earned ("2026-11-23"), once per rep."""
+        return f"{self.prefix}:rules:badges:{rep_id}"
+
+    def checked(self, what: str) -> str:
+        """STRING epoch: when a periodic rule (e.g. "badges") last ran."""
+        return f"{self.prefix}:rules:checked:{what}"
+
     def pace_checked(self) -> str:
         """STRING epoch: when pacing was last evaluated (it runs every ``behind_target.every``)."""
         return f"{self.prefix}:rules:pace-checked"

@@ -12,7 +12,7 @@ that measure a loss (``no_show_rate``, ``avg_discount``, ``sales_cycle_days``).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -59,14 +59,14 @@ _RATES: Final = {
 _LOWER_IS_BETTER: Final = frozenset({"no_show_rate", "avg_discount", "sales_cycle_days"})
 
 BOARD_METRIC_HELP: Final = (
-    f"counts: {', '.join(_COUNTS)}; revenue:<CUR> (e.g. revenue:EUR); "
+    f"counts: {', '.join(_COUNTS)}; points; revenue:<CUR> (e.g. revenue:EUR); "
     f"rates (with --min-volume): {', '.join(_RATES)}"
 )
 
 
 def check_metric(metric: str) -> str:
     """The metric if boards know it; else ValueError listing the known ones."""
-    if metric in _COUNTS or metric in _RATES:
+    if metric in _COUNTS or metric in _RATES or metric == "points":
         return metric
     if metric.startswith("revenue:") and len(metric) == 11 and metric[8:].isupper():
         return metric
@@ -112,13 +112,19 @@ def rank(
     days: Mapping[str, Sequence[tuple[str, Mapping[str, int]]]],
     metric: str,
     min_volume: int = 1,
+    points_of: Callable[[str, Mapping[str, int]], float] | None = None,
 ) -> list[Row]:
     """Rank reps by ``metric`` over their (day bucket, accumulator) pairs, days in order.
 
     Reps below ``min_volume`` (or without data) do not qualify; ties go to the
-    earlier achiever, then to the rep id.
+    earlier achiever, then to the rep id. ``points_of`` scores one day for the
+    ``points`` metric (``spm_stream.gamification``).
     """
     check_metric(metric)
+    if metric == "points":
+        if points_of is None:
+            raise ValueError("the points metric needs the gamification config")
+        return _rank_points(days, points_of, min_volume)
     sign = 1.0 if metric in _LOWER_IS_BETTER else -1.0
     scored: list[tuple[float, str, str, float, int]] = []
     for rep, rep_days in days.items():
@@ -142,6 +148,24 @@ def rank(
         Row(i + 1, rep, value, volume, reached)
         for i, (_, reached, rep, value, volume) in enumerate(scored)
     ]
+
+
+def _rank_points(
+    days: Mapping[str, Sequence[tuple[str, Mapping[str, int]]]],
+    points_of: Callable[[str, Mapping[str, int]], float],
+    min_volume: int,
+) -> list[Row]:
+    scored: list[tuple[float, str, str, float, int]] = []
+    for rep, rep_days in days.items():
+        total, reached, active = 0.0, "", 0
+        for bucket, acc in rep_days:
+            earned = points_of(bucket, acc)
+            if earned:
+                total, reached, active = total + earned, bucket, active + 1
+        if total > 0 and active >= min_volume:
+            scored.append((-total, reached, rep, total, active))
+    scored.sort()
+    return [Row(i + 1, rep, v, n, reached) for i, (_, reached, rep, v, n) in enumerate(scored)]
 
 
 def neighbours(rows: Sequence[Row], rep_id: str, around: int = 1) -> list[Row]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from spm_stream.gamification import Points, points_of_day
 from spm_stream.leaderboards import neighbours, rank
 from spm_stream.report import scope_report
 from spm_stream.scopes import Routing
@@ -55,13 +57,20 @@ async def live_board(
     top: int | None = None,
     rep: str | None = None,
     min_volume: int = 1,
+    points: Points | None = None,
 ) -> dict[str, Any]:
     """A ranked board of a team or the org for any metric and period (``leaderboards.rank``).
 
     ``rep`` adds that rep's row with the rows just above and below it.
     """
     period = period_containing(kind, at, routing.zone_of(scope, scope_id))
-    rows = rank(await store.rep_days(scope, scope_id, period.buckets()), metric, min_volume)
+    days = await store.rep_days(scope, scope_id, period.buckets())
+    rules = points or Points()
+
+    def points_of(bucket: str, acc: Mapping[str, int]) -> float:
+        return points_of_day(date.fromisoformat(bucket.removeprefix("day:")), acc, rules)
+
+    rows = rank(days, metric, min_volume, points_of)
     body: dict[str, Any] = {
         "scope": scope,
         "id": scope_id,

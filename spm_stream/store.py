@@ -340,6 +340,33 @@ class Store:
             )
         return sum(int(done) for done in await pipe.execute())
 
+    async def badges(self, rep_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        """Badges already awarded, per rep: badge id -> day earned."""
+        pipe = self.redis.pipeline(transaction=False)
+        for rep in rep_ids:
+            pipe.hgetall(self.keys.badges(rep))
+        found = await pipe.execute() if rep_ids else []
+        return {
+            rep: {str(k): str(v) for k, v in got.items()}
+            for rep, got in zip(rep_ids, found, strict=True)
+        }
+
+    async def award(self, awards: Sequence[tuple[str, str, str]]) -> None:
+        """Record (rep, badge, day) awards; HSETNX keeps the first day if one raced."""
+        pipe = self.redis.pipeline(transaction=False)
+        for rep, badge, day in awards:
+            pipe.hsetnx(self.keys.badges(rep), badge, day)
+        await pipe.execute()
+
+    async def due(self, what: str, now: float, every_s: float) -> bool:
+        """True (and the clock reset) when ``what`` last ran ``every_s`` ago or never."""
+        key = self.keys.checked(what)
+        last = await self.redis.get(key)
+        if last is not None and now - float(last) < every_s:
+            return False
+        await self.redis.set(key, str(now))
+        return True
+
     async def was_raised(self, identity: str) -> bool:
         """True when a once-a-day alert was already published."""
         return bool(await self.redis.exists(self.keys.raised(identity)))

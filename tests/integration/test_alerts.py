@@ -59,6 +59,7 @@ def people(tag: str, **alerts: Any) -> dict[str, Any]:
             "rep-3": {"name": "Noid", "team": "t1"},  # no Slack id
         },
         "alerts": alerts,
+        "gamification": {"enabled": False},  # badge tests turn it on
     }
 
 
@@ -535,3 +536,53 @@ async def test_a_template_failing_at_runtime_blocks_nobody(
     assert [m.text for m in stack.messages("rep-2")] == ["ok"]
     log = await stack.notifier.outbox.log(recipient="rep-1")
     assert ("undeliverable", "template failed to render") in [(e.status, e.reason) for e in log]
+
+
+async def test_badges_are_awarded_once_and_a_rebuild_is_identical_and_silent(
+    make_stack: Any, env: dict[str, str]
+) -> None:
+    tag = env["SPM_TEST_TAG"]
+    config = people(tag, **quiet())
+    config["gamification"] = {
+        "every": "0s",
+        "badges": {
+            "ten_calls": {"name": "10-call day", "when": "calls >= 10 over day"},
+            "first_deal": {"name": "First deal", "when": "deals_won >= 1 over all"},
+        },
+    }
+    stack: Stack = await make_stack(config)
+    monday = berlin("2026-11-16T10:00:00")
+    history = [event(f"{tag}-c{i}", rep="rep-1", at=monday.isoformat()) for i in range(10)] + [
+        event(
+            f"{tag}-w",
+            "deal.won",
+            rep="rep-2",
+            at=(monday + timedelta(days=2)).isoformat(),
+            deal_id="d-1",
+            amount=100,
+            currency="EUR",
+            product="p",
+        )
+    ]
+    await stack.events(*history, now=monday)
+    raised = await stack.tick(berlin("2026-11-19T12:00:00"))
+    badges = sorted((a.subject, a.key) for a in raised if a.rule == "badge.earned")
+    # rep-1's 10-call day (Monday) is older than max_age (2 days): recorded, not announced.
+    assert badges == [("rep-2", "first_deal")]
+    assert "First deal" in stack.texts("rep-2")[0]
+    assert [
+        a for a in await stack.tick(berlin("2026-11-18T12:10:00")) if a.rule == "badge.earned"
+    ] == []
+    awarded = await stack.store.badges(["rep-1", "rep-2"])
+    assert awarded == {"rep-1": {"ten_calls": "2026-11-16"}, "rep-2": {"first_deal": "2026-11-18"}}
+
+    # Flush this deployment's Redis state and replay the log: the same awards, no announcement.
+    redis = stack.store.redis
+    keys = [k async for k in redis.scan_iter(match=f"{env['SPM_REDIS_PREFIX']}:*")]
+    await redis.delete(*keys)
+    stack.offset = 0
+    await stack.events(*history, now=berlin("2026-11-25T12:00:00"))
+    raised = await stack.tick(berlin("2026-11-25T12:00:00"))
+    assert [a for a in raised if a.rule == "badge.earned"] == []
+    assert await stack.store.badges(["rep-1", "rep-2"]) == awarded
+    assert len(stack.messages("rep-2")) == 1

@@ -46,14 +46,29 @@ def test_readme_documents_every_event_type() -> None:
 
 def test_readme_documents_every_alert_rule_and_knob() -> None:
     from spm_stream.alerts import RULES
+    from spm_stream.gamification import Gamification, Points, StreakRule
     from spm_stream.rules import NoShowRule, NotifyPolicy, PaceRule
     from spm_stream.settings import Settings
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for rule in RULES:
         assert f"`{rule}`" in readme, rule
-    for model in (NoShowRule, PaceRule, NotifyPolicy):
+    for model in (NoShowRule, PaceRule, NotifyPolicy, Gamification, Points, StreakRule):
         for name in model.model_fields:
             assert name in readme, f"{model.__name__}.{name}"
     for name in Settings.model_fields:
         assert f"SPM_{name.upper()}" in readme, name
+
+
+def test_readme_config_examples_are_valid() -> None:
+    from spm_stream.directory import Directory
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    checked = 0
+    for block in re.findall(r"```yaml\n(.*?)```", readme, re.S):
+        data = yaml.safe_load(block)
+        if {"alerts", "gamification", "calendar"} & set(data):
+            # Team entries of these snippets refer to people defined elsewhere.
+            Directory.model_validate({k: v for k, v in data.items() if k != "teams"})
+            checked += 1
+    assert checked >= 2
