@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 import faust
@@ -31,7 +31,8 @@ from spm_stream.alerting import (
 )
 from spm_stream.alerts import Alert, Recipient
 from spm_stream.directory import Directory
-from spm_stream.gamification import earned_badges
+from spm_stream.gamification import earned_badges, points_of_day
+from spm_stream.leaderboards import Pass, passes, rank
 from spm_stream.noshow import Watch, advance
 from spm_stream.scopes import ORG
 from spm_stream.store import Store
@@ -70,6 +71,8 @@ class RulesEngine:
         if self.rules.nudge.enabled or self.rules.digest.enabled:
             raised += await self.daily(now)
         game = self.directory.gamification
+        if game.enabled and game.celebrate.enabled:
+            raised += await self.celebrations(now)
         if (
             game.enabled
             and game.badges
@@ -77,6 +80,54 @@ class RulesEngine:
         ):
             raised += await self.badges(now)
         return raised
+
+    async def celebrations(self, now: datetime) -> list[Alert]:
+        """Rank changes in the top of each team's boards, at most one per board per cooldown."""
+        rule = self.directory.gamification.celebrate
+        points = self.directory.gamification.points
+        zone = self.directory.zone()
+        period = period_containing(rule.period, now.astimezone(zone).date(), zone)
+
+        def points_of(bucket: str, acc: Mapping[str, int]) -> float:
+            return points_of_day(date.fromisoformat(bucket.removeprefix("day:")), acc, points)
+
+        raised: list[Alert] = []
+        for team_id, team in sorted(self.directory.teams.items()):
+            if not team.channel:
+                continue
+            days = await self.store.rep_days("team", team_id, period.buckets())
+            for metric in rule.metrics:
+                board_id = f"{metric}:{period.kind}:{period.first.isoformat()}:team:{team_id}"
+                rows = rank(days, metric, 1, points_of)
+                before = await self.store.ranking(board_id)
+                found = passes(before, rows, rule.top) if before is not None else []
+                if found and not await self.store.due(
+                    f"celebrate:{board_id}", now.timestamp(), rule.cooldown.total_seconds()
+                ):
+                    continue  # in the cooldown: keep the old order, announce the net change later
+                if found:
+                    best = min(found, key=lambda p: p.rank)
+                    raised.append(
+                        self._pass_alert(best, board_id, metric, period.kind, team.channel, now)
+                    )
+                await self.store.set_ranking(board_id, [r.rep_id for r in rows])
+        if raised:
+            await self.publish(raised)
+        return raised
+
+    def _pass_alert(
+        self, move: Pass, board_id: str, metric: str, kind: str, channel: str, now: datetime
+    ) -> Alert:
+        data = {
+            "rep_id": move.rep_id,
+            "passed": move.passed,
+            "passed_name": self.directory.display_name(move.passed),
+            "rank": move.rank,
+            "metric": metric,
+            "period": kind,
+        }
+        key = f"{board_id}:{move.rep_id}>{move.passed}"
+        return Alert("rank.passed", move.rep_id, key, Recipient("channel", channel), now, data)
 
     async def badges(self, now: datetime) -> list[Alert]:
         """Award badges earned from the counted events; announce the recent ones, once.

@@ -27,6 +27,7 @@ RULES: dict[str, str] = {
     "digest": "digest",
     "deal.big": "big_deal",
     "badge.earned": "badge_earned",
+    "rank.passed": "rank_passed",
 }
 
 

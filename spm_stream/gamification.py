@@ -31,6 +31,7 @@ from spm_stream.worktime import WorkCalendar
 
 __all__ = [
     "BadgeRule",
+    "Celebrate",
     "Condition",
     "Gamification",
     "earned_badges",
@@ -170,6 +171,23 @@ def _default_badges() -> dict[str, BadgeRule]:
     }
 
 
+class Celebrate(_Strict):
+    """Rank changes announced in the team channel: "Ana passed Ben for #1 in calls"."""
+
+    enabled: bool = True
+    metrics: tuple[str, ...] = ("calls", "meetings_booked", "deals_won")
+    period: Literal["day", "week", "month", "quarter"] = "week"
+    top: int = Field(default=3, ge=1, le=50)
+    cooldown: Duration = Field(
+        default=timedelta(minutes=10), description="At most one celebration per board this often."
+    )
+
+    @field_validator("metrics")
+    @classmethod
+    def _known(cls, metrics: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(check_metric(m) for m in metrics)
+
+
 class Gamification(_Strict):
     """The ``gamification:`` section of ``SPM_CONFIG``."""
 
@@ -177,6 +195,7 @@ class Gamification(_Strict):
     points: Points = Points()
     streak: StreakRule = StreakRule()
     badges: dict[str, BadgeRule] = Field(default_factory=_default_badges)
+    celebrate: Celebrate = Celebrate()
     lookback_days: int = Field(default=90, ge=7, le=400)
     every: Duration = Field(
         default=timedelta(minutes=5), description="How often badges are checked."

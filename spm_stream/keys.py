@@ -90,6 +90,10 @@ class Keys:
         """HASH badge id -> the day it was earned ("2026-11-23"), once per rep."""
         return f"{self.prefix}:rules:badges:{rep_id}"
 
+    def ranking(self, board_id: str) -> str:
+        """STRING JSON: the rep ids of a board in rank order at the last celebration check."""
+        return f"{self.prefix}:rules:ranking:{board_id}"
+
     def checked(self, what: str) -> str:
         """STRING epoch: when a periodic rule (e.g. "badges") last ran."""
         return f"{self.prefix}:rules:checked:{what}"

@@ -20,10 +20,12 @@ from spm_stream.kpis import compute_kpis
 
 __all__ = [
     "BOARD_METRIC_HELP",
+    "Pass",
     "Row",
     "check_metric",
     "metric_value",
     "neighbours",
+    "passes",
     "rank",
 ]
 
@@ -166,6 +168,35 @@ def _rank_points(
             scored.append((-total, reached, rep, total, active))
     scored.sort()
     return [Row(i + 1, rep, v, n, reached) for i, (_, reached, rep, v, n) in enumerate(scored)]
+
+
+@dataclass(frozen=True, slots=True)
+class Pass:
+    """``rep_id`` moved above ``passed`` and now holds ``rank``."""
+
+    rep_id: str
+    passed: str
+    rank: int
+
+
+def passes(before: Sequence[str], after: Sequence[Row], top: int) -> list[Pass]:
+    """Who overtook whom between two rankings, for moves that end in the top ``top``.
+
+    Only reps ranked in both count (a newcomer passes nobody); each pass names
+    the rep just overtaken for the new rank ("Ana passed Ben for #1").
+    """
+    old = {rep: i for i, rep in enumerate(before)}
+    found: list[Pass] = []
+    ranked = [r for r in after if r.rep_id in old]
+    for i, row in enumerate(ranked):
+        if row.rank > top:
+            break
+        below = ranked[i + 1 :]
+        overtaken = [r.rep_id for r in below if old[r.rep_id] < old[row.rep_id]]
+        if overtaken:
+            # The one who held the best old rank among them: the rep whose place was taken.
+            found.append(Pass(row.rep_id, min(overtaken, key=old.__getitem__), row.rank))
+    return found
 
 
 def neighbours(rows: Sequence[Row], rep_id: str, around: int = 1) -> list[Row]:

@@ -358,6 +358,15 @@ class Store:
             pipe.hsetnx(self.keys.badges(rep), badge, day)
         await pipe.execute()
 
+    async def ranking(self, board_id: str) -> list[str] | None:
+        """A board's rep order at the last check, or None before the first."""
+        raw = await self.redis.get(self.keys.ranking(board_id))
+        return None if raw is None else [str(r) for r in orjson.loads(raw)]
+
+    async def set_ranking(self, board_id: str, reps: Sequence[str]) -> None:
+        """Remember a board's rep order (kept a week past its period at most)."""
+        await self.redis.set(self.keys.ranking(board_id), orjson.dumps(list(reps)), ex=40 * 86_400)
+
     async def due(self, what: str, now: float, every_s: float) -> bool:
         """True (and the clock reset) when ``what`` last ran ``every_s`` ago or never."""
         key = self.keys.checked(what)

@@ -106,6 +106,9 @@ def directory(tag: str) -> dict[str, Any]:
             "rep-2": {"name": "Ben", "team": "t1"},
             "rep-3": {"name": "Chloé", "team": "t2"},
         },
+        # Badges and rank celebrations would post to the team channels these tests read;
+        # tests/integration/test_alerts.py covers them.
+        "gamification": {"enabled": False},
     }
 
 

@@ -586,3 +586,42 @@ async def test_badges_are_awarded_once_and_a_rebuild_is_identical_and_silent(
     assert [a for a in raised if a.rule == "badge.earned"] == []
     assert await stack.store.badges(["rep-1", "rep-2"]) == awarded
     assert len(stack.messages("rep-2")) == 1
+
+
+async def test_rank_changes_are_celebrated_once_and_throttled(
+    make_stack: Any, env: dict[str, str], slack: SlackFixture
+) -> None:
+    tag = env["SPM_TEST_TAG"]
+    config = people(tag, **quiet())
+    config["teams"]["t1"]["channel"] = f"#t1-{tag}"
+    config["gamification"] = {
+        "badges": {},
+        "celebrate": {"metrics": ["calls"], "period": "week", "top": 3, "cooldown": "10m"},
+    }
+    stack: Stack = await make_stack(config)
+    now = berlin("2026-11-24T10:00:00")
+
+    async def calls(rep: str, n: int, start: int) -> None:
+        await stack.events(
+            *[event(f"{tag}-{rep}-{start + i}", rep=rep, at=now.isoformat()) for i in range(n)],
+            now=now,
+        )
+
+    await calls("rep-2", 5, 0)
+    await calls("rep-1", 3, 0)
+    assert await stack.tick(now) == []  # the first look only remembers the order
+    await calls("rep-1", 4, 3)  # Ana 7 > Ben 5
+    raised = await stack.tick(now + timedelta(minutes=1))
+    assert [(a.rule, a.subject, a.data["passed"], a.data["rank"]) for a in raised] == [
+        ("rank.passed", "rep-1", "rep-2", 1)
+    ]
+    channel = slack.state.channel_id(f"#t1-{tag}")
+    (message,) = [m for m in slack.state.messages.values() if m.channel == channel]
+    assert "Ana passed Ben for #1 in Calls" in message.text
+    # Ben takes it back within the cooldown: no see-saw of messages.
+    await calls("rep-2", 5, 5)
+    assert await stack.tick(now + timedelta(minutes=3)) == []
+    # After the cooldown the net change is announced once.
+    raised = await stack.tick(now + timedelta(minutes=12))
+    assert [(a.subject, a.data["passed"]) for a in raised] == [("rep-2", "rep-1")]
+    assert await stack.tick(now + timedelta(minutes=30)) == []

@@ -46,14 +46,14 @@ def test_readme_documents_every_event_type() -> None:
 
 def test_readme_documents_every_alert_rule_and_knob() -> None:
     from spm_stream.alerts import RULES
-    from spm_stream.gamification import Gamification, Points, StreakRule
+    from spm_stream.gamification import Celebrate, Gamification, Points, StreakRule
     from spm_stream.rules import NoShowRule, NotifyPolicy, PaceRule
     from spm_stream.settings import Settings
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for rule in RULES:
         assert f"`{rule}`" in readme, rule
-    for model in (NoShowRule, PaceRule, NotifyPolicy, Gamification, Points, StreakRule):
+    for model in (NoShowRule, PaceRule, NotifyPolicy, Gamification, Points, StreakRule, Celebrate):
         for name in model.model_fields:
             assert name in readme, f"{model.__name__}.{name}"
     for name in Settings.model_fields:

@@ -91,3 +91,21 @@ def test_the_order_is_total_and_independent_of_dict_order(
         assert rows == rank(reversed_days, metric)
         assert [r.rank for r in rows] == list(range(1, len(rows) + 1))
         assert len({r.rep_id for r in rows}) == len(rows)
+
+
+def test_passes_name_who_overtook_whom_in_the_top() -> None:
+    def rows(*reps: str) -> list:
+        return rank({r: days({"activity.call": 10 - i}) for i, r in enumerate(reps)}, "calls")
+
+    from spm_stream.leaderboards import Pass, passes
+
+    assert passes(["ben", "ana", "cat"], rows("ana", "ben", "cat"), top=3) == [
+        Pass("ana", "ben", 1)
+    ]
+    # Cat jumps from 3rd to 1st: she took Ben's place.
+    assert passes(["ben", "ana", "cat"], rows("cat", "ben", "ana"), top=3)[0] == Pass(
+        "cat", "ben", 1
+    )
+    # Moves below the top are not celebrated; newcomers pass nobody.
+    assert passes(["a", "b", "c", "d"], rows("a", "b", "d", "c"), top=2) == []
+    assert passes(["ben"], rows("new", "ben"), top=3) == []
