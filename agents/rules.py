@@ -30,11 +30,13 @@ from spm_stream.alerting import (
     yesterday_of,
 )
 from spm_stream.alerts import Alert, Recipient
+from spm_stream.contests import Contest, announcements_due
 from spm_stream.directory import Directory
 from spm_stream.gamification import earned_badges, points_of_day
-from spm_stream.leaderboards import Pass, passes, rank
+from spm_stream.leaderboards import Pass, Row, passes, rank
 from spm_stream.noshow import Watch, advance
-from spm_stream.scopes import ORG
+from spm_stream.query import contest_standings
+from spm_stream.scopes import ORG, Routing
 from spm_stream.store import Store
 from spm_stream.targets import ReloadingTargets
 from spm_stream.windows import period_containing
@@ -71,6 +73,8 @@ class RulesEngine:
         if self.rules.nudge.enabled or self.rules.digest.enabled:
             raised += await self.daily(now)
         game = self.directory.gamification
+        if game.enabled:
+            raised += await self.contests(now)
         if game.enabled and game.celebrate.enabled:
             raised += await self.celebrations(now)
         if (
@@ -80,6 +84,57 @@ class RulesEngine:
         ):
             raised += await self.badges(now)
         return raised
+
+    async def contests(self, now: datetime) -> list[Alert]:
+        """Start, milestone and end announcements of every contest with a channel, once each."""
+        raised: list[Alert] = []
+        for contest in await self.store.contests():
+            if contest.channel is None or contest.status(now) == "upcoming":
+                continue
+            done = {
+                key
+                for key in ("start", "end", *(f"milestone:{m}" for m in contest.milestones))
+                if await self.store.was_raised(f"contest/{contest.id}/{key}")
+            }
+            due = announcements_due(contest, now, done)
+            if not due:
+                continue
+            rows = await contest_standings(
+                self.store,
+                contest,
+                routing=Routing.from_directory(self.directory),
+                points=self.directory.gamification.points,
+            )
+            for key in due:
+                raised.append(self._contest_alert(contest, key, rows, now))
+        if raised:
+            await self.publish(raised)
+            await self.store.mark_raised((a.identity for a in raised), ttl_s=400 * 86_400)
+        return raised
+
+    def _contest_alert(
+        self, contest: Contest, key: str, rows: Sequence[Row], now: datetime
+    ) -> Alert:
+        names = (
+            self.directory.display_name
+            if contest.between == "reps"
+            else lambda t: (self.directory.teams[t].name or t) if t in self.directory.teams else t
+        )
+        elapsed = (min(now, contest.end) - contest.start) / (contest.end - contest.start)
+        data = {
+            "event": key.split(":")[0],
+            "contest": contest.id,
+            "name": contest.name,
+            "prize": contest.prize,
+            "metric": contest.metric,
+            "between": contest.between,
+            "ends": contest.end.isoformat(),
+            # A milestone says its own percent; the others how far the contest is.
+            "percent": int(key.split(":")[1]) if ":" in key else round(elapsed * 100),
+            "top": [{**r.as_json(), "name": names(r.rep_id)} for r in rows[: contest.top]],
+        }
+        assert contest.channel is not None
+        return Alert("contest", contest.id, key, Recipient("channel", contest.channel), now, data)
 
     async def celebrations(self, now: datetime) -> list[Alert]:
         """Rank changes in the top of each team's boards, at most one per board per cooldown."""

@@ -28,6 +28,7 @@ RULES: dict[str, str] = {
     "deal.big": "big_deal",
     "badge.earned": "badge_earned",
     "rank.passed": "rank_passed",
+    "contest": "contest",
 }
 
 

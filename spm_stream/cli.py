@@ -13,7 +13,7 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -737,6 +737,168 @@ def notifications_log(rep: str | None, since: datetime | None, limit: int, fmt: 
         where = f" -> {e.channel}" if e.channel else ""
         why = f"  ({e.reason})" if e.reason else ""
         click.echo(f"{e.at.isoformat()}  {e.status:<13} {e.recipient}{where}  {e.identities}{why}")
+
+
+@cli.group()
+def contest() -> None:
+    """Contests: named, time-bound competitions on one metric, for reps or teams."""
+
+
+_WHEN = click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S%z"])
+
+
+@contest.command("create")
+@click.option("--id", "contest_id", required=True, help="Short id: lowercase, digits, - and _.")
+@click.option("--name", required=True, help="Shown in the announcements.")
+@click.option("--metric", required=True, help="Any board metric (see `leaderboard --help`).")
+@click.option("--start", required=True, type=_WHEN, help="Date or time; local to the org zone.")
+@click.option(
+    "--end", required=True, type=_WHEN, help="Date (the contest ends at its start) or time."
+)
+@click.option("--between", type=click.Choice(["reps", "teams"]), default="reps", show_default=True)
+@click.option("--team", help="Only this team's reps.")
+@click.option("--prize", default="", help="Prize text, e.g. 'Dinner for two'.")
+@click.option("--channel", help="Slack channel for the start, milestone and end announcements.")
+@click.option(
+    "--milestones", default="50", show_default=True, help="Percents of the time, e.g. 25,50,90."
+)
+@click.option("--top", default=3, show_default=True, type=click.IntRange(1, 50))
+@_config_errors
+def contest_create(
+    contest_id: str,
+    name: str,
+    metric: str,
+    start: datetime,
+    end: datetime,
+    between: str,
+    team: str | None,
+    prize: str,
+    channel: str | None,
+    milestones: str,
+    top: int,
+) -> None:
+    """Create a contest; it is announced at its start, milestones and end by the leader worker."""
+    from pydantic import ValidationError
+
+    from spm_stream.contests import Contest
+
+    settings = load_settings()
+    directory = load_directory(settings.config)
+    zone = directory.zone()
+    if team is not None and team not in directory.teams:
+        raise click.BadParameter(f"unknown team {team!r}", param_hint="--team")
+    if end.tzinfo is None and (end.hour, end.minute, end.second) == (0, 0, 0):
+        end += timedelta(days=1)  # a bare date includes that day
+    try:
+        made = Contest(
+            id=contest_id,
+            name=name,
+            metric=metric,
+            start=start if start.tzinfo else start.replace(tzinfo=zone),
+            end=end if end.tzinfo else end.replace(tzinfo=zone),
+            between=between,
+            team=team,
+            prize=prize,
+            channel=channel,
+            milestones=tuple(int(m) for m in milestones.split(",") if m.strip()),
+            top=top,
+        )
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in err["loc"]) or "contest"
+        raise click.UsageError(f"{where}: {err['msg'].removeprefix('Value error, ')}") from None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--milestones") from None
+
+    async def run() -> bool:
+        store = Store.from_settings(settings)
+        try:
+            return await store.add_contest(made)
+        finally:
+            await store.close()
+
+    if not asyncio.run(run()):
+        raise click.UsageError(f"--id: a contest {contest_id!r} exists already")
+    click.echo(f"created {made.id}: {made.start.isoformat()} -> {made.end.isoformat()}")
+
+
+@contest.command("list")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@_config_errors
+def contest_list(fmt: str) -> None:
+    """Every contest with its status (upcoming, running, ended)."""
+    settings = load_settings()
+
+    async def run() -> Any:
+        store = Store.from_settings(settings)
+        try:
+            return await store.contests()
+        finally:
+            await store.close()
+
+    now = datetime.now(UTC)
+    found = [
+        {**json.loads(c.model_dump_json()), "status": c.status(now)} for c in asyncio.run(run())
+    ]
+    if fmt == "json":
+        click.echo(json.dumps(found, indent=2))
+        return
+    for c in found:
+        click.echo(
+            f"{c['id']}\t{c['status']}\t{c['metric']}\t{c['start']} -> {c['end']}\t{c['name']}"
+        )
+    if not found:
+        click.echo("no contests", err=True)
+
+
+@contest.command("standings")
+@click.argument("contest_id")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@_config_errors
+def contest_standings_command(contest_id: str, fmt: str) -> None:
+    """A contest's standings now (ties to the earlier achiever)."""
+    from spm_stream.query import contest_standings
+
+    settings = load_settings()
+    directory = load_directory(settings.config)
+
+    async def run() -> Any:
+        store = Store.from_settings(settings)
+        try:
+            found = {c.id: c for c in await store.contests()}
+            if contest_id not in found:
+                raise click.BadParameter(
+                    f"no contest {contest_id!r} (known: {', '.join(found) or 'none'})",
+                    param_hint="CONTEST_ID",
+                )
+            chosen = found[contest_id]
+            rows = await contest_standings(
+                store,
+                chosen,
+                routing=Routing.from_directory(directory),
+                points=directory.gamification.points,
+            )
+            return chosen, rows
+        finally:
+            await store.close()
+
+    chosen, rows = asyncio.run(run())
+    if fmt == "json":
+        body = {
+            "contest": json.loads(chosen.model_dump_json()),
+            "status": chosen.status(datetime.now(UTC)),
+            "standings": [r.as_json() for r in rows],
+        }
+        click.echo(json.dumps(body, indent=2))
+        return
+    name = directory.display_name if chosen.between == "reps" else str
+    click.echo(f"{chosen.name} ({chosen.metric}, {chosen.status(datetime.now(UTC))})")
+    for r in rows:
+        click.echo(f"{r.rank:>3}. {name(r.rep_id)}\t{r.value:g}")
 
 
 @cli.command()

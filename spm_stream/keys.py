@@ -90,6 +90,10 @@ class Keys:
         """HASH badge id -> the day it was earned ("2026-11-23"), once per rep."""
         return f"{self.prefix}:rules:badges:{rep_id}"
 
+    def contests(self) -> str:
+        """HASH contest id -> contest JSON (`spm-stream contest create`)."""
+        return f"{self.prefix}:contests"
+
     def ranking(self, board_id: str) -> str:
         """STRING JSON: the rep ids of a board in rank order at the last celebration check."""
         return f"{self.prefix}:rules:ranking:{board_id}"

@@ -6,15 +6,16 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from spm_stream.contests import Contest, contest_days, standings
 from spm_stream.gamification import Points, points_of_day
-from spm_stream.leaderboards import neighbours, rank
+from spm_stream.leaderboards import Row, neighbours, rank
 from spm_stream.report import scope_report
-from spm_stream.scopes import Routing
+from spm_stream.scopes import ORG, Routing
 from spm_stream.store import Store
 from spm_stream.targets import Targets
 from spm_stream.windows import period_containing
 
-__all__ = ["live_board", "live_report"]
+__all__ = ["contest_standings", "live_board", "live_report"]
 
 
 async def live_report(
@@ -83,3 +84,17 @@ async def live_board(
     if rep is not None:
         body["rep"] = {"rep_id": rep, "around": [r.as_json() for r in neighbours(rows, rep)]}
     return body
+
+
+async def contest_standings(
+    store: Store, contest: Contest, *, routing: Routing, points: Points | None = None
+) -> list[Row]:
+    """A contest's standings now, from the counters of its days."""
+    buckets = contest_days(contest, lambda t: t.astimezone(routing.zone).date())
+    days = await store.rep_days("org", ORG, buckets)
+    rules = points or Points()
+
+    def points_of(bucket: str, acc: Mapping[str, int]) -> float:
+        return points_of_day(date.fromisoformat(bucket.removeprefix("day:")), acc, rules)
+
+    return standings(contest, days, lambda rep: routing.team_of.get(rep), points_of)

@@ -19,6 +19,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError, TimeoutError
 
+from spm_stream.contests import Contest
 from spm_stream.counters import Op, Planned
 from spm_stream.keys import Keys
 from spm_stream.noshow import Watch
@@ -357,6 +358,17 @@ class Store:
         for rep, badge, day in awards:
             pipe.hsetnx(self.keys.badges(rep), badge, day)
         await pipe.execute()
+
+    async def add_contest(self, contest: Contest) -> bool:
+        """Store a new contest; False when one with that id exists."""
+        return bool(
+            await self.redis.hsetnx(self.keys.contests(), contest.id, contest.model_dump_json())
+        )
+
+    async def contests(self) -> list[Contest]:
+        """Every contest, by start."""
+        raw = await self.redis.hgetall(self.keys.contests())
+        return sorted((Contest.model_validate_json(v) for v in raw.values()), key=lambda c: c.start)
 
     async def ranking(self, board_id: str) -> list[str] | None:
         """A board's rep order at the last check, or None before the first."""

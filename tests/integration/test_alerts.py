@@ -8,6 +8,7 @@ to the minute without waiting for them.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from spm_stream.settings import Settings
 from spm_stream.store import Store
 from spm_stream.targets import ReloadingTargets
 from tests.events import event
-from tests.integration.conftest import SlackFixture
+from tests.integration.conftest import SlackFixture, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -625,3 +626,58 @@ async def test_rank_changes_are_celebrated_once_and_throttled(
     raised = await stack.tick(now + timedelta(minutes=12))
     assert [(a.subject, a.data["passed"]) for a in raised] == [("rep-2", "rep-1")]
     assert await stack.tick(now + timedelta(minutes=30)) == []
+
+
+async def test_contest_announced_at_start_milestone_and_end_with_the_winner(
+    make_stack: Any, env: dict[str, str], slack: SlackFixture, tmp_path: Path
+) -> None:
+    tag = env["SPM_TEST_TAG"]
+    config = people(tag, **quiet())
+    config["gamification"] = {"badges": {}, "celebrate": {"enabled": False}}
+    stack: Stack = await make_stack(config)
+    path = tmp_path / "contest-people.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    cli_env = {**env, "SPM_CONFIG": str(path)}
+    created = run_cli(
+        cli_env, "contest", "create", "--id", "blitz", "--name", "Call blitz", "--metric", "calls",
+        "--start", "2026-11-23T09:00", "--end", "2026-11-27", "--prize", "Dinner for two",
+        "--channel", f"#sales-{tag}", "--milestones", "50",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    again = run_cli(
+        cli_env, "contest", "create", "--id", "blitz", "--name", "X", "--metric", "calls",
+        "--start", "2026-11-23", "--end", "2026-11-24",
+    )  # fmt: skip
+    assert again.returncode == 2
+    assert "exists already" in again.stderr
+
+    channel = slack.state.channel_id(f"#sales-{tag}")
+
+    def posts() -> list[str]:
+        found = [m for m in slack.state.messages.values() if m.channel == channel]
+        return [m.text for m in sorted(found, key=lambda m: m.ts)]
+
+    monday = berlin("2026-11-23T09:00:00")
+    await stack.tick(monday - timedelta(minutes=1))
+    assert posts() == []
+    await stack.tick(monday)
+    assert posts() == ["Call blitz has started!"]
+    for rep, n in (("rep-1", 12), ("rep-2", 15)):
+        await stack.events(
+            *[event(f"{tag}-{rep}-{i}", rep=rep, at=monday.isoformat()) for i in range(n)],
+            now=monday,
+        )
+    await stack.tick(berlin("2026-11-25T21:00:00"))  # half of Mon 09:00 .. Sat 00:00
+    await stack.tick(berlin("2026-11-25T22:00:00"))
+    assert posts()[1:] == ["Call blitz: 50% of the time is gone"]
+    await stack.tick(berlin("2026-11-28T00:00:00"))
+    assert posts()[2:] == ["Call blitz is over"]
+    final = [m for m in slack.state.messages.values() if m.channel == channel][-1]
+    assert final.blocks[2]["text"]["text"].startswith("*The winners*\n:first_place_medal: Ben")
+    standings = run_cli(cli_env, "contest", "standings", "blitz", "--format", "json")
+    assert standings.returncode == 0, standings.stderr
+    body = json.loads(standings.stdout)
+    assert [(r["rep_id"], r["value"]) for r in body["standings"]] == [
+        ("rep-2", 15.0),
+        ("rep-1", 12.0),
+    ]

@@ -24,6 +24,9 @@ COMMANDS = [
     ["silence", "list"],
     ["silence", "remove"],
     ["notifications", "log"],
+    ["contest", "create"],
+    ["contest", "list"],
+    ["contest", "standings"],
 ]
 
 
