@@ -101,10 +101,11 @@ def create_app(settings: Settings, directory: Directory) -> faust.App:
         targets=ReloadingTargets(settings.targets),
         store=Store.from_settings(settings),
     )
-    from agents import boards, counters, notifier, rules, web
+    from agents import boards, counters, notifier, rules, tv, web
 
     counters.register(app, runtime)
     boards.register(app, runtime)
     rules.register(app, runtime)
     web.register(app, runtime, notifier.register(app, runtime))
+    tv.register(app, runtime)
     return app
