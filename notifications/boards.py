@@ -7,18 +7,21 @@ changed (digest of the rows), and otherwise edits the day's message in place.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Literal
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from notifications.render import Message, labels, render
 from notifications.slack import post_or_update
+from spm_stream.boards import BoardSpec
 from spm_stream.directory import Directory
+from spm_stream.query import live_board
+from spm_stream.scopes import ORG, Routing
 from spm_stream.store import BoardEntry, Store
 from spm_stream.windows import day_bucket
 
-__all__ = ["SyncOutcome", "board_message", "sync_team_board"]
+__all__ = ["SyncOutcome", "board_message", "sync_board", "sync_team_board"]
 
 SyncOutcome = Literal["posted", "updated", "unchanged", "no-channel"]
 
@@ -36,7 +39,8 @@ def board_message(
     """Render a team board for Slack (pure)."""
     team = directory.teams.get(team_id)
     team_name = team.name if team and team.name else team_id
-    metric_label = labels(locale)["metrics"].get(metric, metric)
+    names = {**labels(locale)["metrics"], **labels(locale).get("metrics_extra", {})}
+    metric_label = names.get(metric, metric)
     rows = [
         {"rank": e.rank, "name": directory.display_name(e.rep_id), "score": f"{e.score:g}"}
         for e in entries
@@ -95,4 +99,59 @@ async def sync_team_board(
         client, known.get("channel", team.channel), message, known.get("ts")
     )
     await store.set_message(board_id, posted.channel, posted.ts, digest)
+    return "posted" if posted.created else "updated"
+
+
+async def sync_board(
+    store: Store,
+    client: AsyncWebClient,
+    directory: Directory,
+    spec: BoardSpec,
+    *,
+    now: datetime,
+    new_message: bool = False,
+) -> SyncOutcome:
+    """Bring a configured board's message for the current period up to date (live), or post
+    it as a new message (``new_message``: a scheduled post). Slack only on change when live."""
+    routing = Routing.from_directory(directory)
+    scope, scope_id = ("team", spec.team) if spec.team else ("org", ORG)
+    body = await live_board(
+        store,
+        routing=routing,
+        scope=scope,
+        scope_id=scope_id,
+        metric=spec.metric,
+        kind=spec.period,
+        at=routing.today(scope, scope_id),
+        top=spec.top,
+        min_volume=spec.min_volume,
+        points=directory.gamification.points,
+    )
+    entries = [BoardEntry(r["rank"], r["rep_id"], r["value"]) for r in body["rows"]]
+    period = body["period"]
+    board_id = f"board:{spec.key}:{period['start'][:10]}"
+    known = {} if new_message else await store.get_message(board_id)
+    digest = _digest(entries)
+    if known and known.get("digest") == digest:
+        return "unchanged"
+    locale = directory.locale
+    t = labels(locale)
+    first = period["start"][:10]
+    last = (
+        date.fromisoformat(period["end"][:10]) - timedelta(days=1)
+    ).isoformat()  # end: exclusive
+    message = board_message(
+        entries,
+        directory=directory,
+        team_id=spec.team or t.get("leaderboard", "org"),
+        metric=spec.metric,
+        period_label=f"{t.get('period_' + spec.period, spec.period)} ({first}..{last})",
+        updated=now.astimezone(directory.zone()).strftime("%H:%M:%S"),
+        locale=locale,
+    )
+    posted = await post_or_update(
+        client, known.get("channel", spec.channel), message, known.get("ts")
+    )
+    if not new_message:
+        await store.set_message(board_id, posted.channel, posted.ts, digest)
     return "posted" if posted.created else "updated"

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from spm_stream.boards import BoardSpec
 from spm_stream.config_files import load_yaml_model
 from spm_stream.gamification import Gamification
 from spm_stream.rules import AlertRules, CalendarConfig
@@ -74,6 +75,7 @@ class Directory(_Strict):
     people: dict[str, Person] = Field(default_factory=dict)
     alerts: AlertRules = AlertRules()
     gamification: Gamification = Gamification()
+    boards: list[BoardSpec] = Field(default_factory=list)
 
     _zone = field_validator("timezone")(_check_zone)
 
@@ -87,6 +89,9 @@ class Directory(_Strict):
         for tid, team in self.teams.items():
             if team.manager is not None and team.manager not in self.people:
                 raise ValueError(f"teams.{tid}.manager: unknown person {team.manager!r}")
+        for i, board in enumerate(self.boards):
+            if board.team is not None and board.team not in self.teams:
+                raise ValueError(f"boards.{i}.team: unknown team {board.team!r}")
         return self
 
     def team_of(self, rep_id: str) -> str | None:

@@ -379,6 +379,11 @@ class Store:
         """Remember a board's rep order (kept a week past its period at most)."""
         await self.redis.set(self.keys.ranking(board_id), orjson.dumps(list(reps)), ex=40 * 86_400)
 
+    async def swap_checked(self, what: str, now: float) -> float | None:
+        """Set when ``what`` was last checked to ``now``; return the previous time, if any."""
+        previous = await self.redis.getset(self.keys.checked(what), str(now))
+        return None if previous is None else float(previous)
+
     async def due(self, what: str, now: float, every_s: float) -> bool:
         """True (and the clock reset) when ``what`` last ran ``every_s`` ago or never."""
         key = self.keys.checked(what)

@@ -90,3 +90,52 @@ async def test_a_deleted_message_is_posted_again(settings: Settings, slack: Slac
     second = await post_or_update(client, first.channel, Message("two", []), ts=first.ts)
     assert second.created
     assert second.ts != first.ts
+
+
+async def test_configured_boards_live_and_on_a_schedule(
+    env: dict[str, str], settings: Settings, store: Store, slack: SlackFixture
+) -> None:
+    from agents.app import Runtime
+    from agents.boards import configured_boards
+    from spm_stream.directory import Directory
+    from spm_stream.targets import ReloadingTargets
+
+    tag = env["SPM_TEST_TAG"]
+    directory = Directory.model_validate(
+        {
+            "people": {"rep-1": {"name": "Ana"}, "rep-2": {"name": "Ben"}},
+            "boards": [
+                {"channel": f"#live-{tag}", "metric": "calls", "period": "week"},
+                {"channel": f"#friday-{tag}", "metric": "calls", "period": "week",
+                 "live": False, "schedule": "0 17 * * 5"},
+            ],
+        }
+    )  # fmt: skip
+    rt = Runtime(
+        settings, directory, Routing.from_directory(directory), ReloadingTargets(None), store
+    )
+    client = make_client(settings)
+    live, friday = (slack.state.channel_id(f"#{n}-{tag}") for n in ("live", "friday"))
+
+    def posts(channel: str) -> list:
+        return [m for m in slack.state.messages.values() if m.channel == channel]
+
+    await _calls(store, "rep-1", 3, start=0)
+    thursday = datetime(2026, 11, 26, 16, tzinfo=UTC)
+    await configured_boards(rt, client, thursday)
+    (board,) = posts(live)
+    assert "Ana" in board.blocks[2]["text"]["text"]
+    await configured_boards(rt, client, thursday)  # unchanged: no Slack call
+    await _calls(store, "rep-2", 5, start=3)
+    await configured_boards(rt, client, thursday)
+    (board,) = posts(live)
+    assert board.edits == 1
+    text = board.blocks[2]["text"]["text"]
+    assert text.index("Ben") < text.index("Ana")
+    # The Friday 17:00 post: not before, once at the time, not again after.
+    assert posts(friday) == []
+    await configured_boards(rt, client, datetime(2026, 11, 27, 16, 59, tzinfo=UTC))
+    assert posts(friday) == []
+    await configured_boards(rt, client, datetime(2026, 11, 27, 17, 0, 30, tzinfo=UTC))
+    await configured_boards(rt, client, datetime(2026, 11, 27, 17, 5, tzinfo=UTC))
+    assert len(posts(friday)) == 1

@@ -1,0 +1,56 @@
+"""Configured Slack boards: which board goes to which channel, live or on a schedule.
+
+``boards:`` in ``SPM_CONFIG`` lists them; each names a channel, a team (or the
+org), a metric and a period. A ``live`` board is one message per period kept
+current with ``chat.update`` (only when the ranking changed); a ``schedule``
+(cron, in the org zone) posts a fresh message at those times — the daily 17:00
+or Friday-afternoon board. Only the leader worker posts.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from spm_stream.cron import Cron
+from spm_stream.leaderboards import check_metric
+from spm_stream.windows import PeriodKind
+
+__all__ = ["BoardSpec"]
+
+
+class BoardSpec(BaseModel):
+    """One board in one channel."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    channel: str = Field(pattern=r"^(#[a-z0-9_.-]+|[CGD][A-Z0-9]{2,})$")
+    team: str | None = Field(default=None, description="Team id; omit for the whole org.")
+    metric: str = "calls"
+    period: PeriodKind = "day"
+    live: bool = True
+    schedule: str | None = Field(default=None, description="Cron, e.g. '0 17 * * 1-5'.")
+    top: int = Field(default=10, ge=1, le=50)
+    min_volume: int = Field(default=1, ge=1)
+
+    @field_validator("metric")
+    @classmethod
+    def _metric(cls, value: str) -> str:
+        return check_metric(value)
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None:
+            Cron.parse(value)
+        return value
+
+    @model_validator(mode="after")
+    def _something_to_do(self) -> BoardSpec:
+        if not self.live and self.schedule is None:
+            raise ValueError("a board needs live: true or a schedule")
+        return self
+
+    @property
+    def key(self) -> str:
+        """Identifies the board across restarts (channel, scope, metric, period)."""
+        return f"{self.channel}:{self.team or 'org'}:{self.metric}:{self.period}"
