@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import faust
 from redis.exceptions import RedisError
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from agents.app import Runtime
@@ -64,5 +64,5 @@ async def configured_boards(rt: Runtime, client: AsyncWebClient, now: datetime) 
                         rt.store, client, rt.directory, spec, now=now, new_message=True
                     )
                     log.info("scheduled board posted to %s", spec.channel)
-        except (SlackApiError, RedisError, OSError) as exc:
+        except (SlackClientError, RedisError, OSError) as exc:
             log.error("board %s failed: %r", spec.key, exc)

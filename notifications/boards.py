@@ -12,6 +12,7 @@ from typing import Literal
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from notifications.charts import bar_chart
 from notifications.render import Message, labels, render
 from notifications.slack import post_or_update
 from spm_stream.boards import BoardSpec
@@ -154,4 +155,11 @@ async def sync_board(
     )
     if not new_message:
         await store.set_message(board_id, posted.channel, posted.ts, digest)
+    elif spec.chart:
+        rows = [(directory.display_name(e.rep_id), e.score) for e in entries]
+        png = bar_chart(message.text, f"{first}..{last}", rows)
+        # files.upload v2 wants a channel id: the one Slack answered the post with.
+        await client.files_upload_v2(
+            channel=posted.channel, file=png, filename="leaderboard.png", title=message.text
+        )
     return "posted" if posted.created else "updated"

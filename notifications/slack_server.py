@@ -26,7 +26,14 @@ from aiohttp import web
 
 __all__ = ["SlackState", "make_app", "run_forever", "serve"]
 
-_METHODS: Final = ("auth.test", "chat.postMessage", "chat.update", "conversations.open")
+_METHODS: Final = (
+    "auth.test",
+    "chat.postMessage",
+    "chat.update",
+    "conversations.open",
+    "files.getUploadURLExternal",
+    "files.completeUploadExternal",
+)
 
 
 @dataclass
@@ -40,6 +47,7 @@ class StoredMessage:
     posted_at: float
     edits: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
+    files: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -49,6 +57,7 @@ class StoredMessage:
             "blocks": self.blocks,
             "edits": self.edits,
             "posted_at": self.posted_at,
+            "files": self.files,
         }
 
 
@@ -73,6 +82,7 @@ class SlackState:
     channel_names: dict[str, str] = field(default_factory=dict)
     calls: list[dict[str, Any]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
+    uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
     _clock: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def next_ts(self) -> str:
@@ -159,6 +169,13 @@ async def _api(request: web.Request) -> web.Response:
         return _ok(
             channel={"id": "D" + hashlib.sha1(",".join(users).encode()).hexdigest()[:9].upper()}
         )
+    if method == "files.getUploadURLExternal":
+        file_id = f"F{next(state._clock):08d}"
+        state.uploads[file_id] = {"name": str(params.get("filename", "")), "data": None}
+        base = f"{request.scheme}://{request.host}"
+        return _ok(upload_url=f"{base}/_upload/{file_id}", file_id=file_id)
+    if method == "files.completeUploadExternal":
+        return _complete_upload(state, params)
     channel = params.get("channel")
     if not channel:
         return _error("channel_not_found")
@@ -181,6 +198,48 @@ async def _api(request: web.Request) -> web.Response:
     existing.text, existing.blocks = text, blocks
     existing.edits += 1
     return _ok(channel=channel, ts=ts, text=text)
+
+
+def _complete_upload(state: SlackState, params: dict[str, Any]) -> web.Response:
+    """files.completeUploadExternal: share uploaded files in a channel as one message."""
+    files = params.get("files")
+    listed = json.loads(files) if isinstance(files, str) else files or []
+    if not listed or any(f.get("id") not in state.uploads for f in listed):
+        return _error("file_not_found")
+    if any(state.uploads[f["id"]]["data"] is None for f in listed):
+        return _error("file_upload_incomplete")
+    shared = [
+        {"id": f["id"], "title": f.get("title") or "", "name": state.uploads[f["id"]]["name"]}
+        for f in listed
+    ]
+    channel_id = params.get("channel_id")
+    if channel_id:
+        channel = state.channel_id(str(channel_id))
+        ts = state.next_ts()
+        text = str(params.get("initial_comment") or "")
+        message = StoredMessage(channel, ts, text, [], posted_at=time.time(), files=shared)
+        state.messages[(channel, ts)] = message
+    return _ok(files=shared)
+
+
+async def _upload(request: web.Request) -> web.Response:
+    """The upload URL handed out by files.getUploadURLExternal: takes the raw bytes."""
+    state: SlackState = request.app[STATE]
+    upload = state.uploads.get(request.match_info["file_id"])
+    if upload is None:
+        return web.Response(status=404, text="unknown upload")
+    upload["data"] = await request.read()
+    return web.Response(text=f"OK - {len(upload['data'])}")
+
+
+async def _file(request: web.Request) -> web.Response:
+    """An uploaded file's bytes, for the page and tests."""
+    state: SlackState = request.app[STATE]
+    upload = state.uploads.get(request.match_info["file_id"])
+    if upload is None or upload["data"] is None:
+        return web.Response(status=404)
+    kind = "image/png" if upload["data"].startswith(b"\x89PNG") else "application/octet-stream"
+    return web.Response(body=upload["data"], content_type=kind)
 
 
 async def _messages(request: web.Request) -> web.Response:
@@ -259,6 +318,10 @@ async def _page(request: web.Request) -> web.Response:
     for message in sorted(state.messages.values(), key=lambda m: (channel(m), m.ts)):
         where = channel(message)
         body = "".join(_render_block(b) for b in message.blocks) or html.escape(message.text)
+        body += "".join(
+            f"<img src='/_files/{f['id']}' alt='{html.escape(f['title'])}' style='max-width:100%'>"
+            for f in message.files
+        )
         edited = f" · edited {message.edits} times" if message.edits else ""
         parts.append(
             f"<article><div class=meta>{html.escape(where)} · ts {message.ts}{edited}</div>"
@@ -288,6 +351,8 @@ def make_app(state: SlackState | None = None) -> web.Application:
     app.router.add_get("/api/{method}", _api)
     app.router.add_get("/_messages", _messages)
     app.router.add_post("/_faults", _add_fault)
+    app.router.add_post("/_upload/{file_id}", _upload)
+    app.router.add_get("/_files/{file_id}", _file)
     app.router.add_get("/", _page)
     return app
 

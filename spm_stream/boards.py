@@ -30,6 +30,7 @@ class BoardSpec(BaseModel):
     live: bool = True
     schedule: str | None = Field(default=None, description="Cron, e.g. '0 17 * * 1-5'.")
     top: int = Field(default=10, ge=1, le=50)
+    chart: bool = Field(default=False, description="Scheduled posts carry a PNG bar chart.")
     min_volume: int = Field(default=1, ge=1)
 
     @field_validator("metric")

@@ -6,6 +6,7 @@ import time
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import pytest
 
 from notifications.render import Message
@@ -107,7 +108,7 @@ async def test_configured_boards_live_and_on_a_schedule(
             "boards": [
                 {"channel": f"#live-{tag}", "metric": "calls", "period": "week"},
                 {"channel": f"#friday-{tag}", "metric": "calls", "period": "week",
-                 "live": False, "schedule": "0 17 * * 5"},
+                 "live": False, "schedule": "0 17 * * 5", "chart": True},
             ],
         }
     )  # fmt: skip
@@ -138,4 +139,12 @@ async def test_configured_boards_live_and_on_a_schedule(
     assert posts(friday) == []
     await configured_boards(rt, client, datetime(2026, 11, 27, 17, 0, 30, tzinfo=UTC))
     await configured_boards(rt, client, datetime(2026, 11, 27, 17, 5, tzinfo=UTC))
-    assert len(posts(friday)) == 1
+    board_post, chart_post = sorted(posts(friday), key=lambda m: m.ts)
+    assert "Ben" in board_post.blocks[2]["text"]["text"]
+    (shared,) = chart_post.files
+    url = slack.page + f"_files/{shared['id']}"
+    async with aiohttp.ClientSession() as http, http.get(url) as response:
+        assert response.content_type == "image/png"
+        png = await response.read()
+    assert png.startswith(b"\x89PNG")
+    assert shared["name"] == "leaderboard.png"
