@@ -13,7 +13,7 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -737,6 +737,58 @@ def notifications_log(rep: str | None, since: datetime | None, limit: int, fmt: 
         where = f" -> {e.channel}" if e.channel else ""
         why = f"  ({e.reason})" if e.reason else ""
         click.echo(f"{e.at.isoformat()}  {e.status:<13} {e.recipient}{where}  {e.identities}{why}")
+
+
+@cli.command()
+@click.option("--rep", required=True, help="Rep id.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@_config_errors
+def progress(rep: str, fmt: str) -> None:
+    """A rep's points (today, this week), current streak and badges earned."""
+    from spm_stream.gamification import points_of_day, streak
+
+    settings = load_settings()
+    directory = load_directory(settings.config)
+    game = directory.gamification
+    cal = directory.calendar_of(rep)
+    today = datetime.now(UTC).astimezone(cal.zone).date()
+    days = [today - timedelta(days=back) for back in range(game.lookback_days - 1, -1, -1)]
+
+    async def run() -> Any:
+        store = Store.from_settings(settings)
+        try:
+            found = await store.rep_days("org", ORG, [f"day:{d}" for d in days])
+            return found.get(rep, []), (await store.badges([rep]))[rep]
+        finally:
+            await store.close()
+
+    rep_days, badges = asyncio.run(run())
+    dated = [(date.fromisoformat(b.removeprefix("day:")), acc) for b, acc in rep_days]
+    week_start = today - timedelta(days=today.weekday())
+    body: dict[str, Any] = {
+        "rep_id": rep,
+        "name": directory.display_name(rep),
+        "points_today": sum(points_of_day(d, a, game.points) for d, a in dated if d == today),
+        "points_this_week": sum(
+            points_of_day(d, a, game.points) for d, a in dated if d >= week_start
+        ),
+        "streak": streak(dated, game.streak, game.points, cal, today),
+        "streak_rule": f"{game.streak.metric} >= {game.streak.daily_target:g} a working day",
+        "badges": [
+            {"id": b, "name": game.badges[b].name if b in game.badges else b, "earned": day}
+            for b, day in sorted(badges.items(), key=lambda item: item[1])
+        ],
+    }
+    if fmt == "json":
+        click.echo(json.dumps(body, indent=2))
+        return
+    today_points, week_points = body["points_today"], body["points_this_week"]
+    click.echo(f"{body['name']}: {today_points:g} points today, {week_points:g} this week")
+    click.echo(f"streak: {body['streak']} working day(s) ({body['streak_rule']})")
+    for b in body["badges"]:
+        click.echo(f"badge: {b['name']} ({b['earned']})")
 
 
 @cli.group()

@@ -540,7 +540,7 @@ async def test_a_template_failing_at_runtime_blocks_nobody(
 
 
 async def test_badges_are_awarded_once_and_a_rebuild_is_identical_and_silent(
-    make_stack: Any, env: dict[str, str]
+    make_stack: Any, env: dict[str, str], tmp_path: Path
 ) -> None:
     tag = env["SPM_TEST_TAG"]
     config = people(tag, **quiet())
@@ -576,6 +576,15 @@ async def test_badges_are_awarded_once_and_a_rebuild_is_identical_and_silent(
     ] == []
     awarded = await stack.store.badges(["rep-1", "rep-2"])
     assert awarded == {"rep-1": {"ten_calls": "2026-11-16"}, "rep-2": {"first_deal": "2026-11-18"}}
+    path = tmp_path / "badges.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    shown = run_cli(
+        {**env, "SPM_CONFIG": str(path)}, "progress", "--rep", "rep-1", "--format", "json"
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["badges"] == [
+        {"id": "ten_calls", "name": "10-call day", "earned": "2026-11-16"}
+    ]
 
     # Flush this deployment's Redis state and replay the log: the same awards, no announcement.
     redis = stack.store.redis

@@ -24,6 +24,7 @@ COMMANDS = [
     ["silence", "list"],
     ["silence", "remove"],
     ["notifications", "log"],
+    ["progress"],
     ["contest", "create"],
     ["contest", "list"],
     ["contest", "standings"],
