@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 import faust
@@ -32,7 +32,7 @@ from spm_stream.alerting import (
 from spm_stream.alerts import Alert, Recipient
 from spm_stream.contests import Contest, announcements_due
 from spm_stream.directory import Directory
-from spm_stream.gamification import earned_badges, points_of_day
+from spm_stream.gamification import earned_badges, points_by_bucket
 from spm_stream.leaderboards import Pass, Row, passes, rank
 from spm_stream.noshow import Watch, advance
 from spm_stream.query import contest_standings
@@ -142,9 +142,7 @@ class RulesEngine:
         points = self.directory.gamification.points
         zone = self.directory.zone()
         period = period_containing(rule.period, now.astimezone(zone).date(), zone)
-
-        def points_of(bucket: str, acc: Mapping[str, int]) -> float:
-            return points_of_day(date.fromisoformat(bucket.removeprefix("day:")), acc, points)
+        points_of = points_by_bucket(points)
 
         raised: list[Alert] = []
         for team_id, team in sorted(self.directory.teams.items()):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Annotated, Final, Literal
@@ -36,6 +36,7 @@ __all__ = [
     "Gamification",
     "earned_badges",
     "parse_condition",
+    "points_by_bucket",
     "points_of_day",
     "streak",
 ]
@@ -215,6 +216,15 @@ def points_of_day(day: date, acc: Mapping[str, int], rules: Points) -> float:
                 factor *= m.factor
         total += count * per * factor
     return min(total, rules.daily_cap) if rules.daily_cap is not None else total
+
+
+def points_by_bucket(rules: Points) -> Callable[[str, Mapping[str, int]], float]:
+    """``points_of_day`` keyed by day bucket ("day:2026-11-23"), as boards and contests rank."""
+
+    def points_of(bucket: str, acc: Mapping[str, int]) -> float:
+        return points_of_day(date.fromisoformat(bucket.removeprefix("day:")), acc, rules)
+
+    return points_of
 
 
 def _day_value(metric: str, day: date, acc: Mapping[str, int], points: Points) -> float | None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
 from spm_stream.contests import Contest, contest_days, standings
-from spm_stream.gamification import Points, points_of_day
+from spm_stream.gamification import Points, points_by_bucket
 from spm_stream.leaderboards import Row, neighbours, rank
 from spm_stream.report import scope_report
 from spm_stream.scopes import ORG, Routing
@@ -66,12 +65,7 @@ async def live_board(
     """
     period = period_containing(kind, at, routing.zone_of(scope, scope_id))
     days = await store.rep_days(scope, scope_id, period.buckets())
-    rules = points or Points()
-
-    def points_of(bucket: str, acc: Mapping[str, int]) -> float:
-        return points_of_day(date.fromisoformat(bucket.removeprefix("day:")), acc, rules)
-
-    rows = rank(days, metric, min_volume, points_of)
+    rows = rank(days, metric, min_volume, points_by_bucket(points or Points()))
     body: dict[str, Any] = {
         "scope": scope,
         "id": scope_id,
@@ -92,9 +86,5 @@ async def contest_standings(
     """A contest's standings now, from the counters of its days."""
     buckets = contest_days(contest, lambda t: t.astimezone(routing.zone).date())
     days = await store.rep_days("org", ORG, buckets)
-    rules = points or Points()
-
-    def points_of(bucket: str, acc: Mapping[str, int]) -> float:
-        return points_of_day(date.fromisoformat(bucket.removeprefix("day:")), acc, rules)
-
+    points_of = points_by_bucket(points or Points())
     return standings(contest, days, lambda rep: routing.team_of.get(rep), points_of)
