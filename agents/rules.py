@@ -198,6 +198,7 @@ class RulesEngine:
         ]
         days = await self.store.rep_days("org", ORG, buckets)
         awarded = await self.store.badges(sorted(days))
+        targets = self.targets.current()
         fresh_after = (now - self.rules.notify.max_age).astimezone(zone).date()
         awards: list[tuple[str, str, str]] = []
         raised: list[Alert] = []
@@ -206,7 +207,12 @@ class RulesEngine:
             if not pending:
                 continue
             dated = [(date.fromisoformat(b.removeprefix("day:")), acc) for b, acc in rep_days]
-            earned = earned_badges(dated, pending, game, self.calendar_of(rep))
+            team = self.directory.team_of(rep)
+            quota = {
+                kind: targets.for_scope("rep", rep, kind, team).get("quota", {})
+                for kind in ("day", "week", "month")
+            }
+            earned = earned_badges(dated, pending, game, self.calendar_of(rep), quota)
             for badge, day in sorted(earned.items()):
                 awards.append((rep, badge, day.isoformat()))
                 if day >= fresh_after:

@@ -52,7 +52,7 @@ _TYPES: Final = frozenset(t.value for t in EventType)
 class Condition:
     """A parsed badge rule."""
 
-    metric: str  # a board metric, "points" or "streak"
+    metric: str  # a board metric, "points", "streak" or "quota" (attainment in %)
     op: str
     value: float
     window: Literal["day", "week", "month", "all"]
@@ -82,6 +82,9 @@ def parse_condition(text: str) -> Condition:
         if match["window"]:
             raise ValueError("a streak has no window: write 'streak >= 5'")
         window = "all"
+    elif metric == "quota":
+        if window == "all":
+            raise ValueError("quota needs a window: 'quota >= 100 over month'")
     elif metric != "points":
         check_metric(metric)
     return Condition(metric, match["op"], float(match["value"]), window)  # type: ignore[arg-type]
@@ -169,6 +172,9 @@ def _default_badges() -> dict[str, BadgeRule]:
             name="10-call day", when="calls >= 10 over day", emoji=":telephone_receiver:"
         ),
         "five_day_streak": BadgeRule(name="5-day streak", when="streak >= 5", emoji=":fire:"),
+        "quota_month": BadgeRule(
+            name="Quota reached", when="quota >= 100 over month", emoji=":dart:"
+        ),
     }
 
 
@@ -256,13 +262,26 @@ def streak(
     return count
 
 
+def _attainment(acc: Mapping[str, int], targets: Mapping[str, float]) -> float | None:
+    """The best quota attainment in % over the currencies with a target, None without one."""
+    done = [metric_value(acc, f"revenue:{cur}")[0] or 0.0 for cur in targets]
+    if not targets:
+        return None
+    return max(value / target * 100 for value, target in zip(done, targets.values(), strict=True))
+
+
 def earned_badges(
     days: Sequence[tuple[date, Mapping[str, int]]],
     badges: Mapping[str, BadgeRule],
     config: Gamification,
     cal: WorkCalendar,
+    quota: Mapping[str, Mapping[str, float]] | None = None,
 ) -> dict[str, date]:
-    """Each badge's earning day: the first day (in order) on which its condition held."""
+    """Each badge's earning day: the first day (in order) on which its condition held.
+
+    ``quota`` gives the rep's quota per window ("day", "week", "month": {currency: amount})
+    for ``quota >= 100 over month``-style rules.
+    """
     ordered = sorted(days)
     earned: dict[str, date] = {}
     running: Counter[str] = Counter()
@@ -294,6 +313,8 @@ def earned_badges(
                 actual: float | None = float(
                     streak(ordered[: i + 1], config.streak, config.points, cal, day)
                 )
+            elif cond.metric == "quota":
+                actual = _attainment(scope[cond.window][0], (quota or {}).get(cond.window, {}))
             else:
                 window_acc, window_points = scope[cond.window]
                 actual = (

@@ -117,3 +117,16 @@ def test_badges_do_not_depend_on_the_order_days_arrive(calls: list[int]) -> None
     days = [(MON + timedelta(days=i), {"activity.call": n}) for i, n in enumerate(calls)]
     forward = earned_badges(days, config.badges, config, CAL)
     assert earned_badges(list(reversed(days)), config.badges, config, CAL) == forward
+
+
+def test_quota_reached_badge_uses_the_reps_quota() -> None:
+    config = Gamification(
+        badges={"q": BadgeRule(name="Quota reached", when="quota >= 100 over month")}
+    )
+    won = {"deal.won": 1, "won|EUR": 1, "rev|EUR": 6000 * 10_000}
+    days = [(MON, won), (MON + timedelta(days=1), won)]
+    quota = {"month": {"EUR": 10_000.0}}
+    assert earned_badges(days, config.badges, config, CAL, quota) == {"q": MON + timedelta(days=1)}
+    assert earned_badges(days, config.badges, config, CAL) == {}  # no quota, no badge
+    with pytest.raises(ValueError, match="quota needs a window"):
+        parse_condition("quota >= 100")
