@@ -59,6 +59,7 @@ class RulesEngine:
         self.targets = targets
         self.publish = publish
         self.rules = directory.alerts
+        self.routing = Routing.from_directory(directory)
         self.calendar_of = functools.lru_cache(maxsize=4096)(directory.calendar_of)
 
     async def tick(self, now: datetime) -> list[Alert]:
@@ -66,8 +67,8 @@ class RulesEngine:
         raised: list[Alert] = []
         if self.rules.no_show.enabled:
             raised += await self.no_shows(now)
-        if self.rules.behind_target.enabled and await self.store.pace_due(
-            now.timestamp(), self.rules.behind_target.every.total_seconds()
+        if self.rules.behind_target.enabled and await self.store.due(
+            "pace", now.timestamp(), self.rules.behind_target.every.total_seconds()
         ):
             raised += await self.pace(now)
         if self.rules.nudge.enabled or self.rules.digest.enabled:
@@ -102,7 +103,7 @@ class RulesEngine:
             rows = await contest_standings(
                 self.store,
                 contest,
-                routing=Routing.from_directory(self.directory),
+                routing=self.routing,
                 points=self.directory.gamification.points,
             )
             for key in due:

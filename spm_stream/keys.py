@@ -102,12 +102,6 @@ class Keys:
         """STRING epoch: when a periodic rule (e.g. "badges") last ran."""
         return f"{self.prefix}:rules:checked:{what}"
 
-    def pace_checked(self) -> str:
-        """STRING epoch: when pacing was last evaluated (it runs every ``behind_target.every``)."""
-        return f"{self.prefix}:rules:pace-checked"
-
-    # -- written by notifications ----------------------------------------------
-
     def slack_message(self, board_id: str) -> str:
         """HASH channel|ts|digest: the Slack message showing a live board (kept by chat.update)."""
         return f"{self.prefix}:slack:msg:{board_id}"

@@ -417,14 +417,6 @@ class Store:
             pipe.srem(self.keys.pace_firing(), *stopped)
         await pipe.execute()
 
-    async def pace_due(self, now: float, every_s: float) -> bool:
-        """True (and the clock reset) when pacing was last evaluated ``every_s`` ago or never."""
-        last = await self.redis.get(self.keys.pace_checked())
-        if last is not None and now - float(last) < every_s:
-            return False
-        await self.redis.set(self.keys.pace_checked(), str(now))
-        return True
-
     async def ping(self) -> bool:
         """True when Redis answers."""
         return bool(await self.redis.ping())
