@@ -23,7 +23,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from redis.exceptions import RedisError
 
 from agents.app import Runtime
-from notifications.render import labels
+from notifications.render import labels, number
 from spm_stream.leaderboards import check_metric
 from spm_stream.query import contest_standings, live_board
 from spm_stream.scopes import ORG
@@ -46,10 +46,6 @@ def _metric_title(metric: str, locale: str) -> str:
     base, _, currency = metric.partition(":")
     name = str(names.get(base, base.replace("_", " ").capitalize()))
     return name + (f" ({currency})" if currency else "")
-
-
-def _shown(value: float) -> str:
-    return f"{value:,.0f}" if value == round(value) else f"{value:,.1f}"
 
 
 async def tv_payload(rt: Runtime, query: dict[str, str], now: datetime) -> dict[str, Any]:
@@ -78,7 +74,7 @@ async def tv_payload(rt: Runtime, query: dict[str, str], now: datetime) -> dict[
                         "id": r.rep_id,
                         "name": name_of(r.rep_id),
                         "value": r.value,
-                        "shown": _shown(r.value),
+                        "shown": number(r.value),
                     }
                     for r in rows[:10]
                 ],
@@ -123,7 +119,7 @@ async def tv_payload(rt: Runtime, query: dict[str, str], now: datetime) -> dict[
                             "id": r["rep_id"],
                             "name": directory.display_name(r["rep_id"]),
                             "value": r["value"],
-                            "shown": _shown(r["value"]),
+                            "shown": number(r["value"]),
                         }
                         for r in body["rows"]
                     ],

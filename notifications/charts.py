@@ -13,6 +13,8 @@ from typing import Final
 
 from PIL import Image, ImageDraw, ImageFont
 
+from notifications.render import number
+
 __all__ = ["bar_chart"]
 
 _FONTS: Final = (
@@ -51,8 +53,7 @@ def bar_chart(
         draw.text((24, y + 6), shown, fill=_FG, font=_font(20))
         length = max(2, int((width - left - right) * max(value, 0.0) / peak))
         draw.rectangle((left, y, left + length, y + bar_h), fill=_TOP if i == 0 else _BAR)
-        number = f"{value:,.0f}" if value == round(value) else f"{value:,.1f}"
-        draw.text((left + length + 10, y + 6), number, fill=_FG, font=_font(20))
+        draw.text((left + length + 10, y + 6), number(value), fill=_FG, font=_font(20))
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()

@@ -26,6 +26,7 @@ __all__ = [
     "labels",
     "local_time",
     "mrkdwn_escape",
+    "number",
     "render",
     "sample",
 ]
@@ -45,6 +46,11 @@ class Message:
 def mrkdwn_escape(text: object) -> str:
     """Escape user text for Slack mrkdwn, so a name like "<!channel>" cannot ping anyone."""
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def number(value: float) -> str:
+    """12,500 or 12.5: whole numbers without decimals, others with one (charts, TV page)."""
+    return f"{value:,.0f}" if value == round(value) else f"{value:,.1f}"
 
 
 def local_time(iso: object, zone: str = "UTC") -> str:

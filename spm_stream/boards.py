@@ -12,7 +12,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from spm_stream.cron import Cron
-from spm_stream.leaderboards import check_metric
+from spm_stream.leaderboards import BoardMetric
 from spm_stream.windows import PeriodKind
 
 __all__ = ["BoardSpec"]
@@ -25,18 +25,13 @@ class BoardSpec(BaseModel):
 
     channel: str = Field(pattern=r"^(#[a-z0-9_.-]+|[CGD][A-Z0-9]{2,})$")
     team: str | None = Field(default=None, description="Team id; omit for the whole org.")
-    metric: str = "calls"
+    metric: BoardMetric = "calls"
     period: PeriodKind = "day"
     live: bool = True
     schedule: str | None = Field(default=None, description="Cron, e.g. '0 17 * * 1-5'.")
     top: int = Field(default=10, ge=1, le=50)
     chart: bool = Field(default=False, description="Scheduled posts carry a PNG bar chart.")
     min_volume: int = Field(default=1, ge=1)
-
-    @field_validator("metric")
-    @classmethod
-    def _metric(cls, value: str) -> str:
-        return check_metric(value)
 
     @field_validator("schedule")
     @classmethod

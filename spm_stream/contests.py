@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from spm_stream.leaderboards import Row, check_metric, rank
+from spm_stream.leaderboards import BoardMetric, Row, rank
 
 __all__ = ["Contest", "announcements_due", "contest_days", "standings"]
 
@@ -29,7 +29,7 @@ class Contest(BaseModel):
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
     name: str = Field(min_length=1, max_length=200)
-    metric: str
+    metric: BoardMetric
     start: AwareDatetime
     end: AwareDatetime
     between: Literal["reps", "teams"] = "reps"
@@ -38,11 +38,6 @@ class Contest(BaseModel):
     channel: str | None = Field(default=None, pattern=r"^(#[a-z0-9_.-]+|[CGD][A-Z0-9]{2,})$")
     milestones: tuple[int, ...] = Field(default=(50,), description="Percent of the time elapsed.")
     top: int = Field(default=3, ge=1, le=50)
-
-    @field_validator("metric")
-    @classmethod
-    def _metric(cls, value: str) -> str:
-        return check_metric(value)
 
     @field_validator("milestones")
     @classmethod

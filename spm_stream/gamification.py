@@ -25,7 +25,7 @@ from typing import Annotated, Final, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from spm_stream.events import EventType
-from spm_stream.leaderboards import check_metric, metric_value
+from spm_stream.leaderboards import BoardMetric, check_metric, metric_value
 from spm_stream.rules import Duration
 from spm_stream.worktime import WorkCalendar
 
@@ -137,13 +137,8 @@ class Points(_Strict):
 class StreakRule(_Strict):
     """A working day counts toward the streak when ``metric`` reached ``daily_target``."""
 
-    metric: str = "calls"
+    metric: BoardMetric = "calls"
     daily_target: float = Field(default=20, gt=0)
-
-    @field_validator("metric")
-    @classmethod
-    def _known(cls, value: str) -> str:
-        return value if value == "points" else check_metric(value)
 
 
 class BadgeRule(_Strict):
@@ -182,17 +177,12 @@ class Celebrate(_Strict):
     """Rank changes announced in the team channel: "Ana passed Ben for #1 in calls"."""
 
     enabled: bool = True
-    metrics: tuple[str, ...] = ("calls", "meetings_booked", "deals_won")
+    metrics: tuple[BoardMetric, ...] = ("calls", "meetings_booked", "deals_won")
     period: Literal["day", "week", "month", "quarter"] = "week"
     top: int = Field(default=3, ge=1, le=50)
     cooldown: Duration = Field(
         default=timedelta(minutes=10), description="At most one celebration per board this often."
     )
-
-    @field_validator("metrics")
-    @classmethod
-    def _known(cls, metrics: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(check_metric(m) for m in metrics)
 
 
 class Gamification(_Strict):

@@ -14,12 +14,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Annotated, Any, Final
+
+from pydantic import AfterValidator
 
 from spm_stream.kpis import compute_kpis
 
 __all__ = [
     "BOARD_METRIC_HELP",
+    "BoardMetric",
     "Pass",
     "Row",
     "check_metric",
@@ -73,6 +76,10 @@ def check_metric(metric: str) -> str:
     if metric.startswith("revenue:") and len(metric) == 11 and metric[8:].isupper():
         return metric
     raise ValueError(f"unknown metric {metric!r} ({BOARD_METRIC_HELP})")
+
+
+#: A config field naming a board metric, checked at load with the known ones listed.
+BoardMetric = Annotated[str, AfterValidator(check_metric)]
 
 
 def metric_value(acc: Mapping[str, int], metric: str) -> tuple[float | None, int]:
