@@ -3,7 +3,7 @@
 ``create_app`` wires the topics, the agents (``agents.counters``,
 ``agents.notifier``), the leader's timers (live leaderboards in ``agents.boards``,
 rules in ``agents.rules``, delivery in ``agents.notifier``) and the HTTP endpoints
-(``agents.web``). Run it with ``spm-stream worker``.
+(``agents.web``, CRM webhooks in ``agents.webhooks``). Run it with ``spm-stream worker``.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ class Runtime:
     redis_retries: int = 0
     alerts_raised: int = 0
     notifications_sent: int = 0
+    webhook_events: int = 0
+    webhook_rejects: int = 0
 
 
 class PerEventQuietMonitor(Monitor):
@@ -101,11 +103,12 @@ def create_app(settings: Settings, directory: Directory) -> faust.App:
         targets=ReloadingTargets(settings.targets),
         store=Store.from_settings(settings),
     )
-    from agents import boards, counters, notifier, rules, tv, web
+    from agents import boards, counters, notifier, rules, tv, web, webhooks
 
     counters.register(app, runtime)
     boards.register(app, runtime)
     rules.register(app, runtime)
     web.register(app, runtime, notifier.register(app, runtime))
     tv.register(app, runtime)
+    webhooks.register(app, runtime)
     return app

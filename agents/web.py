@@ -51,6 +51,8 @@ def register(app: faust.App, rt: Runtime, notifier: Notifier) -> None:
                         "redis_retries": rt.redis_retries,
                         "alerts_raised": rt.alerts_raised,
                         "notifications_sent": rt.notifications_sent,
+                        "webhook_events": rt.webhook_events,
+                        "webhook_rejects": rt.webhook_rejects,
                     },
                     "outbox": {"pending_groups": await notifier.outbox.pending()},
                     "store": {

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from spm_stream.boards import BoardSpec
 from spm_stream.config_files import load_yaml_model
+from spm_stream.crm.mapping import CrmMappings
 from spm_stream.gamification import Gamification
 from spm_stream.rules import AlertRules, CalendarConfig
 from spm_stream.worktime import WorkCalendar
@@ -76,6 +77,7 @@ class Directory(_Strict):
     alerts: AlertRules = AlertRules()
     gamification: Gamification = Gamification()
     boards: list[BoardSpec] = Field(default_factory=list)
+    crm: CrmMappings = CrmMappings()
 
     _zone = field_validator("timezone")(_check_zone)
 
@@ -89,6 +91,13 @@ class Directory(_Strict):
         for tid, team in self.teams.items():
             if team.manager is not None and team.manager not in self.people:
                 raise ValueError(f"teams.{tid}.manager: unknown person {team.manager!r}")
+        for crm, mapping in self.crm:
+            for crm_id, owner in mapping.owners.items():
+                where = f"crm.{crm}.owners.{crm_id}"
+                if self.people and owner.rep not in self.people:
+                    raise ValueError(f"{where}: unknown person {owner.rep!r}")
+                if owner.team is not None and owner.team not in self.teams:
+                    raise ValueError(f"{where}.team: unknown team {owner.team!r}")
         for i, board in enumerate(self.boards):
             if board.team is not None and board.team not in self.teams:
                 raise ValueError(f"boards.{i}.team: unknown team {board.team!r}")

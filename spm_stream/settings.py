@@ -88,6 +88,44 @@ class Settings(BaseSettings):
         description="Verifies Slack's interactive requests (the snooze button) at "
         "/slack/interactions.",
     )
+    webhook_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token of POST /webhooks/events (canonical events); unset disables it.",
+    )
+    hubspot_client_secret: SecretStr | None = Field(
+        default=None,
+        description="HubSpot app's client secret: verifies the v3 signature at /webhooks/hubspot.",
+    )
+    close_signature_key: SecretStr | None = Field(
+        default=None,
+        description="Close webhook subscription's signature_key (hex) for /webhooks/close.",
+    )
+    pipedrive_basic_auth: SecretStr | None = Field(
+        default=None,
+        description="USER:PASSWORD of the Pipedrive webhook's HTTP auth (/webhooks/pipedrive).",
+    )
+    salesforce_token: SecretStr | None = Field(
+        default=None,
+        description="Shared secret in the outbound message URL (/webhooks/salesforce?token=…).",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="The URL the CRMs call this service at (e.g. https://spm.example.com), "
+        "when a proxy sits in front: HubSpot signs the URL it called.",
+    )
+    webhook_max_bytes: int = Field(
+        default=1_048_576, ge=1024, le=64 * 1_048_576, description="Larger bodies get HTTP 413."
+    )
+    webhook_tolerance_s: float = Field(
+        default=300.0, gt=0, le=86_400, description="Oldest signature timestamp accepted."
+    )
+    webhook_ack_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="How long a webhook waits for Kafka's ack before answering 503 (the CRM "
+        "retries; event ids are stable, so nothing counts twice).",
+    )
     kafka_session_timeout_s: float = Field(default=10.0, gt=1, le=300)
     web_host: str = Field(default="127.0.0.1", description="Bind address of health and API.")
     web_port: int = Field(default=6066, ge=0, le=65535)
@@ -120,6 +158,32 @@ class Settings(BaseSettings):
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
+
+    @field_validator("close_signature_key")
+    @classmethod
+    def _hex_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            try:
+                bytes.fromhex(value.get_secret_value())
+            except ValueError:
+                raise ValueError("must be the hex signature_key Close returned") from None
+        return value
+
+    @field_validator("pipedrive_basic_auth")
+    @classmethod
+    def _user_password(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and ":" not in value.get_secret_value():
+            raise ValueError("expected USER:PASSWORD")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
 
     @field_validator("slack_base_url")
     @classmethod

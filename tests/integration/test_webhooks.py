@@ -1,0 +1,167 @@
+"""CRM webhooks end to end: signed HTTP → worker → Kafka → counters in Redis, rejects in the DLQ.
+
+One worker process with every CRM endpoint enabled. Each CRM's sample payloads
+(examples/crm, shaped as the CRM documents them) are posted with signatures
+computed as the CRM computes them, some twice (a CRM retry), and the counters
+are compared with what the samples contain. Forged and stale signatures,
+oversized bodies and malformed JSON are refused or dead-lettered as documented.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import yaml
+
+from spm_stream.settings import Settings
+from spm_stream.store import Store
+from tests import crm
+from tests.integration.conftest import directory, read_topic, wait_for_processed
+
+pytestmark = pytest.mark.integration
+
+DAY = "day:2026-11-02"
+
+
+def webhook_env(env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    config = directory(env["SPM_TEST_TAG"]) | {"crm": crm.mapping_config()}
+    path = tmp_path / "spm-crm.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return {
+        "SPM_CONFIG": str(path),
+        "SPM_HUBSPOT_CLIENT_SECRET": crm.HUBSPOT_SECRET,
+        "SPM_CLOSE_SIGNATURE_KEY": crm.CLOSE_KEY,
+        "SPM_PIPEDRIVE_BASIC_AUTH": ":".join(crm.PIPEDRIVE_AUTH),
+        "SPM_SALESFORCE_TOKEN": crm.SALESFORCE_TOKEN,
+        "SPM_WEBHOOK_TOKEN": crm.EVENTS_TOKEN,
+        "SPM_WEBHOOK_MAX_BYTES": "65536",
+        "SPM_RULES_INTERVAL_S": "0",
+    }
+
+
+async def wait_until_serving(http: aiohttp.ClientSession, base: str, worker: Any) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert worker.alive(), worker.tail()
+        try:
+            async with http.get(base + "/health") as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.5)
+    pytest.fail(f"worker web server not up:\n{worker.tail()}")
+
+
+async def test_each_crm_webhook_is_counted_once_and_bad_input_is_refused(
+    env: dict[str, str], settings: Settings, store: Store, start_worker: Any, tmp_path: Path
+) -> None:
+    worker = start_worker(**webhook_env(env, tmp_path))
+    base = worker.web
+    async with aiohttp.ClientSession() as http:
+        await wait_until_serving(http, base, worker)
+
+        async def post(path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+            async with http.post(base + path, data=body, headers=headers) as response:
+                return response.status, await response.read()
+
+        async def hubspot(name: str, query: str = "") -> tuple[int, bytes]:
+            url = f"{base}/webhooks/hubspot{query}"
+            body = crm.sample(name)
+            return await post(f"/webhooks/hubspot{query}", body, crm.hubspot_headers(url, body))
+
+        async def close(name: str) -> tuple[int, bytes]:
+            body = crm.sample(name)
+            return await post("/webhooks/close", body, crm.close_headers(body))
+
+        async def pipedrive(name: str) -> tuple[int, bytes]:
+            return await post("/webhooks/pipedrive", crm.sample(name), crm.pipedrive_headers())
+
+        async def salesforce(name: str) -> tuple[int, bytes]:
+            path = f"/webhooks/salesforce?token={crm.SALESFORCE_TOKEN}"
+            return await post(path, crm.sample(name), crm.salesforce_headers())
+
+        # Refused before anything is produced.
+        body = crm.sample("hubspot-deal-won.json")
+        forged = crm.hubspot_headers(base + "/webhooks/hubspot", body, secret="guessed")
+        assert (await post("/webhooks/hubspot", body, forged))[0] == 401
+        stale_at = int(time.time()) - 3600
+        stale = crm.close_headers(crm.sample("close-call.json"), at=stale_at)
+        assert (await post("/webhooks/close", crm.sample("close-call.json"), stale))[0] == 401
+        assert (await post("/webhooks/pipedrive", b"{}", crm.pipedrive_headers(password="x")))[
+            0
+        ] == 401
+        no_token = await post("/webhooks/salesforce", crm.sample("salesforce-tasks.xml"), {})
+        assert no_token[0] == 401
+        huge = b'{"pad": "' + b"x" * 70_000 + b'"}'
+        assert (await post("/webhooks/close", huge, crm.close_headers(huge)))[0] == 413
+        assert (await post("/webhooks/events", b"{}", {}))[0] == 401
+
+        # Accepted: every sample, the won deals twice (a CRM retry must not double-count).
+        for name in ("hubspot-deal-won.json", "hubspot-deal-won.json", "hubspot-call.json"):
+            status, answer = await hubspot(name)
+            assert status == 200, answer
+        status, answer = await hubspot("hubspot-meeting-no-show.json", "?object=meeting")
+        assert status == 200, answer
+        status, answer = await hubspot("hubspot-subscription.json")
+        assert (status, b'"rejected":[{"field":"subscriptionType"' in answer) == (200, True)
+        for name in ("close-opportunity-won.json", "close-opportunity-won.json", "close-call.json"):
+            assert (await close(name))[0] == 200
+        assert (await close("close-meeting-rescheduled.json"))[0] == 200
+        for name in (
+            "pipedrive-deal-won-v2.json",
+            "pipedrive-deal-won-v2.json",
+            "pipedrive-call-v1.json",
+        ):
+            assert (await pipedrive(name))[0] == 200
+        status, answer = await salesforce("salesforce-opportunity-won.xml")
+        assert status == 200
+        assert b"<Ack>true</Ack>" in answer
+        assert (await salesforce("salesforce-tasks.xml"))[0] == 200
+        # Signed but not JSON: nothing to retry, so 200 and a dead letter with the reason.
+        garbage = b"{not json"
+        assert (await post("/webhooks/close", garbage, crm.close_headers(garbage)))[0] == 200
+        generic = (
+            b'{"event_id": "gen-1", "type": "activity.email", '
+            b'"occurred_at": "2026-11-02T11:00:00Z", "rep_id": "rep-3"}'
+        )
+        auth = {"Authorization": f"Bearer {crm.EVENTS_TOKEN}"}
+        status, answer = await post("/webhooks/events", generic, auth)
+        assert (status, b'"accepted":1' in answer) == (200, True)
+
+    # 16 events produced (3 of them retries), all processed; 3 dead letters.
+    await wait_for_processed(store, 16, worker)
+    stats = await store.stats()
+    assert (stats.counted, stats.duplicates) == (13, 3)
+    rep1 = await store.counts("rep", "rep-1", DAY)
+    assert {
+        k: rep1.get(k)
+        for k in ("deal.won", "meeting.no_show", "activity.call", "conversation.meaningful")
+    } == {
+        "deal.won": 2,
+        "meeting.no_show": 1,
+        "activity.call": 2,
+        "conversation.meaningful": 1,
+    }
+    rep2 = await store.counts("rep", "rep-2", DAY)
+    assert {k: rep2.get(k) for k in ("deal.won", "activity.call", "meeting.rescheduled")} == {
+        "deal.won": 1,
+        "activity.call": 1,
+        "meeting.rescheduled": 1,
+    }
+    rep3 = await store.counts("rep", "rep-3", DAY)
+    assert {k: rep3.get(k) for k in ("deal.won", "activity.call", "activity.email")} == {
+        "deal.won": 1,
+        "activity.call": 1,
+        "activity.email": 1,
+    }
+    dead = read_topic(settings, settings.dlq_topic, expected=3)
+    reasons = sorted(dict(r.headers)["spm-reason"].decode()[:30] for r in dead)
+    sources = sorted(dict(r.headers)["spm-source"].decode() for r in dead)
+    assert sources == ["webhook:close", "webhook:hubspot", "webhook:salesforce"], reasons
+    assert any(r.startswith("malformed JSON") for r in reasons)
