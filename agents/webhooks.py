@@ -14,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import faust
+from aiohttp import web
 from faust.web import Request, Response, View
 
 from agents.app import Runtime
@@ -66,7 +67,8 @@ def register(app: faust.App, rt: Runtime) -> None:
         if futures:
             await asyncio.wait_for(asyncio.gather(*futures), settings.webhook_ack_timeout_s)
 
-    async def handle(view: View, name: str, request: Request) -> Response:
+    async def handle(view: View, name: str, faust_request: Request) -> Response:
+        request = cast(web.Request, faust_request)  # Faust's aiohttp driver passes aiohttp's
         endpoint = configured.get(name)
         if endpoint is None:
             return view.error(404, f"/webhooks/{name} is not configured on this worker")

@@ -10,11 +10,15 @@ malformed record.
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 import orjson
 
@@ -67,6 +71,7 @@ class Generator:
         invalid_rate: float = 0.0,
     ) -> None:
         self.rng = random.Random(seed)
+        self.seed = seed
         self.reps = [
             Rep(
                 rep_id=f"rep-{t}{r:02d}",
@@ -85,7 +90,8 @@ class Generator:
     def _event(self, rep: Rep, etype: str, at: datetime, **data: Any) -> dict[str, Any]:
         self._seq += 1
         event: dict[str, Any] = {
-            "event_id": f"gen-{self._seq}",
+            # The seed is part of the id: two generated streams never dedupe each other.
+            "event_id": f"gen{self.seed}-{self._seq}",
             "type": etype,
             "occurred_at": at.isoformat(),
             "rep_id": rep.rep_id,
@@ -199,6 +205,120 @@ class Generator:
         for event in self._episode(rep, at):
             self._last = (rep.rep_id.encode(), orjson.dumps(event))
             yield self._last
+
+    # -- day-by-day simulation (`spm-stream generate`) --------------------------------------
+
+    def simulate(
+        self, start: date, days: int, zone: ZoneInfo | None = None
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """``days`` days of activity from ``start``, in time order, as (key, value) records.
+
+        Reps work Monday to Friday with a daily rhythm (a morning and an
+        afternoon peak, a lunch dip), in proportion to their skill. A booked
+        meeting happens on its day, held or a no-show (half of the no-shows are
+        rescheduled, by the rep in 2 of 5 cases); a held meeting opens a deal
+        that closes 1 to 8 weeks later (about 23 days on average, seed 004), won
+        or lost. Whatever is still in the future at the end is left out.
+        """
+        tz = zone or ZoneInfo("UTC")
+        pending: list[tuple[datetime, int, dict[str, Any]]] = []
+        order = itertools.count()  # ties in time keep the order events were made in
+        first = datetime.combine(start, time(8), tz)
+        yield from self.hires(first)
+        for offset in range(days):
+            day = start + timedelta(days=offset)
+            if day.weekday() < 5:
+                for rep in self.reps:
+                    for _ in range(max(0, round(self.rng.gauss(30 * rep.skill, 5)))):
+                        for when, event in self._touch(rep, self._moment(day, tz), tz):
+                            heapq.heappush(pending, (when, next(order), event))
+            end_of_day = datetime.combine(day + timedelta(days=1), time(0), tz)
+            while pending and pending[0][0] < end_of_day:
+                _, _, event = heapq.heappop(pending)
+                yield event["rep_id"].encode(), orjson.dumps(event)
+
+    # Hour of day → relative activity: a morning peak, a lunch dip, an afternoon peak.
+    _RHYTHM: Final = {8: 2, 9: 6, 10: 9, 11: 8, 12: 3, 13: 4, 14: 8, 15: 7, 16: 5, 17: 2}
+
+    def _moment(self, day: date, tz: ZoneInfo) -> datetime:
+        hour = self.rng.choices(list(self._RHYTHM), list(self._RHYTHM.values()))[0]
+        return datetime.combine(day, time(hour, self.rng.randrange(60), self.rng.randrange(60)), tz)
+
+    def _slot(self, after: datetime, tz: ZoneInfo, days: tuple[int, int]) -> datetime:
+        """A working-hours slot some days later (``days`` range; weekends skipped)."""
+        day = after.astimezone(tz).date() + timedelta(days=self.rng.randint(*days))
+        while day.weekday() >= 5:
+            day += timedelta(days=1)
+        return datetime.combine(day, time(self.rng.randint(9, 16), self.rng.choice((0, 30))), tz)
+
+    def _touch(self, rep: Rep, at: datetime, tz: ZoneInfo) -> list[tuple[datetime, dict[str, Any]]]:
+        """One outbound touch and the future it sets off, as (when, event) pairs."""
+        rng = self.rng
+        out = [(at, e) for e in self._side_activity(rep, at)]
+        kind = rng.choices(("activity.call", "activity.email", "activity.social"), (55, 35, 10))[0]
+        out.append((at, self._event(rep, kind, at)))
+        if rng.random() >= min(0.9, 0.40 * rep.skill):
+            return out
+        talked = at + timedelta(minutes=rng.randint(1, 20))
+        out.append((talked, self._event(rep, "conversation.meaningful", talked)))
+        if rng.random() >= min(0.9, 0.11 * rep.skill):
+            return out
+        lead, meeting = f"L-{self._seq}", f"M-{self._seq}"
+        out.append((talked, self._event(rep, "lead.qualified", talked, lead_id=lead)))
+        when = self._slot(talked, tz, (1, 5))
+        booked = self._event(
+            rep,
+            "meeting.booked",
+            talked,
+            meeting_id=meeting,
+            scheduled_for=when.isoformat(),
+            lead_id=lead,
+        )
+        out.append((talked, booked))
+        if rng.random() < 0.2:
+            seen = when + timedelta(minutes=15)
+            out.append((seen, self._event(rep, "meeting.no_show", seen, meeting_id=meeting)))
+            if rng.random() >= 0.5:
+                return out  # left for the no-show watch to escalate
+            moved_at = seen + timedelta(hours=rng.randint(1, 30))
+            when = self._slot(moved_at, tz, (1, 4))
+            by = rng.choices(("rep", "prospect"), (2, 3))[0]
+            out.append(
+                (
+                    moved_at,
+                    self._event(
+                        rep,
+                        "meeting.rescheduled",
+                        moved_at,
+                        meeting_id=meeting,
+                        scheduled_for=when.isoformat(),
+                        initiated_by=by,
+                    ),
+                )
+            )
+            if rng.random() < 0.2:
+                return out  # lost after the reschedule (seed 001: most rep-moved leads are)
+        out.append((when, self._event(rep, "meeting.held", when, meeting_id=meeting)))
+        # 86 % of held meetings reach the forecast: 73 % of qualified leads (seed 001's pipe rate).
+        if rng.random() >= 0.86:
+            return out
+        out.append((when, self._event(rep, "lead.in_forecast", when, lead_id=lead)))
+        product, price = rng.choice(_PRODUCTS)
+        deal = f"D-{self._seq}"
+        amount = price * max(1, round(rng.lognormvariate(math.log(6), 0.7)))
+        currency = rng.choices(("USD", "EUR"), (4, 1))[0]
+        money = {"deal_id": deal, "amount": amount, "currency": currency}
+        out.append((when, self._event(rep, "opportunity.created", when, **money)))
+        cycle = timedelta(days=min(56, max(1, rng.gauss(23, 8))), hours=rng.randint(0, 8))
+        closed = when + cycle
+        while closed.astimezone(tz).weekday() >= 5:
+            closed += timedelta(days=1)
+        won = rng.random() < min(0.9, 0.36 * rep.skill)
+        data: dict[str, Any] = {**money, "product": product, "created_at": when.isoformat()}
+        if won and rng.random() < 0.5:
+            data["list_price"] = round(amount * rng.uniform(1.0, 1.3), 2)
+        out.append((closed, self._event(rep, "deal.won" if won else "deal.lost", closed, **data)))
+        return out
 
 
 def demo_directory(gen: Generator, timezone: str = "UTC") -> dict[str, Any]:

@@ -105,3 +105,9 @@ class Keys:
     def slack_message(self, board_id: str) -> str:
         """HASH channel|ts|digest: the Slack message showing a live board (kept by chat.update)."""
         return f"{self.prefix}:slack:msg:{board_id}"
+
+    # -- written by the CLI ------------------------------------------------------------
+
+    def dlq_replayed(self) -> str:
+        """HASH "partition:offset" of a dead letter -> when `spm-stream dlq replay` sent it back."""
+        return f"{self.prefix}:dlq:replayed"

@@ -21,7 +21,7 @@ import yaml
 from spm_stream.settings import Settings
 from spm_stream.store import Store
 from tests import crm
-from tests.integration.conftest import directory, read_topic, wait_for_processed
+from tests.integration.conftest import directory, read_topic, run_cli, wait_for_processed
 
 pytestmark = pytest.mark.integration
 
@@ -44,6 +44,12 @@ def webhook_env(env: dict[str, str], tmp_path: Path) -> dict[str, str]:
     }
 
 
+def add_salesforce_owner(config_file: Path, owner: str, rep: str) -> None:
+    config = yaml.safe_load(config_file.read_text())
+    config["crm"]["salesforce"]["owners"][owner] = rep
+    config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
+
+
 async def wait_until_serving(http: aiohttp.ClientSession, base: str, worker: Any) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -61,7 +67,8 @@ async def wait_until_serving(http: aiohttp.ClientSession, base: str, worker: Any
 async def test_each_crm_webhook_is_counted_once_and_bad_input_is_refused(
     env: dict[str, str], settings: Settings, store: Store, start_worker: Any, tmp_path: Path
 ) -> None:
-    worker = start_worker(**webhook_env(env, tmp_path))
+    hooks = webhook_env(env, tmp_path)
+    worker = start_worker(**hooks)
     base = worker.web
     async with aiohttp.ClientSession() as http:
         await wait_until_serving(http, base, worker)
@@ -165,3 +172,12 @@ async def test_each_crm_webhook_is_counted_once_and_bad_input_is_refused(
     sources = sorted(dict(r.headers)["spm-source"].decode() for r in dead)
     assert sources == ["webhook:close", "webhook:hubspot", "webhook:salesforce"], reasons
     assert any(r.startswith("malformed JSON") for r in reasons)
+
+    # The unknown Salesforce owner joins the mapping: a replay maps that letter again.
+    add_salesforce_owner(Path(hooks["SPM_CONFIG"]), "0055e000009UnKnAAK", "rep-2")
+    replay = run_cli({**env, **hooks}, "dlq", "replay", "--all")
+    assert replay.returncode == 1, replay.stderr  # two letters cannot be fixed by a mapping
+    assert "1 dead letters replayed" in replay.stdout
+    assert replay.stderr.count("still failing") == 2
+    await wait_for_processed(store, 17, worker)
+    assert (await store.counts("rep", "rep-2", DAY)).get("activity.email") == 1
