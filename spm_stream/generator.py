@@ -280,7 +280,7 @@ class Generator:
             out.append((seen, self._event(rep, "meeting.no_show", seen, meeting_id=meeting)))
             if rng.random() >= 0.5:
                 return out  # left for the no-show watch to escalate
-            moved_at = seen + timedelta(hours=rng.randint(1, 30))
+            moved_at = _on_a_weekday(seen + timedelta(hours=rng.randint(1, 30)), tz)
             when = self._slot(moved_at, tz, (1, 4))
             by = rng.choices(("rep", "prospect"), (2, 3))[0]
             out.append(
@@ -310,15 +310,20 @@ class Generator:
         money = {"deal_id": deal, "amount": amount, "currency": currency}
         out.append((when, self._event(rep, "opportunity.created", when, **money)))
         cycle = timedelta(days=min(56, max(1, rng.gauss(23, 8))), hours=rng.randint(0, 8))
-        closed = when + cycle
-        while closed.astimezone(tz).weekday() >= 5:
-            closed += timedelta(days=1)
+        closed = _on_a_weekday(when + cycle, tz)
         won = rng.random() < min(0.9, 0.36 * rep.skill)
         data: dict[str, Any] = {**money, "product": product, "created_at": when.isoformat()}
         if won and rng.random() < 0.5:
             data["list_price"] = round(amount * rng.uniform(1.0, 1.3), 2)
         out.append((closed, self._event(rep, "deal.won" if won else "deal.lost", closed, **data)))
         return out
+
+
+def _on_a_weekday(moment: datetime, tz: ZoneInfo) -> datetime:
+    """The same time of day, moved past a weekend (reps do not work then)."""
+    while moment.astimezone(tz).weekday() >= 5:
+        moment += timedelta(days=1)
+    return moment
 
 
 def demo_directory(gen: Generator, timezone: str = "UTC") -> dict[str, Any]:

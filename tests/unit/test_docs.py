@@ -72,3 +72,30 @@ def test_readme_config_examples_are_valid() -> None:
             Directory.model_validate({k: v for k, v in data.items() if k != "teams"})
             checked += 1
     assert checked >= 2
+
+
+def test_readme_documents_and_validates_the_crm_mapping_and_import_mapping() -> None:
+    from spm_stream.crm.mapping import CrmMappings
+    from spm_stream.importer import ImportMapping
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for section, model in CrmMappings.model_fields.items():
+        assert model.annotation is not None
+        for name in model.annotation.model_fields:
+            assert name in readme, f"crm.{section}.{name}"
+    for name in ImportMapping.model_fields:
+        assert name in readme, f"import mapping {name}"
+    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", readme, re.S)]
+    crm = [b["crm"] for b in blocks if "crm" in b]
+    imports = [b for b in blocks if "type_column" in b]
+    assert len(crm) == 1
+    assert len(imports) == 1
+    CrmMappings.model_validate(crm[0])
+    ImportMapping.model_validate(imports[0])
+    # The shipped examples too.
+    CrmMappings.model_validate(
+        yaml.safe_load((ROOT / "examples/crm/mapping.yaml").read_text())["crm"]
+    )
+    ImportMapping.model_validate(
+        yaml.safe_load((ROOT / "examples/crm/hubspot-calls-export.yaml").read_text())
+    )

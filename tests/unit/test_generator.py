@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from spm_stream.directory import Directory
 from spm_stream.events import InvalidEvent, parse_event
@@ -58,3 +60,46 @@ def test_demo_directory_is_a_valid_config() -> None:
     assert directory.managers() == ["mgr-team-1", "mgr-team-2"]
     assert all(team.channel for team in directory.teams.values())
     assert all(directory.manager_of(rep) for rep in directory.reps())
+
+
+def _simulated(seed: int = 5, days: int = 28) -> list[Any]:
+    gen = Generator(teams=2, reps_per_team=4, seed=seed)
+    return [
+        parse_event(v) for _, v in gen.simulate(date(2026, 11, 2), days, ZoneInfo("Europe/Berlin"))
+    ]
+
+
+def test_simulation_is_in_time_order_on_weekdays_and_seeded() -> None:
+    events = _simulated()
+    times = [e.occurred_at for e in events]
+    assert times == sorted(times)
+    berlin = ZoneInfo("Europe/Berlin")
+    assert {t.astimezone(berlin).weekday() for t in times} <= {0, 1, 2, 3, 4}
+    assert [e.event_id for e in events] == [e.event_id for e in _simulated()]
+    assert times[-1] < datetime(2026, 11, 30, tzinfo=berlin)  # nothing after the horizon
+
+
+def test_simulation_follows_the_funnel_of_the_sources() -> None:
+    types = Counter(e.type.value for e in _simulated(days=40))
+    outbound = types["activity.call"] + types["activity.email"] + types["activity.social"]
+    assert 0.33 < types["conversation.meaningful"] / outbound < 0.47  # reach ≈ 40 % (001)
+    assert 0.08 < types["lead.qualified"] / types["conversation.meaningful"] < 0.15  # ≈ 11 %
+    assert 0.6 < types["lead.in_forecast"] / types["lead.qualified"] < 0.85  # pipe ≈ 73 %
+    assert types["meeting.no_show"] > types["meeting.rescheduled"] > 0
+    assert types["deal.won"] > 0
+    assert types["deal.lost"] > 0
+
+
+def test_simulated_deals_close_weeks_after_they_open() -> None:
+    events = _simulated(days=60)
+    opened = {
+        e.data.deal_id: e.occurred_at for e in events if e.type.value == "opportunity.created"
+    }  # type: ignore[attr-defined]
+    cycles = [
+        (e.occurred_at - opened[e.data.deal_id]).days  # type: ignore[attr-defined]
+        for e in events
+        if e.type.value in ("deal.won", "deal.lost")
+    ]
+    assert cycles
+    assert all(1 <= c <= 60 for c in cycles)
+    assert 12 < sum(cycles) / len(cycles) < 30  # ≈ 23 days (004), cut by the horizon

@@ -135,3 +135,18 @@ def test_as_env_round_trips(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
         monkeypatch.setenv(name, value)
     assert load_settings() == settings
     assert settings.as_env()["SPM_SLACK_TOKEN"] == "xoxb-s"  # children need the real secret
+
+
+def test_webhook_secrets_are_checked_and_never_shown() -> None:
+    with pytest.raises(ConfigError, match=r"SPM_CLOSE_SIGNATURE_KEY: .*hex signature_key"):
+        load_settings(close_signature_key="not-hex")
+    with pytest.raises(ConfigError, match=r"SPM_PIPEDRIVE_BASIC_AUTH: .*USER:PASSWORD"):
+        load_settings(pipedrive_basic_auth="nopassword")
+    with pytest.raises(ConfigError, match="SPM_PUBLIC_URL"):
+        load_settings(public_url="spm.example.com")
+    settings = load_settings(
+        close_signature_key="ab12", hubspot_client_secret="s", public_url="https://x.example/"
+    )
+    assert settings.public_url == "https://x.example"
+    assert settings.redacted()["hubspot_client_secret"] == "***"
+    assert settings.redacted()["close_signature_key"] == "***"
