@@ -191,18 +191,10 @@ def generate(
                 count += 1
         click.echo(f"wrote {count} events ({first} + {days} days)", err=True)
         return
-    from kafka import KafkaProducer
+    from spm_stream.replay import produce
 
     settings = load_settings()
-    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=20)
-    count = 0
-    try:
-        for key, value in records:
-            producer.send(settings.topic, key=key, value=value)
-            count += 1
-        producer.flush()
-    finally:
-        producer.close()
+    count = produce(settings, records)
     click.echo(f"produced {count} events to {settings.topic} ({first} + {days} days)", err=True)
 
 
@@ -218,15 +210,23 @@ def generate(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where rejected rows go, with reasons (default: FILE.rejects.jsonl).",
 )
+@click.option(
+    "--state",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where progress is saved (default: FILE.import-state).",
+)
 @click.option("--restart", is_flag=True, help="Ignore the saved progress and start over.")
 @_config_errors
-def import_(file: Path, mapping: Path | None, rejects: Path | None, restart: bool) -> None:
+def import_(
+    file: Path, mapping: Path | None, rejects: Path | None, state: Path | None, restart: bool
+) -> None:
     """Import a CRM export (.csv or .jsonl) into the input topic, resumably.
 
     Without --mapping, columns are canonical field names (event_id, type,
     occurred_at, rep_id, team_id, data.amount, …) and JSON Lines are canonical
-    events. Progress is saved in FILE.import-state after every 5,000 rows that
-    Kafka acknowledged: after an interruption, the same command resumes. Rows
+    events. Progress is saved in FILE.import-state (--state) after every 5,000
+    rows that Kafka acknowledged: after an interruption, the same command
+    resumes. Rows
     that break the contract go to the rejects file with the field and reason.
     """
     from rich.progress import (
@@ -242,7 +242,7 @@ def import_(file: Path, mapping: Path | None, rejects: Path | None, restart: boo
     settings = load_settings()
     rules = load_import_mapping(mapping)
     rejects = rejects or file.with_name(file.name + ".rejects.jsonl")
-    state = file.with_name(file.name + ".import-state")
+    state = state or file.with_name(file.name + ".import-state")
     columns = (TextColumn("import"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, transient=True, disable=not sys.stderr.isatty()) as progress:
         task = progress.add_task("import", total=count_rows(file))

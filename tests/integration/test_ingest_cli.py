@@ -95,6 +95,8 @@ async def test_import_resume_rejects_mapping_generate_and_dlq_replay(
         str(crm.SAMPLES / "hubspot-calls-export.yaml"),
         "--rejects",
         str(tmp_path / "export-rejects.jsonl"),
+        "--state",
+        str(tmp_path / "export.import-state"),
     )
     assert export.returncode == 0, export.stderr
     assert "3 events produced" in export.stdout
