@@ -21,14 +21,15 @@ from spm_stream.gamification import Gamification
 from spm_stream.rules import AlertRules, CalendarConfig
 from spm_stream.worktime import WorkCalendar
 
-__all__ = ["Directory", "Person", "Team", "load_directory"]
+__all__ = ["Directory", "Person", "Team", "check_zone", "load_directory"]
 
 Locale = Literal["en", "de", "zh"]
 SlackId = Annotated[str, Field(pattern=r"^[UW][A-Z0-9]{2,}$")]
 Channel = Annotated[str, Field(pattern=r"^(#[a-z0-9_.-]+|[CGD][A-Z0-9]{2,})$")]
 
 
-def _check_zone(value: str | None) -> str | None:
+def check_zone(value: str | None) -> str | None:
+    """A validator: ``value`` is a known IANA time zone (or None)."""
     if value is None:
         return None
     try:
@@ -63,7 +64,7 @@ class Person(_Strict):
     timezone: str | None = Field(default=None, description="IANA zone; org default if unset.")
     locale: Locale | None = None
 
-    _zone = field_validator("timezone")(_check_zone)
+    _zone = field_validator("timezone")(check_zone)
 
 
 class Directory(_Strict):
@@ -79,7 +80,7 @@ class Directory(_Strict):
     boards: list[BoardSpec] = Field(default_factory=list)
     crm: CrmMappings = CrmMappings()
 
-    _zone = field_validator("timezone")(_check_zone)
+    _zone = field_validator("timezone")(check_zone)
 
     @model_validator(mode="after")
     def _references(self) -> Directory:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 from redis import Redis
 
 from spm_stream.crm.endpoints import remap
@@ -26,6 +26,7 @@ from spm_stream.crm.mapping import CrmMappings
 from spm_stream.crm.model import Mapped
 from spm_stream.events import InvalidEvent, parse_event
 from spm_stream.keys import Keys
+from spm_stream.replay import produce
 from spm_stream.settings import Settings
 
 __all__ = ["DeadLetter", "fixed_events", "read_dead_letters", "replay", "revive"]
@@ -150,15 +151,7 @@ def replay(
     events: Iterable[tuple[bytes, bytes]],
 ) -> int:
     """Produce ``events`` to the input topic, then mark ``letters`` replayed; return how many."""
-    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
-    sent = 0
-    try:
-        for key, value in events:
-            producer.send(settings.topic, key=key, value=value)
-            sent += 1
-        producer.flush()
-    finally:
-        producer.close()
+    sent = produce(settings, events)
     if letters:
         now = datetime.now(UTC).isoformat()
         redis.hset(_keys(settings).dlq_replayed(), mapping={letter.id: now for letter in letters})

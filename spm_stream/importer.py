@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import orjson
 from kafka import KafkaProducer
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from spm_stream.config_files import load_yaml_model
+from spm_stream.directory import check_zone
 from spm_stream.events import EventType, InvalidEvent, parse_event
 from spm_stream.settings import Settings
 
@@ -76,16 +77,7 @@ class ImportMapping(BaseModel):
             raise ValueError(f"only {{id}} and {{type}} can be used: {exc}") from None
         return value
 
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
+    _zone = field_validator("timezone")(check_zone)
 
 
 def load_import_mapping(path: Path | None) -> ImportMapping:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import orjson
@@ -10,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from spm_stream.settings import Settings
 
-__all__ = ["record_key", "replay_file"]
+__all__ = ["produce", "record_key", "replay_file"]
 
 
 def record_key(line: bytes) -> bytes | None:
@@ -47,6 +48,22 @@ def replay_file(settings: Settings, path: Path, topic: str) -> int:
                     progress.update(task, completed=sent)
             producer.flush()
             progress.update(task, completed=sent)
+    finally:
+        producer.close()
+    return sent
+
+
+def produce(
+    settings: Settings, records: Iterable[tuple[bytes, bytes]], topic: str | None = None
+) -> int:
+    """Send (key, value) records to ``topic`` (default SPM_TOPIC) and wait for every ack."""
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=20)
+    sent = 0
+    try:
+        for key, value in records:
+            producer.send(topic or settings.topic, key=key, value=value)
+            sent += 1
+        producer.flush()
     finally:
         producer.close()
     return sent

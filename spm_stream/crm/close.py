@@ -13,10 +13,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-import orjson
-
 from spm_stream.crm.mapping import CloseMapping
 from spm_stream.crm.model import (
+    NOT_JSON,
     BadPayload,
     Mapped,
     amount,
@@ -33,10 +32,7 @@ __all__ = ["map_close"]
 def map_close(body: bytes, mapping: CloseMapping, received: datetime) -> Mapped:
     """Map one Close webhook body to canonical events."""
     out = Mapped()
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        out.reject(body, "", f"malformed JSON: {exc}")
+    if (payload := out.parse(body)) is NOT_JSON:
         return out
     event = payload.get("event") if isinstance(payload, dict) else None
     if not isinstance(event, dict):
@@ -77,7 +73,8 @@ def _event(event: Mapping[str, Any], m: CloseMapping, received: datetime, out: M
 
     before = event.get("previous_data")
     previous = before if isinstance(before, dict) else {}
-    changed = event.get("changed_fields") or []
+    listed = event.get("changed_fields")
+    changed = listed if isinstance(listed, list) else []
 
     if kind == "activity.call":
         if text(data.get("direction")) not in (None, "outbound"):

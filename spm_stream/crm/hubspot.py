@@ -17,10 +17,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-import orjson
-
 from spm_stream.crm.mapping import HubSpotMapping
-from spm_stream.crm.model import BadPayload, Mapped, amount, canonical, instant, text
+from spm_stream.crm.model import NOT_JSON, BadPayload, Mapped, amount, canonical, instant, text
 from spm_stream.events import EventType
 
 __all__ = ["map_hubspot"]
@@ -58,10 +56,7 @@ def map_hubspot(
     bodies that name no object type.
     """
     out = Mapped()
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        out.reject(body, "", f"malformed JSON: {exc}")
+    if (payload := out.parse(body)) is NOT_JSON:
         return out
     records = payload if isinstance(payload, list) else [payload]
     for record in records:

@@ -18,6 +18,7 @@ import orjson
 from spm_stream.events import InvalidEvent, parse_event
 
 __all__ = [
+    "NOT_JSON",
     "BadPayload",
     "Mapped",
     "Rejected",
@@ -29,6 +30,10 @@ __all__ = [
     "instant",
     "text",
 ]
+
+
+#: What ``Mapped.parse`` returns for a body that is not JSON (``None`` is valid JSON).
+NOT_JSON: Any = object()
 
 
 class Unauthorized(Exception):
@@ -91,6 +96,14 @@ class Mapped:
         """Send ``origin`` (the CRM's own object) to the dead-letter topic with the reason."""
         payload = origin if isinstance(origin, bytes) else orjson.dumps(origin, default=str)
         self.rejects.append(Rejected(payload, field, reason))
+
+    def parse(self, body: bytes) -> Any:
+        """The body as JSON, or ``NOT_JSON`` after rejecting it with the parser's reason."""
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            self.reject(body, "", f"malformed JSON: {exc}")
+            return NOT_JSON
 
     def extend(self, other: Mapped) -> None:
         """Add another mapping's outcome to this one."""

@@ -13,10 +13,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
 from spm_stream.crm.mapping import PipedriveMapping
-from spm_stream.crm.model import BadPayload, Mapped, amount, canonical, instant, text
+from spm_stream.crm.model import NOT_JSON, BadPayload, Mapped, amount, canonical, instant, text
 from spm_stream.events import EventType
 
 __all__ = ["map_pipedrive"]
@@ -27,10 +25,7 @@ _ACTIONS = {"added": "create", "updated": "change", "deleted": "delete", "merged
 def map_pipedrive(body: bytes, mapping: PipedriveMapping, received: datetime) -> Mapped:
     """Map one Pipedrive webhook body (v1 or v2) to canonical events."""
     out = Mapped()
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        out.reject(body, "", f"malformed JSON: {exc}")
+    if (payload := out.parse(body)) is NOT_JSON:
         return out
     if not isinstance(payload, dict) or not isinstance(payload.get("meta"), dict):
         out.reject(payload, "meta", "expected an object")

@@ -5,11 +5,15 @@ One worker process with every CRM endpoint enabled. Each CRM's sample payloads
 computed as the CRM computes them, some twice (a CRM retry), and the counters
 are compared with what the samples contain. Forged and stale signatures,
 oversized bodies and malformed JSON are refused or dead-lettered as documented.
+Fuzzed payloads (fields deleted, retyped, bodies cut short, noise) never make an
+endpoint fail: each is counted, ignored or dead-lettered with a reason.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import random
 import time
 from pathlib import Path
 from typing import Any
@@ -181,3 +185,67 @@ async def test_each_crm_webhook_is_counted_once_and_bad_input_is_refused(
     assert replay.stderr.count("still failing") == 2
     await wait_for_processed(store, 17, worker)
     assert (await store.counts("rep", "rep-2", DAY)).get("activity.email") == 1
+
+
+def fuzzed_bodies(seed: int, count: int) -> list[tuple[str, bytes]]:
+    """CRM samples with a field deleted, retyped or the body cut short; some plain noise."""
+    rng = random.Random(seed)
+    samples = [
+        ("hubspot", "hubspot-deal-won.json"),
+        ("hubspot", "hubspot-meeting-no-show.json"),
+        ("close", "close-opportunity-won.json"),
+        ("close", "close-meeting-rescheduled.json"),
+        ("pipedrive", "pipedrive-deal-won-v2.json"),
+        ("pipedrive", "pipedrive-call-v1.json"),
+    ]
+    noise: list[Any] = [None, True, -1, 10**20, 1.5e308, "", "x" * 300, [], {}, {"value": []}]
+    out: list[tuple[str, bytes]] = []
+    for _ in range(count):
+        crm_name, name = rng.choice(samples)
+        doc = json.loads(crm.sample(name))
+        node = doc
+        while isinstance(node, dict) and node:
+            key = rng.choice(sorted(node))
+            if isinstance(node[key], dict) and rng.random() < 0.6:
+                node = node[key]
+                continue
+            if rng.random() < 0.3:
+                del node[key]
+            else:
+                node[key] = rng.choice(noise)
+            break
+        body = json.dumps(doc).encode()
+        if rng.random() < 0.15:
+            body = body[: rng.randrange(len(body))]
+        if rng.random() < 0.05:
+            body = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64)))
+        out.append((crm_name, body))
+    return out
+
+
+async def test_fuzzed_webhooks_never_fail_and_every_reject_is_dead_lettered(
+    env: dict[str, str], settings: Settings, store: Store, start_worker: Any, tmp_path: Path
+) -> None:
+    worker = start_worker(**webhook_env(env, tmp_path))
+    accepted = rejected = 0
+    async with aiohttp.ClientSession() as http:
+        await wait_until_serving(http, worker.web, worker)
+        for crm_name, body in fuzzed_bodies(seed=20261123, count=120):
+            path = f"/webhooks/{crm_name}"
+            headers = {
+                "hubspot": lambda b, p=path: crm.hubspot_headers(worker.web + p, b),
+                "close": crm.close_headers,
+                "pipedrive": lambda b: crm.pipedrive_headers(),
+            }[crm_name](body)
+            async with http.post(worker.web + path, data=body, headers=headers) as response:
+                assert response.status == 200, (crm_name, body[:200], await response.text())
+                answer = await response.json()
+            accepted += answer["accepted"]
+            rejected += len(answer["rejected"])
+            assert all(r["reason"] for r in answer["rejected"])
+    assert rejected > 20  # the fuzzing did break payloads
+    await wait_for_processed(store, accepted, worker)
+    dead = read_topic(settings, settings.dlq_topic, expected=rejected)
+    assert len(dead) == rejected
+    assert all(dict(r.headers)["spm-reason"] for r in dead)
+    assert worker.alive()
