@@ -9,7 +9,7 @@ below the partition's watermark and event_ids already seen. No I/O here.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final, Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -20,7 +20,7 @@ from spm_stream.noshow import Watch
 from spm_stream.scopes import ORG, Routing
 from spm_stream.windows import day_bucket, utc_day
 
-__all__ = ["BOARD_METRICS", "ORG", "Op", "Planned", "plan_event", "plan_reject"]
+__all__ = ["BOARD_METRICS", "ORG", "Op", "PlanMemo", "Planned", "plan_event", "plan_reject"]
 
 #: Leaderboard metric -> the event type whose occurrences it counts.
 BOARD_METRICS: Final[Mapping[str, EventType]] = {
@@ -31,6 +31,23 @@ BOARD_METRICS: Final[Mapping[str, EventType]] = {
     "deals_won": EventType.DEAL_WON,
 }
 _METRIC_OF_TYPE: Final = {etype: metric for metric, etype in BOARD_METRICS.items()}
+
+#: Types whose increments depend only on who, when and the type (not on ``data``): their
+#: plans repeat within a batch and are memoised (``plan_event``'s ``memo``).
+_DATA_FREE: Final = frozenset(EventType) - {
+    EventType.DEAL_WON,
+    EventType.NPS_RESPONSE,
+    EventType.REP_HIRED,
+}
+
+#: Every real time zone's offset is a multiple of 15 minutes, so all instants of one
+#: UTC quarter-hour fall on the same local day in every zone (DST switches included).
+_QUARTER_S: Final = 900
+
+#: Memo of plans: (partition, rep, team, type, quarter-hour) -> (ops, dedupe-set key).
+PlanMemo = dict[
+    tuple[int, str, str | None, EventType, int], tuple[tuple[tuple["Op", int], ...], str]
+]
 
 #: hincr/zincr are summed per target; zmin keeps the smallest score; sadd adds a member.
 OpKind = Literal["hincr", "zincr", "zmin", "sadd"]
@@ -62,9 +79,37 @@ class Planned:
 
 
 def plan_event(
-    event: Event, *, offset: int, partition: int, keys: Keys, routing: Routing
+    event: Event,
+    *,
+    offset: int,
+    partition: int,
+    keys: Keys,
+    routing: Routing,
+    memo: PlanMemo | None = None,
 ) -> Planned:
-    """Plan a valid event: its day-accumulator increments per scope, boards and ramp facts."""
+    """Plan a valid event: its day-accumulator increments per scope, boards and ramp facts.
+
+    ``memo`` (one per consumed batch) reuses the plan of an earlier event of the same
+    rep, team, type and quarter-hour: most of a batch is calls and e-mails of a few
+    dozen reps, and building their key strings again was most of the planning cost.
+    """
+    if memo is not None and event.type in _DATA_FREE:
+        slot = (
+            partition,
+            event.rep_id,
+            event.team_id,
+            event.type,
+            int(event.occurred_at.timestamp()) // _QUARTER_S,
+        )
+        found = memo.get(slot)
+        if found is None:
+            fresh = _plan(event, partition, keys, routing)
+            found = memo[slot] = (fresh.ops, fresh.seen_key or "")
+        return Planned(offset=offset, event_id=event.event_id, seen_key=found[1], ops=found[0])
+    return replace(_plan(event, partition, keys, routing), offset=offset)
+
+
+def _plan(event: Event, partition: int, keys: Keys, routing: Routing) -> Planned:
     facts = contributions(event).items()
     days: dict[ZoneInfo, str] = {}  # scopes mostly share a zone: convert once per zone
     ops: list[tuple[Op, int]] = []
@@ -89,7 +134,7 @@ def plan_event(
         ops.append((Op("sadd", keys.members(partition, team), event.rep_id), 0))
     ops.append((Op("sadd", keys.reps(partition), event.rep_id), 0))
     return Planned(
-        offset=offset,
+        offset=-1,
         event_id=event.event_id,
         seen_key=keys.seen(partition, utc_day(event.occurred_at)),
         ops=tuple(ops),

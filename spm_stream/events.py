@@ -178,7 +178,8 @@ def _variant(name: str, types: tuple[EventType, ...], data: type[_Data], require
     """Build one member of the event union: a literal set of types and their payload."""
     # A Literal built at runtime from a tuple: fine for pydantic, opaque to mypy.
     type_field: Any = (Literal[types], ...)
-    data_field = (data, ...) if required else (data, Field(default_factory=data))
+    # An optional payload defaults to one shared, frozen instance (not a new one per event).
+    data_field = (data, ...) if required else (data, data())
     return create_model(name, __base__=Event, type=type_field, data=data_field)
 
 

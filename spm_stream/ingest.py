@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from spm_stream.alerts import Alert
-from spm_stream.counters import Planned, plan_event, plan_reject
+from spm_stream.counters import PlanMemo, Planned, plan_event, plan_reject
 from spm_stream.events import Event, InvalidEvent, parse_event
 from spm_stream.keys import Keys
 from spm_stream.noshow import Watch
@@ -76,6 +76,7 @@ def ingest(
     ``alerts`` lists the alerts an event raises by itself (``spm_stream.alerting``).
     """
     raised: list[Alert] = []
+    memo: PlanMemo = {}
     batches: dict[int, list[Planned]] = defaultdict(list)
     rejects: list[Reject] = []
     for record in records:
@@ -86,7 +87,12 @@ def ingest(
             batches[record.partition].append(plan_reject(record.offset))
             continue
         planned = plan_event(
-            event, offset=record.offset, partition=record.partition, keys=keys, routing=routing
+            event,
+            offset=record.offset,
+            partition=record.partition,
+            keys=keys,
+            routing=routing,
+            memo=memo,
         )
         if watch is not None and (state := watch(event)) is not None:
             planned = replace(planned, watch=state)

@@ -118,20 +118,25 @@ def encode_batch(
 
     expire: dict[int, int] = {}
     events: list[tuple[int, str, int, list[int], Any]] = []
+    # Memoised plans share their ops tuple: encode each shared tuple once (by identity;
+    # every tuple stays alive in ``planned`` while this runs).
+    encoded: dict[int, list[int]] = {}
     for plan in sorted(planned, key=lambda p: p.offset):
         if plan.event_id is None or plan.seen_key is None:
             events.append((plan.offset, "", 0, [], 0))
             continue
-        incs: list[int] = []
-        for op, amount in plan.ops:
-            index = op_index.get(op)
-            if index is None:
-                key = key_at(op.key)
-                op_list.append((op.kind, key, op.field))
-                index = op_index[op] = len(op_list)
-                if op.kind in ("hincr", "zincr"):
-                    expire[key] = ttls.counters_s
-            incs += (index, amount)
+        incs = encoded.get(id(plan.ops))
+        if incs is None:
+            incs = encoded[id(plan.ops)] = []
+            for op, amount in plan.ops:
+                index = op_index.get(op)
+                if index is None:
+                    key = key_at(op.key)
+                    op_list.append((op.kind, key, op.field))
+                    index = op_index[op] = len(op_list)
+                    if op.kind in ("hincr", "zincr"):
+                        expire[key] = ttls.counters_s
+                incs += (index, amount)
         seen = key_at(plan.seen_key)
         expire[seen] = ttls.dedupe_s
         watch: Any = 0

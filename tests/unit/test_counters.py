@@ -191,3 +191,38 @@ def test_each_key_class_gets_its_own_ttl() -> None:
     # Ramp facts and membership are one entry per rep and never expire.
     assert KEYS.ramp(0, "first_win") not in ttl_of
     assert KEYS.members(0, "t1") not in ttl_of
+
+
+def test_memoised_plans_equal_fresh_plans_across_midnights_and_dst() -> None:
+    """A memo hit must plan exactly what planning afresh would, in every zone."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from spm_stream.counters import PlanMemo
+    from tests.events import event
+
+    zones = {"rep-1": ZoneInfo("Europe/Berlin"), "rep-2": ZoneInfo("Asia/Kathmandu")}
+    routing = Routing(
+        zone=ZoneInfo("America/St_Johns"),  # UTC-3:30 / -2:30: midnights on half hours
+        team_of={"rep-1": "t1", "rep-2": None},
+        rep_zones=zones,
+    )
+    keys = Keys("spm", "crm-events", 4)
+    start = datetime(2026, 10, 24, 20, 0, tzinfo=UTC)  # Berlin leaves DST on the 25th
+    memo: PlanMemo = {}
+    checked = 0
+    for minutes in range(0, 36 * 60, 7):
+        at = start + timedelta(minutes=minutes)
+        for rep in ("rep-1", "rep-2"):
+            for etype in ("activity.call", "meeting.held", "lead.qualified"):
+                data = {"meeting_id": "m"} if etype == "meeting.held" else {"lead_id": "l"}
+                eid = f"{rep}-{etype}-{minutes}"
+                parsed = parse_event(event(eid, etype, rep, at.isoformat(), **data))
+                fresh = plan_event(parsed, offset=minutes, partition=1, keys=keys, routing=routing)
+                cached = plan_event(
+                    parsed, offset=minutes, partition=1, keys=keys, routing=routing, memo=memo
+                )
+                assert cached == fresh
+                checked += 1
+    assert checked > 1000
+    assert len(memo) < checked / 2  # the memo was actually hit
