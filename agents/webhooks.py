@@ -65,7 +65,7 @@ def register(app: faust.App, rt: Runtime) -> None:
             ]
             futures.append(await dlq.send(key=None, value=reject.payload, headers=headers))
         if futures:
-            await asyncio.wait_for(asyncio.gather(*futures), settings.webhook_ack_timeout_s)
+            await asyncio.gather(*futures)
 
     async def handle(view: View, name: str, faust_request: Request) -> Response:
         request = cast(web.Request, faust_request)  # Faust's aiohttp driver passes aiohttp's
@@ -90,7 +90,8 @@ def register(app: faust.App, rt: Runtime) -> None:
         except BadPayload as exc:
             return view.error(400, str(exc))
         try:
-            await produce(endpoint, mapped)
+            # Sending can wait too (no metadata, a full buffer): the whole hand-off is bounded.
+            await asyncio.wait_for(produce(endpoint, mapped), settings.webhook_ack_timeout_s)
         except Exception as exc:  # a timeout or any broker error: the CRM retries
             log.error("webhook %s: Kafka did not acknowledge: %r", name, exc)
             return view.error(503, "could not store the events; retry later")

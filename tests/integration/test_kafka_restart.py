@@ -10,12 +10,14 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from spm_stream.embedded import free_port
 from spm_stream.settings import Settings
 from spm_stream.store import Store
 from spm_stream.topics import ensure_topics
+from tests import crm
 from tests.integration.conftest import (
     advance,
     assert_counted_once,
@@ -23,6 +25,7 @@ from tests.integration.conftest import (
     produce,
     wait_for_processed,
 )
+from tests.integration.test_webhooks import wait_until_serving, webhook_env
 
 pytestmark = pytest.mark.integration
 
@@ -85,3 +88,45 @@ async def test_kafka_stop_and_start_mid_stream(
     await wait_for_processed(store, TOTAL, worker, timeout_s=300)
     await asyncio.sleep(2)
     await assert_counted_once(store, records)
+
+
+async def test_a_webhook_is_answered_503_while_kafka_is_down_and_counted_once_after(
+    own_kafka: OwnKafka,
+    env: dict[str, str],
+    settings: Settings,
+    store: Store,
+    start_worker,
+    tmp_path: Path,
+) -> None:
+    """The CRM is told to retry while the broker cannot acknowledge; its retry counts once."""
+    own = settings.model_copy(update={"kafka_url": own_kafka.url.removeprefix("kafka://")})
+    ensure_topics(own)
+    hooks = webhook_env(env, tmp_path) | {"SPM_WEBHOOK_ACK_TIMEOUT_S": "3"}
+    worker = start_worker(SPM_KAFKA_URL=own_kafka.url, **hooks)
+    won = crm.sample("close-opportunity-won.json")
+    async with aiohttp.ClientSession() as http:
+        await wait_until_serving(http, worker.web, worker)
+
+        async def post() -> int:
+            url = worker.web + "/webhooks/close"
+            async with http.post(url, data=won, headers=crm.close_headers(won)) as response:
+                return response.status
+
+        assert await post() == 200
+        await wait_for_processed(store, 1, worker)
+        own_kafka.run("kafka-stop")
+        assert await post() == 503
+        own_kafka.run("kafka-start")
+        # The CRM retries until it gets a 200 (Close: exponential backoff for 72 hours).
+        deadline = asyncio.get_running_loop().time() + 120
+        while await post() != 200:
+            assert asyncio.get_running_loop().time() < deadline, worker.tail()
+            await asyncio.sleep(2)
+    await wait_for_processed(store, 2, worker, timeout_s=120)
+    await asyncio.sleep(3)
+    stats = await store.stats()
+    # Two or three deliveries of one won deal (the producer may still have delivered the
+    # one answered 503): counted once.
+    assert stats.processed in (2, 3)
+    assert stats.counted == 1
+    assert (await store.counts("rep", "rep-2", "day:2026-11-02")).get("deal.won") == 1
