@@ -54,7 +54,7 @@ def replay_file(settings: Settings, path: Path, topic: str) -> int:
 
 
 def produce(
-    settings: Settings, records: Iterable[tuple[bytes, bytes]], topic: str | None = None
+    settings: Settings, records: Iterable[tuple[bytes | None, bytes]], topic: str | None = None
 ) -> int:
     """Send (key, value) records to ``topic`` (default SPM_TOPIC) and wait for every ack."""
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=20)

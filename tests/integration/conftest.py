@@ -24,9 +24,10 @@ from typing import Any
 import aiohttp
 import pytest
 import yaml
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 
 from notifications.slack_server import SlackState, serve
+from spm_stream import replay
 from spm_stream.embedded import (
     EMBEDDED_SESSION_TIMEOUT_S,
     embedded_services,
@@ -236,12 +237,8 @@ def run_cli(
 
 
 def produce(settings: Settings, records: list[tuple[bytes | None, bytes]]) -> None:
-    """Send records to the input topic and wait for the broker's acks."""
-    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=10)
-    for key, value in records:
-        producer.send(settings.topic, key=key, value=value)
-    producer.flush()
-    producer.close()
+    """Send records to the input topic and wait for the broker's acks (as the CLI does)."""
+    replay.produce(settings, records)
 
 
 def read_topic(settings: Settings, topic: str, expected: int, timeout_s: float = 30.0) -> list[Any]:
