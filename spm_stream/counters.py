@@ -9,7 +9,7 @@ below the partition's watermark and event_ids already seen. No I/O here.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Final, Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -101,15 +101,19 @@ def plan_event(
             event.type,
             int(event.occurred_at.timestamp()) // _QUARTER_S,
         )
-        found = memo.get(slot)
-        if found is None:
-            fresh = _plan(event, partition, keys, routing)
-            found = memo[slot] = (fresh.ops, fresh.seen_key or "")
-        return Planned(offset=offset, event_id=event.event_id, seen_key=found[1], ops=found[0])
-    return replace(_plan(event, partition, keys, routing), offset=offset)
+        plan = memo.get(slot)
+        if plan is None:
+            plan = memo[slot] = _plan(event, partition, keys, routing)
+    else:
+        plan = _plan(event, partition, keys, routing)
+    ops, seen_key = plan
+    return Planned(offset=offset, event_id=event.event_id, seen_key=seen_key, ops=ops)
 
 
-def _plan(event: Event, partition: int, keys: Keys, routing: Routing) -> Planned:
+def _plan(
+    event: Event, partition: int, keys: Keys, routing: Routing
+) -> tuple[tuple[tuple[Op, int], ...], str]:
+    """The event's increments and the dedupe set its id goes in."""
     facts = contributions(event).items()
     days: dict[ZoneInfo, str] = {}  # scopes mostly share a zone: convert once per zone
     ops: list[tuple[Op, int]] = []
@@ -133,12 +137,7 @@ def _plan(event: Event, partition: int, keys: Keys, routing: Routing) -> Planned
     if team is not None:
         ops.append((Op("sadd", keys.members(partition, team), event.rep_id), 0))
     ops.append((Op("sadd", keys.reps(partition), event.rep_id), 0))
-    return Planned(
-        offset=-1,
-        event_id=event.event_id,
-        seen_key=keys.seen(partition, utc_day(event.occurred_at)),
-        ops=tuple(ops),
-    )
+    return tuple(ops), keys.seen(partition, utc_day(event.occurred_at))
 
 
 def plan_reject(offset: int) -> Planned:
