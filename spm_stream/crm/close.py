@@ -42,7 +42,7 @@ def map_close(body: bytes, mapping: CloseMapping, received: datetime) -> Mapped:
         _event(event, mapping, received, out)
     except BadPayload as exc:
         out.reject(payload, f"event.{exc.field}", exc.reason)
-    return out
+    return out.or_ignored()
 
 
 def _event(event: Mapping[str, Any], m: CloseMapping, received: datetime, out: Mapped) -> None:
@@ -50,7 +50,6 @@ def _event(event: Mapping[str, Any], m: CloseMapping, received: datetime, out: M
     action = text(event.get("action")) or ""
     data = event.get("data")
     if action == "deleted" or kind not in _KINDS:
-        out.ignored += 1
         return
     if not isinstance(data, dict):
         raise BadPayload("data", "expected an object")
@@ -78,7 +77,6 @@ def _event(event: Mapping[str, Any], m: CloseMapping, received: datetime, out: M
 
     if kind == "activity.call":
         if text(data.get("direction")) not in (None, "outbound"):
-            out.ignored += 1
             return
         at = when("activity_at", "date_created")
         emit(f"call:{object_id}", EventType.ACTIVITY_CALL, at)
@@ -87,18 +85,16 @@ def _event(event: Mapping[str, Any], m: CloseMapping, received: datetime, out: M
             emit(f"call:{object_id}", extra, at)
     elif kind == "activity.email":
         if text(data.get("direction")) != "outgoing" or text(data.get("status")) != "sent":
-            out.ignored += 1  # drafts, scheduled and incoming mail are not sent activity
-            return
+            return  # drafts, scheduled and incoming mail are not sent activity
         emit(f"email:{object_id}", EventType.ACTIVITY_EMAIL, when("date_sent", "date_created"))
     elif kind == "activity.meeting":
-        _meeting(object_id, data, previous, changed, m, when, emit, out)
+        _meeting(object_id, data, previous, changed, m, when, emit)
     elif kind == "opportunity":
-        _opportunity(object_id, data, action, m, when, emit, out)
+        _opportunity(object_id, data, action, m, when, emit)
     else:  # activity.lead_status_change
         etype = m.lead_statuses.get(text(data.get("new_status_label")) or "")
         lead_id = text(data.get("lead_id") or event.get("lead_id"))
         if etype is None or lead_id is None:
-            out.ignored += 1
             return
         emit(f"lead:{lead_id}", etype, when("date_created"), {"lead_id": lead_id})
 
@@ -111,7 +107,6 @@ def _meeting(
     m: CloseMapping,
     when: Any,
     emit: Any,
-    out: Mapped,
 ) -> None:
     status = text(data.get("status")) or ""
     starts = data.get("starts_at")
@@ -141,8 +136,6 @@ def _meeting(
         )
     elif etype is not None:
         emit(key, etype, when("starts_at", "date_updated"), {"meeting_id": meeting_id})
-    else:
-        out.ignored += 1
     extra = m.outcomes.get(text(data.get("outcome_id")) or "")
     if extra is not None:
         emit(key, extra, when("starts_at", "date_updated"), {"meeting_id": meeting_id})
@@ -155,7 +148,6 @@ def _opportunity(
     m: CloseMapping,
     when: Any,
     emit: Any,
-    out: Mapped,
 ) -> None:
     status_type = text(data.get("status_type")) or ""
     etype = m.opportunity_statuses.get(status_type) or m.opportunity_statuses.get(
@@ -178,8 +170,6 @@ def _opportunity(
         emit(key, etype, when("date_updated"), {"lead_id": deal_id, **money})
     elif action == "created" and status_type == "active":
         emit(key, EventType.OPPORTUNITY_CREATED, when("date_created"), money)
-    else:
-        out.ignored += 1
 
 
 _KINDS = frozenset(

@@ -102,8 +102,7 @@ def _record(
     handler = _HANDLERS.get(kind)
     out = Mapped()
     if handler is None:
-        out.ignored += 1
-        return out
+        return out.or_ignored()
     if object_id is None:
         raise BadPayload("objectId", "missing record id")
     owner_id = text(props.get("hubspot_owner_id"))
@@ -123,8 +122,8 @@ def _record(
     def emit(key: str, etype: str, at: datetime, data: dict[str, Any] | None = None) -> None:
         out.add(canonical("hubspot", key, etype, at, rep, data), record)
 
-    handler(object_id, props, mapping, when, emit, out)
-    return out
+    handler(object_id, props, mapping, when, emit)
+    return out.or_ignored()
 
 
 _Emit = Callable[..., None]
@@ -132,7 +131,7 @@ _When = Callable[..., datetime]
 
 
 def _deal(
-    deal_id: str, props: Mapping[str, Any], m: HubSpotMapping, when: _When, emit: _Emit, out: Mapped
+    deal_id: str, props: Mapping[str, Any], m: HubSpotMapping, when: _When, emit: _Emit
 ) -> None:
     stage = text(props.get("dealstage"))
     forecast = text(props.get("hs_manual_forecast_category"))
@@ -168,8 +167,6 @@ def _deal(
     fetype = m.forecast_categories.get(forecast) if forecast else None
     if fetype is not None:
         emit(key, fetype, when("hs_lastmodifieddate"), {"lead_id": deal_id})
-    if etype is None and fetype is None:
-        out.ignored += 1
 
 
 def _meeting(
@@ -178,12 +175,10 @@ def _meeting(
     m: HubSpotMapping,
     when: _When,
     emit: _Emit,
-    out: Mapped,
 ) -> None:
     outcome = text(props.get("hs_meeting_outcome"))
     etype = m.meeting_outcomes.get(outcome) if outcome else None
     if etype is None:
-        out.ignored += 1
         return
     key = f"meeting:{meeting_id}"
     start = props.get("hs_meeting_start_time") or props.get("hs_timestamp")
@@ -201,11 +196,10 @@ def _meeting(
 
 
 def _call(
-    call_id: str, props: Mapping[str, Any], m: HubSpotMapping, when: _When, emit: _Emit, out: Mapped
+    call_id: str, props: Mapping[str, Any], m: HubSpotMapping, when: _When, emit: _Emit
 ) -> None:
     if text(props.get("hs_call_direction")) not in (None, "OUTBOUND"):
-        out.ignored += 1  # inbound calls are not outbound activity
-        return
+        return  # inbound calls are not outbound activity
     at = when("hs_timestamp", "hs_createdate")
     emit(f"call:{call_id}", EventType.ACTIVITY_CALL, at)
     disposition = text(props.get("hs_call_disposition"))
@@ -220,11 +214,9 @@ def _email(
     m: HubSpotMapping,
     when: _When,
     emit: _Emit,
-    out: Mapped,
 ) -> None:
     if text(props.get("hs_email_direction")) not in (None, "EMAIL"):
-        out.ignored += 1  # incoming and forwarded mail is not outbound activity
-        return
+        return  # incoming and forwarded mail is not outbound activity
     emit(f"email:{email_id}", EventType.ACTIVITY_EMAIL, when("hs_timestamp", "hs_createdate"))
 
 
@@ -234,12 +226,10 @@ def _contact(
     m: HubSpotMapping,
     when: _When,
     emit: _Emit,
-    out: Mapped,
 ) -> None:
     stage = text(props.get("lifecyclestage"))
     etype = m.lifecycle_stages.get(stage) if stage else None
     if etype is None:
-        out.ignored += 1
         return
     at = when(f"hs_lifecyclestage_{stage}_date", "lastmodifieddate", "hs_lastmodifieddate")
     emit(f"contact:{contact_id}", etype, at, {"lead_id": contact_id})

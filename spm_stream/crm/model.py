@@ -105,6 +105,12 @@ class Mapped:
             self.reject(body, "", f"malformed JSON: {exc}")
             return NOT_JSON
 
+    def or_ignored(self) -> Mapped:
+        """This outcome, with the record counted as ignored if it gave no event and no reject."""
+        if not self.events and not self.rejects:
+            self.ignored += 1
+        return self
+
     def extend(self, other: Mapped) -> None:
         """Add another mapping's outcome to this one."""
         self.events += other.events

@@ -34,7 +34,7 @@ def map_pipedrive(body: bytes, mapping: PipedriveMapping, received: datetime) ->
         _webhook(payload, mapping, received, out)
     except BadPayload as exc:
         out.reject(payload, exc.field, exc.reason)
-    return out
+    return out.or_ignored()
 
 
 def _webhook(
@@ -50,7 +50,6 @@ def _webhook(
     previous = before if isinstance(before, dict) else {}
     where = "data" if v2 else "current"
     if action == "delete" or entity not in ("deal", "activity"):
-        out.ignored += 1
         return
     if not isinstance(current, dict):
         raise BadPayload(where, "expected an object")
@@ -73,13 +72,10 @@ def _webhook(
     def emit(key: str, etype: str, at: datetime, extra: dict[str, Any] | None = None) -> None:
         out.add(canonical("pipedrive", key, etype, at, rep, extra), payload)
 
-    before_count = len(out.events) + len(out.rejects)
     if entity == "deal":
         _deal(object_id, current, previous, action, m, when, emit)
     else:
         _activity(object_id, current, previous, action, m, when, emit)
-    if len(out.events) + len(out.rejects) == before_count:
-        out.ignored += 1
 
 
 def _changed(current: Mapping[str, Any], previous: Mapping[str, Any], name: str) -> bool:

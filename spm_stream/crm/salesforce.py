@@ -99,8 +99,7 @@ def _record(record: Mapping[str, str], m: SalesforceMapping, received: datetime)
     kind = record.get("type", "")
     handler = _HANDLERS.get(kind)
     if handler is None:
-        out.ignored += 1
-        return out
+        return out.or_ignored()
     object_id = text(record.get("Id"))
     if object_id is None:
         raise BadPayload("Id", "missing record id")
@@ -119,9 +118,7 @@ def _record(record: Mapping[str, str], m: SalesforceMapping, received: datetime)
         out.add(canonical("salesforce", key, etype, at, rep, data), dict(record))
 
     handler(object_id, record, m, when, emit)
-    if not out.events and not out.rejects:
-        out.ignored += 1
-    return out
+    return out.or_ignored()
 
 
 def _opportunity(

@@ -401,3 +401,15 @@ def test_timestamps_in_every_crm_format() -> None:
         with pytest.raises(BadPayload):
             instant(bad, "f")
     assert instant("2026-11-02", "f") == expected - timedelta(hours=10, minutes=15)
+
+
+def test_a_record_that_gives_nothing_is_ignored_in_every_crm() -> None:
+    inbound = orjson.loads(crm.sample("hubspot-call.json")) | {"hs_call_direction": "INBOUND"}
+    assert map_hubspot(orjson.dumps(inbound), MAPPINGS.hubspot, NOW, None).ignored == 1
+    deleted = orjson.loads(crm.sample("close-call.json"))
+    deleted["event"]["action"] = "deleted"
+    assert map_close(orjson.dumps(deleted), MAPPINGS.close, NOW).ignored == 1
+    draft = crm.sample("salesforce-tasks.xml").replace(b">Completed<", b">Not Started<")
+    assert map_salesforce(draft, MAPPINGS.salesforce, NOW).ignored == 1  # the other owner rejects
+    # Counted records are not ignored.
+    assert map_close(crm.sample("close-call.json"), MAPPINGS.close, NOW).ignored == 0
