@@ -8,11 +8,12 @@ to the minute without waiting for them.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -392,25 +393,30 @@ async def test_dedupe_holds_across_a_restart_and_expires_with_the_repeat_interva
     make_stack: Any, env: dict[str, str]
 ) -> None:
     tag = env["SPM_TEST_TAG"]
-    config = people(tag, **quiet(notify={"repeat_interval": "2s"}))
+    now = berlin("2026-11-24T10:00:00")  # in working hours: delivered at once
+
+    def big(key: str) -> Alert:
+        data = {"rep_id": "rep-1", "deal_id": key, "amount": 1, "currency": "EUR", "product": "p"}
+        return Alert("deal.big", "rep-1", key, Recipient("person", "rep-1"), now, data)
+
+    # Held across a restart: the interval is long enough that a slow start-up on
+    # a loaded CI machine cannot let it lapse (it is real Redis time).
+    config = people(tag, **quiet(notify={"repeat_interval": "60s"}))
     first: Stack = await make_stack(config)
-    now = datetime.now(UTC)
-    alert = Alert(
-        "deal.big",
-        "rep-1",
-        "k",
-        Recipient("person", "rep-1"),
-        now,
-        {"rep_id": "rep-1", "deal_id": "k", "amount": 1, "currency": "EUR", "product": "p"},
-    )
-    await first.notifier.accept(alert, now)
+    await first.notifier.accept(big("held"), now)
     await first.notifier.deliver_due(now)
     restarted: Stack = await make_stack(config)  # new process state, same Redis
-    assert await restarted.notifier.accept(alert, now) == "duplicate"
-    import asyncio
+    assert await restarted.notifier.accept(big("held"), now) == "duplicate"
+    sent_key = f"{restarted.notifier.outbox.prefix}:sent:{big('held').identity}"
+    ttl_ms = await restarted.store.redis.pttl(sent_key)  # outbox.py: sent:<identity>
+    assert 0 < ttl_ms <= 60_000
 
-    await asyncio.sleep(2.1)  # the delivery log's TTL is real Redis time
-    assert await restarted.notifier.accept(alert, now) == "queued"
+    # Expires with the interval: the delivery log's TTL is the repeat interval.
+    short: Stack = await make_stack(people(tag, **quiet(notify={"repeat_interval": "1s"})))
+    await short.notifier.accept(big("lapses"), now)
+    await short.notifier.deliver_due(now)
+    await asyncio.sleep(1.1)
+    assert await short.notifier.accept(big("lapses"), now) == "queued"
 
 
 async def test_silences_mute_and_undeliverable_people_are_reported(
