@@ -1,35 +1,29 @@
-"""The counters agent: consumed batch → ingest stage → DLQ → one atomic Redis apply.
+"""The counters agent: consumed batch → ingest and apply (``agents.ingester``) → DLQ, alerts → ack.
 
 Thin by design: validation and planning are ``spm_stream.ingest``; exactly-once
-effect is the store's Lua script. The order below is what makes a crash safe:
-rejects are flushed to the DLQ before the Redis apply, and Faust acks (then
-commits) the batch's offsets only after this body returns. A redelivered batch
-is skipped by the partition watermark in Redis.
+effect is the store's Lua script; both run in the ingest process. The batch is
+acked (so Faust may commit its offsets) only after the apply, and after its
+rejects and alerts are in their topics. A crash anywhere before the ack
+redelivers the batch: the partition watermark in Redis skips what was applied,
+and the rejects and alerts are sent again (the DLQ is at-least-once, the
+notifier dedupes alerts by identity). While the ingest process works, the
+stream keeps filling the next batch (``take_batches``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import logging
 from typing import Any
 
 import faust
-from redis.exceptions import RedisError
 
 from agents.app import Runtime
-from spm_stream.alerting import event_alerts
-from spm_stream.alerts import Alert
-from spm_stream.events import Event
-from spm_stream.ingest import Record, ingest
-from spm_stream.noshow import Watch, transition
-from spm_stream.store import ApplyResult
+from agents.batching import ack_all, take_batches
+from agents.ingester import IngestProcessDied, make_ingester
 
 __all__ = ["register"]
 
 log = logging.getLogger("spm_stream.agents.counters")
-
-_MAX_BACKOFF_S = 5.0
 
 
 def register(app: faust.App, rt: Runtime) -> None:
@@ -38,27 +32,30 @@ def register(app: faust.App, rt: Runtime) -> None:
     source = app.topic(settings.topic, key_serializer="raw", value_serializer="raw")
     dlq = app.topic(settings.dlq_topic, key_serializer="raw", value_serializer="raw")
     alerts = app.topic(settings.alerts_topic, key_serializer="raw", value_serializer="raw")
-    routing = rt.routing
     within = settings.batch_window_ms / 1000
-    directory = rt.directory
-    rules = directory.alerts
+    ingester = make_ingester(settings, rt.directory, rt.store)
+    started = False
 
-    calendar_of = functools.lru_cache(maxsize=4096)(directory.calendar_of)
-
-    def watch(event: Event) -> Watch | None:
-        return transition(event, rules.no_show, calendar_of)
-
-    def raise_alerts(event: Event) -> list[Alert]:
-        return event_alerts(event, rules, directory.manager_of)
+    @app.on_before_shutdown.connect
+    async def stop_ingester(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        await ingester.close()
 
     @app.agent(source, name="counters")
     async def count_events(stream: Any) -> None:
-        async for events in stream.take_events(settings.batch_size, within=within):
-            records = [_record(event.message) for event in events]
-            result = ingest(
-                records, keys=rt.store.keys, routing=routing, watch=watch, alerts=raise_alerts
-            )
-            for reject in result.rejects:
+        nonlocal started
+        if not started:  # once per worker; Faust restarts this body on rebalances
+            await ingester.start()
+            started = True
+        async for events in take_batches(stream, settings.batch_size, within):
+            raw = [(m.partition, m.offset, m.key, m.value) for m in (e.message for e in events)]
+            try:
+                outcome = await ingester(raw)
+            except IngestProcessDied:
+                # Nothing of this batch is acked; stop so Kafka redelivers it to a fresh worker.
+                log.critical("ingest process died; stopping the worker", exc_info=True)
+                await app.crash(IngestProcessDied("ingest process died"))
+                return
+            for reject in outcome.rejects:
                 log.warning(
                     "event rejected to %s: %s",
                     settings.dlq_topic,
@@ -68,35 +65,14 @@ def register(app: faust.App, rt: Runtime) -> None:
                 await dlq.send(
                     key=reject.record.key, value=reject.record.value, headers=reject.headers()
                 )
-            if result.rejects:
-                # The DLQ must hold a reject before the watermark passes it.
-                await app.producer.flush()
-            applied = await _apply_until_done(rt, result.batches)
-            # After the apply, from every delivery of the batch: at least once, and the
-            # notifier's dedupe by alert identity makes it once.
-            for alert in result.alerts:
+            for alert in outcome.alerts:
                 await alerts.send(key=alert.recipient.id.encode(), value=alert.dumps())
-            if result.alerts:
-                # In the topic before Faust acks the batch that raised them.
+            if outcome.rejects or outcome.alerts:
+                # In their topics before the batch that produced them is acked.
                 await app.producer.flush()
-            rt.alerts_raised += len(result.alerts)
-            rt.consumed += len(records)
-            rt.rejected += len(result.rejects)
-            log.debug("batch applied: %s", applied)
-
-
-def _record(message: Any) -> Record:
-    return Record(message.topic, message.partition, message.offset, message.key, message.value)
-
-
-async def _apply_until_done(rt: Runtime, batches: Any) -> ApplyResult:
-    """Apply to Redis, retrying with backoff while Redis is away; never skip a batch."""
-    delay = 0.1
-    while True:
-        try:
-            return await rt.store.apply(batches)
-        except (RedisError, OSError) as exc:
-            rt.redis_retries += 1
-            log.error("redis apply failed, retrying in %.1fs: %r", delay, exc)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, _MAX_BACKOFF_S)
+            await ack_all(stream, events)
+            rt.alerts_raised += len(outcome.alerts)
+            rt.consumed += len(events)
+            rt.rejected += len(outcome.rejects)
+            rt.redis_retries += outcome.redis_retries
+            log.debug("batch applied: %s", outcome.applied)

@@ -1,6 +1,6 @@
 """A Faust agent that iterates the stream and does nothing: the benchmark's reference point.
 
-It batches exactly like the counters agent (``take_events``) and records in
+It batches exactly like the counters agent (``take_batches``, acking each batch) and records in
 Redis when its first batch arrived and when it had seen the expected count, so
 the benchmark can compare the full pipeline with Faust's own cost per event.
 """
@@ -14,6 +14,7 @@ import faust
 from redis.asyncio import Redis
 
 from agents.app import faust_options
+from agents.batching import ack_all, take_batches
 from spm_stream.settings import Settings
 
 __all__ = ["create_noop_app", "noop_key"]
@@ -35,7 +36,7 @@ def create_noop_app(settings: Settings, expected: int) -> faust.App:
     @app.agent(source, name="noop")
     async def noop(stream: Any) -> None:
         seen, done = 0, False
-        async for events in stream.take_events(settings.batch_size, within=within):
+        async for events in take_batches(stream, settings.batch_size, within):
             if seen == 0:
                 await redis.hset(key, mapping={"first_at": time.time(), "first_batch": len(events)})
             seen += len(events)
@@ -43,5 +44,6 @@ def create_noop_app(settings: Settings, expected: int) -> faust.App:
                 # Only the first and the last batch touch Redis: a do-nothing reference.
                 done = True
                 await redis.hset(key, mapping={"done_at": time.time(), "count": seen})
+            await ack_all(stream, events)
 
     return app

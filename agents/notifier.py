@@ -1,7 +1,8 @@
 """The notifier agent: alerts topic → policy stages → Redis outbox; the leader delivers.
 
-Accepting is idempotent (the outbox and the delivery log deduplicate by alert
-identity), so Faust acking after ``accept`` makes a crash at any point safe.
+Alerts are accepted a batch at a time (a fixed number of Redis round trips per
+batch). Accepting is idempotent (the outbox and the delivery log deduplicate by
+alert identity), so acking after ``accept_many`` makes a crash at any point safe.
 Delivery runs on the leader only, so a channel's pacing is decided in one place.
 """
 
@@ -16,6 +17,7 @@ import faust
 from redis.exceptions import RedisError
 
 from agents.app import Runtime
+from agents.batching import ack_all, take_batches
 from notifications.notifier import Notifier
 from notifications.outbox import Outbox
 from notifications.slack import make_client
@@ -37,22 +39,27 @@ def register(app: faust.App, rt: Runtime) -> Notifier:
 
     @app.agent(topic, name="notifier")
     async def accept_alerts(stream: Any) -> None:
-        async for value in stream:
-            try:
-                alert = Alert.loads(value)
-            except ValueError as exc:
-                log.error("malformed alert skipped: %s", exc)
-                continue
-            delay = 0.1
-            while True:  # Redis away: wait for it; acking without the outbox would lose the alert
+        within = settings.batch_window_ms / 1000
+        async for events in take_batches(stream, settings.batch_size, within):
+            alerts = []
+            for event in events:
                 try:
-                    status = await notifier.accept(alert, datetime.now(UTC))
+                    alerts.append(Alert.loads(event.value))
+                except ValueError as exc:
+                    log.error("malformed alert skipped: %s", exc)
+            delay = 0.1
+            while True:  # Redis away: wait for it; acking without the outbox would lose alerts
+                try:
+                    statuses = await notifier.accept_many(alerts, datetime.now(UTC))
                     break
                 except (RedisError, OSError) as exc:
                     log.error("outbox unreachable, retrying in %.1fs: %r", delay, exc)
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 5.0)
-            log.debug("alert %s: %s", alert.identity, status)
+            await ack_all(stream, events)
+            if log.isEnabledFor(logging.DEBUG):
+                for alert, status in zip(alerts, statuses, strict=True):
+                    log.debug("alert %s: %s", alert.identity, status)
 
     if client is None:
         log.warning("SPM_SLACK_TOKEN not set: alerts are queued in the outbox but not delivered")

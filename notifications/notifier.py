@@ -13,7 +13,7 @@ channel. Both take ``now``, so tests drive the clock.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from notifications.outbox import Outbox
+from notifications.outbox import Audit, Enqueue, Outbox
 from notifications.policy import PERMANENT_ERRORS, backoff, deliver_at, drop_reason, route
 from notifications.render import Message, render
 from spm_stream.alerts import Alert
@@ -67,29 +67,49 @@ class Notifier:
 
     async def accept(self, alert: Alert, now: datetime) -> str:
         """Run an alert through the policy stages; return what became of it."""
-        silences = await self.outbox.silences(now)
-        sent = await self.outbox.was_sent(alert.identity)
-        dropped = drop_reason(alert, now, self.policy, silences, sent)
-        where = route(alert, self.directory)
-        if dropped is not None:
-            status, reason = dropped
-            await self.outbox.audit(now, status, where.recipient, [alert], reason=reason)
-            return status
-        if where.channel is None:
-            reason = f"{where.recipient} has no slack_id in the people directory"
-            await self._undeliverable(now, where.recipient, [alert], reason)
-            return "undeliverable"
-        due = deliver_at(now + self.policy.group_wait, where, self.policy)
-        withdraws = None
-        if alert.rule == "behind_target.resolved":
-            withdraws = f"behind_target/{alert.subject}/{alert.key}"
-        status = await self.outbox.enqueue(alert, where.group, due, withdraws)
-        if status in ("queued", "withdrawn", "duplicate"):
-            reason = f"deliver at {due.isoformat()}" if status == "queued" else ""
-            if status == "withdrawn":
-                reason = "resolved before delivery: the firing alert was withdrawn"
-            await self.outbox.audit(now, status, where.recipient, [alert], reason=reason)
+        (status,) = await self.accept_many([alert], now)
         return status
+
+    async def accept_many(self, alerts: Sequence[Alert], now: datetime) -> list[str]:
+        """Run a batch of alerts through the policy stages, in order; what became of each.
+
+        A fixed number of Redis round trips per batch, however large: silences,
+        the delivery log, the outbox scripts and the audit trail are each read or
+        written once, pipelined."""
+        if not alerts:
+            return []
+        silences = await self.outbox.silences(now)
+        sent = await self.outbox.were_sent([a.identity for a in alerts])
+        statuses: list[str | None] = [None] * len(alerts)
+        audits: list[Audit | None] = [None] * len(alerts)
+        queue: list[tuple[int, str, Enqueue]] = []  # (position, recipient, request)
+        for i, (alert, already_sent) in enumerate(zip(alerts, sent, strict=True)):
+            where = route(alert, self.directory)
+            dropped = drop_reason(alert, now, self.policy, silences, already_sent)
+            if dropped is not None:
+                status, reason = dropped
+                statuses[i] = status
+                audits[i] = Audit(status, where.recipient, (alert,), reason)
+            elif where.channel is None:
+                reason = f"{where.recipient} has no slack_id in the people directory"
+                await self._undeliverable(now, where.recipient, [alert], reason)
+                statuses[i] = "undeliverable"
+            else:
+                due = deliver_at(now + self.policy.group_wait, where, self.policy)
+                withdraws = None
+                if alert.rule == "behind_target.resolved":
+                    withdraws = f"behind_target/{alert.subject}/{alert.key}"
+                queue.append((i, where.recipient, Enqueue(alert, where.group, due, withdraws)))
+        results = await self.outbox.enqueue_many([request for _, _, request in queue])
+        for (i, recipient, request), status in zip(queue, results, strict=True):
+            statuses[i] = status
+            if status in ("queued", "withdrawn", "duplicate"):
+                reason = f"deliver at {request.due.isoformat()}" if status == "queued" else ""
+                if status == "withdrawn":
+                    reason = "resolved before delivery: the firing alert was withdrawn"
+                audits[i] = Audit(status, recipient, (request.alert,), reason)
+        await self.outbox.audit_many(now, [a for a in audits if a is not None])
+        return [status or "" for status in statuses]
 
     async def deliver_due(self, now: datetime) -> Delivery:
         """Deliver every outbox group due at ``now``; failures are rescheduled, never lost."""

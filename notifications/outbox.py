@@ -17,7 +17,7 @@ Keys (prefix ``<SPM_REDIS_PREFIX>:{notify}``, one Redis Cluster slot):
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -27,7 +27,7 @@ from redis.asyncio import Redis
 from notifications.policy import Silence
 from spm_stream.alerts import Alert
 
-__all__ = ["AuditEntry", "Outbox"]
+__all__ = ["Audit", "AuditEntry", "Enqueue", "Outbox"]
 
 _AUDIT_MAXLEN: Final = 100_000
 
@@ -62,6 +62,27 @@ if redis.call('HLEN', KEYS[2]) == 0 then
 end
 return 1
 """
+
+
+@dataclass(frozen=True, slots=True)
+class Enqueue:
+    """An alert to queue in its recipient's group, due at ``due``."""
+
+    alert: Alert
+    group: str
+    due: datetime
+    withdraws: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Audit:
+    """One decision to append to the audit trail."""
+
+    status: str
+    recipient: str
+    alerts: tuple[Alert, ...]
+    reason: str = ""
+    channel: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,19 +128,37 @@ class Outbox:
         self, alert: Alert, group: str, due: datetime, withdraws: str | None = None
     ) -> str:
         """Queue an alert in its recipient's group: queued | pending | duplicate | withdrawn."""
-        result = await self._enqueue(
-            keys=[
-                self._k("outbox:due"),
-                self._k(f"outbox:g:{group}"),
-                self._k(f"sent:{alert.identity}"),
-            ],
-            args=[alert.identity, alert.dumps(), due.timestamp(), withdraws or "", group],
-        )
-        return str(result)
+        (status,) = await self.enqueue_many([Enqueue(alert, group, due, withdraws)])
+        return status
+
+    async def enqueue_many(self, requests: Sequence[Enqueue]) -> list[str]:
+        """``enqueue`` for a batch, in order, in one round trip."""
+        if not requests:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for r in requests:
+            identity = r.alert.identity
+            await self._enqueue(
+                keys=[
+                    self._k("outbox:due"),
+                    self._k(f"outbox:g:{r.group}"),
+                    self._k(f"sent:{identity}"),
+                ],
+                args=[identity, r.alert.dumps(), r.due.timestamp(), r.withdraws or "", r.group],
+                client=pipe,
+            )
+        return [str(result) for result in await pipe.execute()]
 
     async def was_sent(self, identity: str) -> bool:
         """True when the identity is in the delivery log (sent within its repeat interval)."""
         return bool(await self.redis.exists(self._k(f"sent:{identity}")))
+
+    async def were_sent(self, identities: Sequence[str]) -> list[bool]:
+        """``was_sent`` for a batch, in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        for identity in identities:
+            pipe.exists(self._k(f"sent:{identity}"))
+        return [bool(found) for found in await pipe.execute()] if identities else []
 
     async def due(self, now: datetime, limit: int = 100) -> list[str]:
         """Groups due at ``now``, oldest first."""
@@ -210,21 +249,30 @@ class Outbox:
         reason: str = "",
     ) -> None:
         """Append one decision to the audit trail (capped at the last 100k entries)."""
-        alerts = list(alerts)
-        await self.redis.xadd(
-            self._k("audit"),
-            {
-                "at": now.isoformat(),
-                "status": status,
-                "recipient": recipient,
-                "channel": channel,
-                "rules": ",".join(sorted({a.rule for a in alerts})),
-                "identities": ",".join(a.identity for a in alerts),
-                "reason": reason,
-            },
-            maxlen=_AUDIT_MAXLEN,
-            approximate=True,
-        )
+        await self.audit_many(now, [Audit(status, recipient, tuple(alerts), reason, channel)])
+
+    async def audit_many(self, now: datetime, entries: Sequence[Audit]) -> None:
+        """Append decisions to the audit trail, in order, in one round trip."""
+        if not entries:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        at = now.isoformat()
+        for e in entries:
+            pipe.xadd(
+                self._k("audit"),
+                {
+                    "at": at,
+                    "status": e.status,
+                    "recipient": e.recipient,
+                    "channel": e.channel,
+                    "rules": ",".join(sorted({a.rule for a in e.alerts})),
+                    "identities": ",".join(a.identity for a in e.alerts),
+                    "reason": e.reason,
+                },
+                maxlen=_AUDIT_MAXLEN,
+                approximate=True,
+            )
+        await pipe.execute()
 
     async def log(
         self, *, recipient: str | None = None, since: datetime | None = None, limit: int = 1000

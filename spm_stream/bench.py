@@ -148,13 +148,18 @@ async def _faust_noop(settings: Settings, n: int, workdir: Path, timeout_s: floa
 
 
 def _rss_mb(pid: int) -> float:
+    """Resident memory of a worker and its child processes (the ingest process)."""
+    total = 0.0
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
+                total += int(line.split()[1]) / 1024
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                total += _rss_mb(int(child))
     except OSError:
         pass
-    return 0.0
+    return total
 
 
 async def _pipeline(store: Store, n: int, workers: list[Any], timeout_s: float) -> float:
@@ -298,6 +303,9 @@ def run_bench(options: BenchOptions, say: Callable[[str], None]) -> dict[str, An
             redis_url=base.redis_url or emb.redis_url,
             topic=f"bench-{tag}",
             dlq_topic=f"bench-{tag}-dlq",
+            # Its own alerts topic: a shared one would make every run's notifier
+            # re-read the alerts of all the runs before it.
+            alerts_topic=f"bench-{tag}-alerts",
             app_id=f"bench-{tag}",
             redis_prefix=f"bench-{tag}",
             kafka_session_timeout_s=(

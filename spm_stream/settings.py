@@ -130,6 +130,12 @@ class Settings(BaseSettings):
     web_host: str = Field(default="127.0.0.1", description="Bind address of health and API.")
     web_port: int = Field(default=6066, ge=0, le=65535)
     data_dir: Path = Field(default=Path(".spm-data"), description="Faust's local data dir.")
+    ingest_process: bool = Field(
+        default=True,
+        description="Validate, plan and apply batches in a child process, so the worker's "
+        "Faust loop and our work use two cores; false runs them in the worker's own loop "
+        "(one-core containers).",
+    )
     faust_event_stats: bool = Field(
         default=False,
         description="Keep Faust's per-event monitor statistics; off by default: they cost "

@@ -1,9 +1,13 @@
-"""A worker killed with SIGKILL mid-stream and restarted loses nothing and counts nothing twice."""
+"""A worker or its ingest process killed with SIGKILL mid-stream: nothing lost or counted twice."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -45,3 +49,52 @@ async def test_kill_9_mid_stream_then_restart(
     assert {e.rep_id: e.score for e in board} == {
         key.decode(): float(n) for key, n in Counter(k for k, _ in records).items()
     }
+
+
+def _children(pid: int) -> list[int]:
+    """Child processes running multiprocessing's spawn_main (not its resource tracker)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(int(child))
+    return found
+
+
+async def test_kill_9_of_the_ingest_process_stops_the_worker_and_a_restart_loses_nothing(
+    settings: Settings,
+    store: Store,
+    start_worker,
+) -> None:
+    records = call_stream("c", TOTAL, reps=12)
+    produce(settings, records)
+    first = start_worker(SPM_BATCH_SIZE="200", SPM_BATCH_WINDOW_MS="20")
+    await advance(store, 2_000, TOTAL, first)
+    (child,) = _children(first.proc.pid)
+    os.kill(child, signal.SIGKILL)
+    # The batch in flight was never acked: the worker must stop rather than go on without it.
+    deadline = time.monotonic() + 30
+    while first.alive() and time.monotonic() < deadline:  # noqa: ASYNC110 (a process, not a task)
+        await asyncio.sleep(0.2)
+    assert not first.alive(), f"worker kept running without its ingest process:\n{first.tail()}"
+    assert "ingest process died" in first.tail(200)
+    assert first.proc.returncode != 0, "a supervisor restarts on failure: the exit must say so"
+    assert (await store.stats()).processed < TOTAL, "finished before the kill: proved nothing"
+
+    second = start_worker()
+    await wait_for_processed(store, TOTAL, second)
+    await asyncio.sleep(2)
+    await assert_counted_once(store, records)
+
+
+async def test_inline_ingest_counts_the_same(
+    settings: Settings,
+    store: Store,
+    start_worker,
+) -> None:
+    records = call_stream("i", 5_000, reps=12)
+    produce(settings, records)
+    worker = start_worker(SPM_INGEST_PROCESS="false")
+    await wait_for_processed(store, len(records), worker)
+    assert _children(worker.proc.pid) == [], "SPM_INGEST_PROCESS=false still spawned a child"
+    await assert_counted_once(store, records)
