@@ -6,6 +6,9 @@ On one topic of N generated events it measures, in this order:
   2. a Faust agent that iterates the stream and does nothing (``agents.noop``);
   3. the full pipeline: W ``spm-stream worker`` processes until every counter,
      KPI accumulator and leaderboard in Redis reflects all N events;
+  (with ``rounds`` > 1, steps 2 and 3 alternate that many times, each round on a
+  fresh consumer group and key prefix, and the medians are reported: on a shared
+  machine one minute differs from the next by more than the effect measured;)
   4. produce→visible latency at a fixed offered load: each event's partition and
      offset come from the broker's ack, and it is visible once that partition's
      watermark in Redis reaches it.
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import statistics
 import sys
 import time
 import uuid
@@ -54,6 +58,7 @@ class BenchOptions:
     workers: int = 1
     latency_rate: float = 2000.0
     latency_seconds: float = 10.0
+    rounds: int = 1
     timeout_s: float = 900.0
 
 
@@ -241,28 +246,33 @@ async def _measure(
     say(f"produced {len(records)} events to {settings.topic} ({settings.partitions} partitions)")
     ceiling = await _ceiling(settings, options.events)
     say(f"raw ceiling (aiokafka getmany + JSON decode): {ceiling:,.0f} events/s")
-    noop = await _faust_noop(settings, options.events, workdir, options.timeout_s)
-    say(f"Faust do-nothing agent: {noop:,.0f} events/s")
-    store = Store.from_settings(settings)
-    env = _child_env(settings, SPM_DATA_DIR=str(workdir / "worker"))
-    workers = []
+    rounds: list[tuple[float, float]] = []  # (pipeline, noop) events/s
+    workers: list[Any] = []
+    store: Store | None = None
+    this = settings
     try:
-        for i in range(options.workers):
-            env_i = {
-                **env,
-                "SPM_WEB_PORT": str(free_port()),
-                "SPM_DATA_DIR": str(workdir / f"worker-{i}"),
-            }
-            workers.append(
-                spawn(
-                    [sys.executable, "-m", "spm_stream", "worker"],
-                    workdir / f"worker-{i}.log",
-                    env=env_i,
+        for r in range(options.rounds):
+            (workdir / f"r{r}").mkdir()
+            if r:  # a fresh consumer group and state for the pipeline and the reference
+                this = settings.model_copy(
+                    update={
+                        "app_id": f"{settings.app_id}-r{r}",
+                        "redis_prefix": f"{settings.redis_prefix}-r{r}",
+                    }
                 )
-            )
-        rate = await _pipeline(store, options.events, workers, options.timeout_s)
-        say(f"full pipeline, {options.workers} worker(s): {rate:,.0f} events/s")
-        latencies = await _latency(settings, store, options)
+            noop = await _faust_noop(this, options.events, workdir / f"r{r}", options.timeout_s)
+            say(f"round {r + 1}: Faust do-nothing agent: {noop:,.0f} events/s")
+            for worker in workers:  # the last round's stay up for the latency phase
+                stop(worker, 30.0)
+            if store is not None:
+                await store.close()
+            store = Store.from_settings(this)
+            workers = _start_workers(this, options.workers, workdir / f"r{r}")
+            rate = await _pipeline(store, options.events, workers, options.timeout_s)
+            say(f"round {r + 1}: full pipeline, {options.workers} worker(s): {rate:,.0f} events/s")
+            rounds.append((rate, noop))
+        assert store is not None
+        latencies = await _latency(this, store, options)
         rss = max(_rss_mb(w.pid) for w in workers)
         p50, p99 = _percentile(latencies, 0.50), _percentile(latencies, 0.99)
         say(
@@ -272,7 +282,10 @@ async def _measure(
     finally:
         for worker in workers:
             stop(worker, 30.0)
-        await store.close()
+        if store is not None:
+            await store.close()
+    rate = statistics.median(r for r, _ in rounds)
+    noop = statistics.median(n for _, n in rounds)
     return {
         "events": options.events,
         "workers": options.workers,
@@ -287,7 +300,22 @@ async def _measure(
         "latency_offered_events_per_s": options.latency_rate,
         "latency_samples": len(latencies),
         "rss_mb": round(rss, 1),
+        "rounds": [
+            {"events_per_s": round(r), "faust_noop_events_per_s": round(n)} for r, n in rounds
+        ],
     }
+
+
+def _start_workers(settings: Settings, n: int, workdir: Path) -> list[Any]:
+    env = _child_env(settings)
+    return [
+        spawn(
+            [sys.executable, "-m", "spm_stream", "worker"],
+            workdir / f"worker-{i}.log",
+            env={**env, "SPM_WEB_PORT": str(free_port()), "SPM_DATA_DIR": str(workdir / f"w{i}")},
+        )
+        for i in range(n)
+    ]
 
 
 def run_bench(options: BenchOptions, say: Callable[[str], None]) -> dict[str, Any]:

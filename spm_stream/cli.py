@@ -659,9 +659,18 @@ def demo(
     help="Offered load (events/s) of the latency phase.",
 )
 @click.option("--latency-seconds", default=10.0, show_default=True)
+@click.option(
+    "--rounds",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 9),
+    help="Alternate the Faust reference and the pipeline this many times; report medians.",
+)
 @click.option("--json", "as_json", is_flag=True, help="No progress lines: only the JSON line.")
 @_config_errors
-def bench(n: int, workers: int, latency_rate: float, latency_seconds: float, as_json: bool) -> None:
+def bench(
+    n: int, workers: int, latency_rate: float, latency_seconds: float, rounds: int, as_json: bool
+) -> None:
     """Measure pipeline throughput and latency against the raw ceiling, in one run.
 
     Runs on a fresh topic and key prefix: the embedded broker and Redis by
@@ -674,7 +683,11 @@ def bench(n: int, workers: int, latency_rate: float, latency_seconds: float, as_
 
     configure_logging("warn")
     options = BenchOptions(
-        events=n, workers=workers, latency_rate=latency_rate, latency_seconds=latency_seconds
+        events=n,
+        workers=workers,
+        latency_rate=latency_rate,
+        latency_seconds=latency_seconds,
+        rounds=rounds,
     )
     say = (lambda line: None) if as_json else (lambda line: click.echo(line, err=True))
     click.echo(json.dumps(run_bench(options, say=say)))

@@ -40,6 +40,8 @@ def test_bench_reports_every_field(services: Services) -> None:
             "200",
             "--latency-seconds",
             "1",
+            "--rounds",
+            "2",
             "--json",
         ],
         env=env,
@@ -53,6 +55,10 @@ def test_bench_reports_every_field(services: Services) -> None:
     assert set(result) >= FIELDS
     assert result["events"] == 3000
     assert result["latency_samples"] == 200
+    assert len(result["rounds"]) == 2
+    assert result["events_per_s"] == pytest.approx(
+        sum(r["events_per_s"] for r in result["rounds"]) / 2, abs=1
+    )  # the median of two
     assert all(result[f] > 0 for f in FIELDS)
     assert result["ratio"] == pytest.approx(
         result["events_per_s"] / result["ceiling_events_per_s"], abs=0.002
