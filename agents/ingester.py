@@ -51,6 +51,7 @@ __all__ = [
 log = logging.getLogger("spm_stream.agents.ingester")
 
 _MAX_BACKOFF_S = 5.0
+_CLOSE_GRACE_S = 5.0
 
 #: What crosses the process boundary per record: plain tuples pickle fastest.
 RawRecord = tuple[int, int, bytes | None, bytes]  # partition, offset, key, value
@@ -175,9 +176,16 @@ class ProcessIngester:
             raise IngestProcessDied(f"the ingest process died: {exc}") from exc
 
     async def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        if self._pool is None:
+            return
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = None
+        # A batch in flight gets a few seconds; a child retrying an absent Redis must not
+        # hold up the shutdown. A batch cut short is unacked, so it is redelivered.
+        for child in multiprocessing.active_children():
+            await asyncio.to_thread(child.join, _CLOSE_GRACE_S)
+            if child.is_alive():
+                child.terminate()
 
 
 def make_ingester(settings: Settings, directory: Directory, store: Store) -> Ingester:
