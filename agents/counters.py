@@ -34,7 +34,6 @@ def register(app: faust.App, rt: Runtime) -> None:
     alerts = app.topic(settings.alerts_topic, key_serializer="raw", value_serializer="raw")
     within = settings.batch_window_ms / 1000
     ingester = make_ingester(settings, rt.directory, rt.store)
-    started = False
 
     @app.on_before_shutdown.connect
     async def stop_ingester(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
@@ -42,10 +41,7 @@ def register(app: faust.App, rt: Runtime) -> None:
 
     @app.agent(source, name="counters")
     async def count_events(stream: Any) -> None:
-        nonlocal started
-        if not started:  # once per worker; Faust restarts this body on rebalances
-            await ingester.start()
-            started = True
+        await ingester.start()  # a no-op when Faust restarts this body on a rebalance
         async for events in take_batches(stream, settings.batch_size, within):
             raw = [(m.partition, m.offset, m.key, m.value) for m in (e.message for e in events)]
             try:

@@ -151,7 +151,11 @@ class ProcessIngester:
         self._pool: ProcessPoolExecutor | None = None
 
     async def start(self) -> None:
-        """Spawn the child and wait until it is ready, so the first batch pays no start-up."""
+        """Spawn the child and wait until it is ready, so the first batch pays no start-up.
+
+        Idempotent: Faust restarts the agent body on rebalances, one child serves them all."""
+        if self._pool is not None:
+            return
         # spawn, not fork: the worker has threads (Faust's consumer), which fork would copy half of.
         self._pool = ProcessPoolExecutor(
             max_workers=1,

@@ -124,15 +124,9 @@ class Outbox:
     def _k(self, name: str) -> str:
         return f"{self.prefix}:{name}"
 
-    async def enqueue(
-        self, alert: Alert, group: str, due: datetime, withdraws: str | None = None
-    ) -> str:
-        """Queue an alert in its recipient's group: queued | pending | duplicate | withdrawn."""
-        (status,) = await self.enqueue_many([Enqueue(alert, group, due, withdraws)])
-        return status
-
     async def enqueue_many(self, requests: Sequence[Enqueue]) -> list[str]:
-        """``enqueue`` for a batch, in order, in one round trip."""
+        """Queue alerts in their recipients' groups, in order, in one round trip: for each,
+        queued | pending | duplicate | withdrawn."""
         if not requests:
             return []
         pipe = self.redis.pipeline(transaction=False)
@@ -149,12 +143,8 @@ class Outbox:
             )
         return [str(result) for result in await pipe.execute()]
 
-    async def was_sent(self, identity: str) -> bool:
-        """True when the identity is in the delivery log (sent within its repeat interval)."""
-        return bool(await self.redis.exists(self._k(f"sent:{identity}")))
-
     async def were_sent(self, identities: Sequence[str]) -> list[bool]:
-        """``was_sent`` for a batch, in one round trip."""
+        """For each identity: is it in the delivery log (sent within its repeat interval)?"""
         pipe = self.redis.pipeline(transaction=False)
         for identity in identities:
             pipe.exists(self._k(f"sent:{identity}"))
