@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import functools
+import gc
 import logging
 import multiprocessing
 import signal
@@ -213,6 +214,7 @@ def _child_start(settings: Settings, directory: Directory) -> None:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     _child = (loop, BatchIngest(settings, directory, Store.from_settings(settings)))
+    gc.freeze()  # as in the worker (agents.app): full collections skip the start-up objects
 
 
 def _child_ready() -> bool:

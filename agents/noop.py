@@ -13,7 +13,7 @@ from typing import Any
 import faust
 from redis.asyncio import Redis
 
-from agents.app import faust_options
+from agents.app import new_faust_app
 from agents.batching import ack_all, take_batches
 from spm_stream.settings import Settings
 
@@ -27,7 +27,7 @@ def noop_key(settings: Settings) -> str:
 
 def create_noop_app(settings: Settings, expected: int) -> faust.App:
     """A Faust app whose only agent counts events and timestamps the first and last."""
-    app = faust.App(settings.app_id, web_enabled=False, **faust_options(settings))
+    app = new_faust_app(settings, web_enabled=False)
     source = app.topic(settings.topic, key_serializer="raw", value_serializer="raw")
     redis = Redis.from_url(settings.require_redis(), decode_responses=True)
     key = noop_key(settings)

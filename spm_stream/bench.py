@@ -185,16 +185,28 @@ async def _pipeline(store: Store, n: int, workers: list[Any], timeout_s: float) 
         await asyncio.sleep(0.02)
 
 
-async def _latency(settings: Settings, store: Store, options: BenchOptions) -> list[float]:
-    """Produce→visible latencies (ms) at the offered load, from acks and watermarks."""
+async def _latency(
+    settings: Settings, store: Store, options: BenchOptions
+) -> tuple[list[float], list[float]]:
+    """Produce→visible and produce→ack latencies (ms) at the offered load.
+
+    An event's partition and offset come from the broker's ack; it is visible once
+    that partition's watermark in Redis reaches it. The ack latency tells the
+    producer's and broker's share of the total apart from the consumer's.
+    """
     gen = Generator(teams=4, reps_per_team=10, seed=99)
     # Filled by kafka-python's I/O thread as the broker acks each record.
     acked: list[tuple[int, int, float]] = []
+    ack_ms: list[float] = []
     # A 5 ms linger batches the sends (as any real producer does); it counts in the latency.
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks=1, linger_ms=5)
 
     def on_ack(sent_at: float) -> Callable[[Any], None]:
-        return lambda meta: acked.append((meta.partition, meta.offset, sent_at))
+        def record(meta: Any) -> None:
+            ack_ms.append((time.perf_counter() - sent_at) * 1000)
+            acked.append((meta.partition, meta.offset, sent_at))
+
+        return record
 
     total = int(options.latency_rate * options.latency_seconds)
     visible: list[float] = []
@@ -229,7 +241,7 @@ async def _latency(settings: Settings, store: Store, options: BenchOptions) -> l
             await asyncio.sleep(0.002)
     finally:
         producer.close()
-    return visible
+    return visible, ack_ms
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -272,12 +284,14 @@ async def _measure(
             say(f"round {r + 1}: full pipeline, {options.workers} worker(s): {rate:,.0f} events/s")
             rounds.append((rate, noop))
         assert store is not None
-        latencies = await _latency(this, store, options)
+        latencies, ack_ms = await _latency(this, store, options)
         rss = max(_rss_mb(w.pid) for w in workers)
         p50, p99 = _percentile(latencies, 0.50), _percentile(latencies, 0.99)
+        ack_p50, ack_p99 = _percentile(ack_ms, 0.50), _percentile(ack_ms, 0.99)
         say(
             f"latency at {options.latency_rate:,.0f} events/s: p50 {p50:.1f} ms, "
-            f"p99 {p99:.1f} ms over {len(latencies)} events"
+            f"p99 {p99:.1f} ms over {len(latencies)} events "
+            f"(of which produce→ack p50 {ack_p50:.1f} ms, p99 {ack_p99:.1f} ms)"
         )
     finally:
         for worker in workers:
@@ -297,6 +311,8 @@ async def _measure(
         "ratio_to_faust_noop": round(rate / noop, 3),
         "p50_ms": round(p50, 1),
         "p99_ms": round(p99, 1),
+        "ack_p50_ms": round(ack_p50, 1),
+        "ack_p99_ms": round(ack_p99, 1),
         "latency_offered_events_per_s": options.latency_rate,
         "latency_samples": len(latencies),
         "rss_mb": round(rss, 1),

@@ -39,6 +39,7 @@ __all__ = [
     "points_by_bucket",
     "points_of_day",
     "streak",
+    "streaks",
 ]
 
 _CONDITION = re.compile(
@@ -252,6 +253,46 @@ def streak(
     return count
 
 
+def streaks(
+    days: Sequence[tuple[date, Mapping[str, int]]],
+    rule: StreakRule,
+    points: Points,
+    cal: WorkCalendar,
+) -> list[int]:
+    """``streak`` as of each of ``days`` (sorted, one entry per date), in one pass.
+
+    The badge rules ask for the streak on every day of a 90-day look-back; asking
+    ``streak`` day by day walked the days back each time.
+    """
+    out: list[int] = []
+    before = 0  # consecutive met working days up to yesterday (days off are transparent)
+    previous: date | None = None
+    for day, acc in days:
+        gap = day if previous is None else previous + timedelta(days=1)
+        while gap < day:  # dates without an entry are days with nothing done
+            before = _next_streak(before, gap, {}, rule, points, cal)
+            gap += timedelta(days=1)
+        today = _next_streak(before, day, acc, rule, points, cal)
+        # Today counts once met, and an unmet today does not break the streak yet.
+        out.append(today or before)
+        before, previous = today, day
+    return out
+
+
+def _next_streak(
+    before: int,
+    day: date,
+    acc: Mapping[str, int],
+    rule: StreakRule,
+    points: Points,
+    cal: WorkCalendar,
+) -> int:
+    if day.weekday() not in cal.days or day in cal.holidays:
+        return before
+    value = _day_value(rule.metric, day, acc, points)
+    return before + 1 if value is not None and value >= rule.daily_target else 0
+
+
 def _attainment(acc: Mapping[str, int], targets: Mapping[str, float]) -> float | None:
     """The best quota attainment in % over the currencies with a target, None without one."""
     done = [metric_value(acc, f"revenue:{cur}")[0] or 0.0 for cur in targets]
@@ -273,6 +314,11 @@ def earned_badges(
     for ``quota >= 100 over month``-style rules.
     """
     ordered = sorted(days)
+    streak_on = (
+        streaks(ordered, config.streak, config.points, cal)
+        if any(b.condition.metric == "streak" for b in badges.values())
+        else []
+    )
     earned: dict[str, date] = {}
     running: Counter[str] = Counter()
     weeks: dict[tuple[int, int], Counter[str]] = {}
@@ -300,9 +346,7 @@ def earned_badges(
                 continue
             cond = badge.condition
             if cond.metric == "streak":
-                actual: float | None = float(
-                    streak(ordered[: i + 1], config.streak, config.points, cal, day)
-                )
+                actual: float | None = float(streak_on[i])
             elif cond.metric == "quota":
                 actual = _attainment(scope[cond.window][0], (quota or {}).get(cond.window, {}))
             else:

@@ -127,6 +127,13 @@ class Settings(BaseSettings):
         "retries; event ids are stable, so nothing counts twice).",
     )
     kafka_session_timeout_s: float = Field(default=10.0, gt=1, le=300)
+    kafka_fetch_max_wait_ms: int = Field(
+        default=100,
+        ge=1,
+        le=30_000,
+        description="How long the broker may hold a fetch that found nothing new; also the "
+        "longest an input partition can wait behind a fetch of idle ones (agents/consumer.py).",
+    )
     web_host: str = Field(default="127.0.0.1", description="Bind address of health and API.")
     web_port: int = Field(default=6066, ge=0, le=65535)
     data_dir: Path = Field(default=Path(".spm-data"), description="Faust's local data dir.")

@@ -8,10 +8,10 @@ per-partition shards (see ``spm_stream.keys``).
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import orjson
 from redis.asyncio import Redis
@@ -26,6 +26,21 @@ from spm_stream.noshow import Watch
 from spm_stream.settings import Settings
 
 __all__ = ["ApplyResult", "BoardEntry", "Stats", "Store", "Ttls", "encode_batch"]
+
+# The worker's stream shares the event loop with the leader's rules, and a pipeline
+# is built and parsed without yielding: one of 40 reps x 90 days held the stream for
+# 0.1-0.3 s. Many-key reads and writes go in round trips of at most this many commands.
+_COMMANDS_PER_ROUND_TRIP: Final = 100
+
+_T = TypeVar("_T")
+
+
+def _round_trips(items: Sequence[_T], commands_each: int = 1) -> Iterator[Sequence[_T]]:
+    """``items`` in slices of at most ``_COMMANDS_PER_ROUND_TRIP`` commands."""
+    step = max(1, _COMMANDS_PER_ROUND_TRIP // max(1, commands_each))
+    for start in range(0, len(items), step):
+        yield items[start : start + step]
+
 
 _LUA: Final = files("spm_stream").joinpath("apply_batch.lua").read_text(encoding="utf-8")
 
@@ -267,15 +282,16 @@ class Store:
             for p, found in zip(self.keys.shards(), shards, strict=True)
             for rep in found
         )
-        pipe = self.redis.pipeline(transaction=False)
-        for rep, p in where:
-            for bucket in buckets:
-                pipe.hgetall(self.keys.counts(p, "rep", rep, bucket))
-        raw = iter(await pipe.execute() if where else [])
         out: dict[str, list[tuple[str, Counter[str]]]] = {}
-        for rep, _ in where:
-            days = [(b, Counter({k: int(v) for k, v in next(raw).items()})) for b in buckets]
-            out.setdefault(rep, []).extend(days)
+        for chunk in _round_trips(where, commands_each=len(buckets)):
+            pipe = self.redis.pipeline(transaction=False)
+            for rep, p in chunk:
+                for bucket in buckets:
+                    pipe.hgetall(self.keys.counts(p, "rep", rep, bucket))
+            raw = iter(await pipe.execute())
+            for rep, _ in chunk:
+                days = [(b, Counter({k: int(v) for k, v in next(raw).items()})) for b in buckets]
+                out.setdefault(rep, []).extend(days)
         return out
 
     async def board(
@@ -308,7 +324,7 @@ class Store:
         await self.redis.hset(key, mapping={"channel": channel, "ts": ts, "digest": digest})
         await self.redis.expire(key, self.ttls.counters_s)
 
-    async def due_watches(self, now: float, limit: int = 500) -> list[tuple[int, str]]:
+    async def due_watches(self, now: float, limit: int = 100) -> list[tuple[int, str]]:
         """(partition, raw JSON) of no-show watches due at or before epoch ``now``, oldest
         first, at most ``limit`` per partition (a replayed backlog is worked off in slices)."""
         due = await self._each_shard(
@@ -321,30 +337,33 @@ class Store:
         return await self._watches(await self._each_shard("zrange", self.keys.watch_due, 0, -1))
 
     async def _watches(self, members: list[list[str]]) -> list[tuple[int, str]]:
-        pipe = self.redis.pipeline(transaction=False)
         where = [
             (p, m) for p, shard in zip(self.keys.shards(), members, strict=True) for m in shard
         ]
-        for partition, meeting in where:
-            pipe.get(self.keys.watch(partition, meeting))
-        raws = await pipe.execute() if where else []
+        raws: list[str | None] = []
+        for chunk in _round_trips(where):
+            pipe = self.redis.pipeline(transaction=False)
+            for partition, meeting in chunk:
+                pipe.get(self.keys.watch(partition, meeting))
+            raws += await pipe.execute()
         return [(p, raw) for (p, _), raw in zip(where, raws, strict=True) if raw is not None]
 
     async def advance_watches(self, moves: Sequence[tuple[int, str, Watch | None]]) -> int:
         """Replace each watch read at ``read`` by its new state (None: stop tracking), unless
-        the counters agent changed it meanwhile; one round trip. Returns how many moved."""
-        if not moves:
-            return 0
-        pipe = self.redis.pipeline(transaction=False)
-        for partition, read, new in moves:
-            meeting = Watch.loads(read).meeting_id
-            due = new.due.timestamp() if new is not None and new.due is not None else -1
-            await self._advance_watch(
-                keys=[self.keys.watch(partition, meeting), self.keys.watch_due(partition)],
-                args=[read, new.dumps() if new is not None else "", due, meeting],
-                client=pipe,
-            )
-        return sum(int(done) for done in await pipe.execute())
+        the counters agent changed it meanwhile. Returns how many moved."""
+        moved = 0
+        for chunk in _round_trips(moves):
+            pipe = self.redis.pipeline(transaction=False)
+            for partition, read, new in chunk:
+                meeting = Watch.loads(read).meeting_id
+                due = new.due.timestamp() if new is not None and new.due is not None else -1
+                await self._advance_watch(
+                    keys=[self.keys.watch(partition, meeting), self.keys.watch_due(partition)],
+                    args=[read, new.dumps() if new is not None else "", due, meeting],
+                    client=pipe,
+                )
+            moved += sum(int(done) for done in await pipe.execute())
+        return moved
 
     async def badges(self, rep_ids: Sequence[str]) -> dict[str, dict[str, str]]:
         """Badges already awarded, per rep: badge id -> day earned."""

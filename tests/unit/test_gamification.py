@@ -21,6 +21,7 @@ from spm_stream.gamification import (
     parse_condition,
     points_of_day,
     streak,
+    streaks,
 )
 from spm_stream.leaderboards import rank
 from spm_stream.worktime import WorkCalendar
@@ -53,6 +54,25 @@ def test_streak_counts_working_days_and_skips_the_weekend() -> None:
     assert streak([*days, (tue, hit)], rule, Points(), CAL, tue) == 4
     # Missing a working day (Wednesday) ends it.
     assert streak(days, rule, Points(), CAL, tue + timedelta(days=1)) == 0
+
+
+@given(
+    st.dictionaries(
+        st.integers(min_value=0, max_value=40).map(lambda n: MON + timedelta(days=n)),
+        st.integers(min_value=0, max_value=9).map(lambda n: {"activity.call": n}),
+        max_size=30,
+    ),
+    st.sets(st.integers(min_value=0, max_value=40).map(lambda n: MON + timedelta(days=n))),
+)
+def test_streaks_in_one_pass_equal_the_streak_of_each_day(
+    by_day: dict[date, dict[str, int]], holidays: set[date]
+) -> None:
+    rule = StreakRule(metric="calls", daily_target=5)
+    cal = WorkCalendar(zone=CAL.zone, holidays=frozenset(holidays))
+    ordered = sorted(by_day.items())
+    assert streaks(ordered, rule, Points(), cal) == [
+        streak(ordered[: i + 1], rule, Points(), cal, day) for i, (day, _) in enumerate(ordered)
+    ]
 
 
 def test_badges_are_earned_on_the_first_day_their_rule_held() -> None:
