@@ -216,7 +216,7 @@ class RulesEngine:
                 for kind in ("day", "week", "month")
             }
             earned = earned_badges(dated, pending, game, self.calendar_of(rep), quota)
-            # A rep's 90 days of rules is a few ms of CPU: let the stream run between reps.
+            # Each rep's check is a few ms of CPU: let the stream run between reps.
             await asyncio.sleep(0)
             for badge, day in sorted(earned.items()):
                 awards.append((rep, badge, day.isoformat()))
