@@ -20,24 +20,21 @@ import logging
 import multiprocessing
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Protocol
 
-from redis.exceptions import RedisError
-
 from spm_stream.alerting import event_alerts
 from spm_stream.alerts import Alert
-from spm_stream.counters import Planned
 from spm_stream.directory import Directory
 from spm_stream.events import Event
 from spm_stream.ingest import Record, Reject, ingest
 from spm_stream.noshow import Watch, transition
 from spm_stream.scopes import Routing
 from spm_stream.settings import Settings
-from spm_stream.store import ApplyResult, Store
+from spm_stream.store import ApplyResult, Store, until_redis_answers
 
 __all__ = [
     "BatchIngest",
@@ -51,7 +48,6 @@ __all__ = [
 
 log = logging.getLogger("spm_stream.agents.ingester")
 
-_MAX_BACKOFF_S = 5.0
 _CLOSE_GRACE_S = 5.0
 
 #: What crosses the process boundary per record: plain tuples pickle fastest.
@@ -101,21 +97,10 @@ class BatchIngest:
             watch=self.watch,
             alerts=self.raise_alerts,
         )
-        applied, retries = await self._apply_until_done(result.batches)
+        applied, retries = await until_redis_answers(
+            lambda: self.store.apply(result.batches), "redis apply failed"
+        )
         return BatchOutcome(applied, tuple(result.rejects), tuple(result.alerts), retries)
-
-    async def _apply_until_done(
-        self, batches: Mapping[int, Sequence[Planned]]
-    ) -> tuple[ApplyResult, int]:
-        delay, retries = 0.1, 0
-        while True:
-            try:
-                return await self.store.apply(batches), retries
-            except (RedisError, OSError) as exc:
-                retries += 1
-                log.error("redis apply failed, retrying in %.1fs: %r", delay, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, _MAX_BACKOFF_S)
 
 
 class Ingester(Protocol):

@@ -8,7 +8,7 @@ Delivery runs on the leader only, so a channel's pacing is decided in one place.
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +22,7 @@ from notifications.notifier import Notifier
 from notifications.outbox import Outbox
 from notifications.slack import make_client
 from spm_stream.alerts import Alert
+from spm_stream.store import until_redis_answers
 
 __all__ = ["register"]
 
@@ -37,6 +38,9 @@ def register(app: faust.App, rt: Runtime) -> Notifier:
     )
     topic = app.topic(settings.alerts_topic, key_serializer="raw", value_serializer="raw")
 
+    async def accept_now(alerts: list[Alert]) -> list[str]:
+        return await notifier.accept_many(alerts, datetime.now(UTC))  # `now` of each attempt
+
     @app.agent(topic, name="notifier")
     async def accept_alerts(stream: Any) -> None:
         within = settings.batch_window_ms / 1000
@@ -47,15 +51,10 @@ def register(app: faust.App, rt: Runtime) -> Notifier:
                     alerts.append(Alert.loads(event.value))
                 except ValueError as exc:
                     log.error("malformed alert skipped: %s", exc)
-            delay = 0.1
-            while True:  # Redis away: wait for it; acking without the outbox would lose alerts
-                try:
-                    statuses = await notifier.accept_many(alerts, datetime.now(UTC))
-                    break
-                except (RedisError, OSError) as exc:
-                    log.error("outbox unreachable, retrying in %.1fs: %r", delay, exc)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 5.0)
+            # Redis away: wait for it; acking without the outbox would lose alerts.
+            statuses, _ = await until_redis_answers(
+                functools.partial(accept_now, alerts), "outbox unreachable"
+            )
             await ack_all(stream, events)
             if log.isEnabledFor(logging.DEBUG):
                 for alert, status in zip(alerts, statuses, strict=True):

@@ -7,8 +7,10 @@ per-partition shards (see ``spm_stream.keys``).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any, Final, TypeVar
@@ -17,7 +19,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError, TimeoutError
+from redis.exceptions import ConnectionError, RedisError, TimeoutError
 
 from spm_stream.contests import Contest
 from spm_stream.counters import Op, Planned
@@ -25,7 +27,17 @@ from spm_stream.keys import Keys
 from spm_stream.noshow import Watch
 from spm_stream.settings import Settings
 
-__all__ = ["ApplyResult", "BoardEntry", "Stats", "Store", "Ttls", "encode_batch"]
+__all__ = [
+    "ApplyResult",
+    "BoardEntry",
+    "Stats",
+    "Store",
+    "Ttls",
+    "encode_batch",
+    "until_redis_answers",
+]
+
+log = logging.getLogger("spm_stream.store")
 
 # The worker's stream shares the event loop with the leader's rules, and a pipeline
 # is built and parsed without yielding: one of 40 reps x 90 days held the stream for
@@ -40,6 +52,26 @@ def _round_trips(items: Sequence[_T], commands_each: int = 1) -> Iterator[Sequen
     step = max(1, _COMMANDS_PER_ROUND_TRIP // max(1, commands_each))
     for start in range(0, len(items), step):
         yield items[start : start + step]
+
+
+_MAX_BACKOFF_S: Final = 5.0
+
+
+async def until_redis_answers(call: Callable[[], Awaitable[_T]], failed: str) -> tuple[_T, int]:
+    """``call()`` until Redis answers, backing off 0.1 s → 5 s; its result and the retries.
+
+    For writes a stream must not skip (a batch's apply, the notifier's outbox): acking
+    without them would lose the effect, so the stream waits for Redis instead.
+    """
+    delay, retries = 0.1, 0
+    while True:
+        try:
+            return await call(), retries
+        except (RedisError, OSError) as exc:
+            retries += 1
+            log.error("%s, retrying in %.1fs: %r", failed, delay, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _MAX_BACKOFF_S)
 
 
 _LUA: Final = files("spm_stream").joinpath("apply_batch.lua").read_text(encoding="utf-8")
