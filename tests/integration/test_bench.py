@@ -22,6 +22,8 @@ FIELDS = {
     "ratio_to_faust_noop",
     "p50_ms",
     "p99_ms",
+    "ack_p50_ms",
+    "ack_p99_ms",
     "rss_mb",
 }
 

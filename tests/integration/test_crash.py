@@ -8,6 +8,7 @@ import signal
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,24 +32,37 @@ async def test_kill_9_mid_stream_then_restart(
     store: Store,
     start_worker,
 ) -> None:
-    records = call_stream("k", TOTAL, reps=12)
-    produce(settings, records)
-
-    # Small batches so the kill lands while most of the topic is still unread.
-    first = start_worker(SPM_BATCH_SIZE="200", SPM_BATCH_WINDOW_MS="20")
-    await advance(store, 2_000, TOTAL, first)
+    records, first = await _worker_mid_stream(settings, store, start_worker, "k")
     first.kill9()
     assert (await store.stats()).processed < TOTAL, "finished before the kill: proved nothing"
 
+    await _restart_counts_each_once(store, start_worker, records)
+    board = await store.board("calls", "org", "all", "day:2026-11-02")
+    assert {e.rep_id: e.score for e in board} == {
+        key.decode(): float(n) for key, n in Counter(k for k, _ in records).items()
+    }
+
+
+async def _worker_mid_stream(
+    settings: Settings, store: Store, start_worker: Any, tag: str
+) -> tuple[list[tuple[bytes, bytes]], Any]:
+    """TOTAL calls produced and a worker 2,000 events into them."""
+    records = call_stream(tag, TOTAL, reps=12)
+    produce(settings, records)
+    # Small batches so the kill lands while most of the topic is still unread.
+    worker = start_worker(SPM_BATCH_SIZE="200", SPM_BATCH_WINDOW_MS="20")
+    await advance(store, 2_000, TOTAL, worker)
+    return records, worker
+
+
+async def _restart_counts_each_once(
+    store: Store, start_worker: Any, records: list[tuple[bytes, bytes]]
+) -> None:
     second = start_worker()
     await wait_for_processed(store, TOTAL, second)
     await asyncio.sleep(2)  # anything double-applied late would show up now
     # Redelivered offsets are caught by the watermark, not mistaken for CRM duplicates.
     await assert_counted_once(store, records)
-    board = await store.board("calls", "org", "all", "day:2026-11-02")
-    assert {e.rep_id: e.score for e in board} == {
-        key.decode(): float(n) for key, n in Counter(k for k, _ in records).items()
-    }
 
 
 def _children(pid: int) -> list[int]:
@@ -66,10 +80,7 @@ async def test_kill_9_of_the_ingest_process_stops_the_worker_and_a_restart_loses
     store: Store,
     start_worker,
 ) -> None:
-    records = call_stream("c", TOTAL, reps=12)
-    produce(settings, records)
-    first = start_worker(SPM_BATCH_SIZE="200", SPM_BATCH_WINDOW_MS="20")
-    await advance(store, 2_000, TOTAL, first)
+    records, first = await _worker_mid_stream(settings, store, start_worker, "c")
     (child,) = _children(first.proc.pid)
     os.kill(child, signal.SIGKILL)
     # The batch in flight was never acked: the worker must stop rather than go on without it.
@@ -81,10 +92,7 @@ async def test_kill_9_of_the_ingest_process_stops_the_worker_and_a_restart_loses
     assert first.proc.returncode != 0, "a supervisor restarts on failure: the exit must say so"
     assert (await store.stats()).processed < TOTAL, "finished before the kill: proved nothing"
 
-    second = start_worker()
-    await wait_for_processed(store, TOTAL, second)
-    await asyncio.sleep(2)
-    await assert_counted_once(store, records)
+    await _restart_counts_each_once(store, start_worker, records)
 
 
 async def test_inline_ingest_counts_the_same(
