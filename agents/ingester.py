@@ -2,8 +2,8 @@
 
 A worker is one Python interpreter: while it validates and plans a batch, Faust
 cannot move the stream, and Faust's per-event machinery already fills a core
-(BENCHMARKS.md). ``ProcessIngester`` (the default) runs our work in one child
-process, so the two use both cores; ``InlineIngester`` runs it in the worker's
+(BENCHMARKS.md). ``ProcessIngester`` (the default) runs our work in a child
+process (``agents.child``), so the two use both cores; ``InlineIngester`` runs it in the worker's
 own event loop (``SPM_INGEST_PROCESS=false``: one-core containers, the demo).
 Both run the same ``BatchIngest`` and return the same ``BatchOutcome``; the agent
 acks a batch only after it, so a crash of either process before the reply
@@ -12,20 +12,12 @@ redelivers the batch, and the partition watermark makes the replay a no-op.
 
 from __future__ import annotations
 
-import asyncio
-import ctypes
 import functools
-import gc
-import logging
-import multiprocessing
-import signal
-import sys
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Protocol
 
+from agents.child import ChildDied, ChildProcess
 from spm_stream.alerting import event_alerts
 from spm_stream.alerts import Alert
 from spm_stream.directory import Directory
@@ -46,9 +38,6 @@ __all__ = [
     "make_ingester",
 ]
 
-log = logging.getLogger("spm_stream.agents.ingester")
-
-_CLOSE_GRACE_S = 5.0
 
 #: What crosses the process boundary per record: plain tuples pickle fastest.
 RawRecord = tuple[int, int, bytes | None, bytes]  # partition, offset, key, value
@@ -130,52 +119,27 @@ class InlineIngester:
 
 
 class ProcessIngester:
-    """In one child process with its own Redis connection; batches run in order."""
+    """In a child process (``agents.child``) with its own Redis connection; batches run in order."""
 
     def __init__(self, settings: Settings, directory: Directory) -> None:
-        self._init = (settings, directory)
-        self._pool: ProcessPoolExecutor | None = None
+        self._child = ChildProcess("spm-ingest", _batch_ingest, settings, directory)
 
     async def start(self) -> None:
-        """Spawn the child and wait until it is ready, so the first batch pays no start-up.
-
-        Idempotent: Faust restarts the agent body on rebalances, one child serves them all."""
-        if self._pool is not None:
-            return
-        # spawn, not fork: the worker has threads (Faust's consumer), which fork would copy half of.
-        self._pool = ProcessPoolExecutor(
-            max_workers=1,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_child_start,
-            initargs=self._init,
-        )
-        await self._run(_child_ready)
+        """Spawn the child before the first batch. Idempotent: Faust restarts the agent
+        body on rebalances, one child serves them all."""
+        await self._child.start()
 
     async def __call__(self, raw: Sequence[RawRecord]) -> BatchOutcome:
-        outcome = await self._run(_child_ingest, raw)
+        try:
+            outcome = await self._child.call("__call__", raw)
+        except ChildDied as exc:
+            raise IngestProcessDied(str(exc)) from exc
         assert isinstance(outcome, BatchOutcome)
         return outcome
 
-    async def _run(self, fn: object, *args: object) -> object:
-        if self._pool is None:
-            raise IngestProcessDied("the ingest process was not started")
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._pool, fn, *args)  # type: ignore[arg-type]
-        except BrokenProcessPool as exc:
-            raise IngestProcessDied(f"the ingest process died: {exc}") from exc
-
     async def close(self) -> None:
-        if self._pool is None:
-            return
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        self._pool = None
-        # A batch in flight gets a few seconds; a child retrying an absent Redis must not
-        # hold up the shutdown. A batch cut short is unacked, so it is redelivered.
-        for child in multiprocessing.active_children():
-            await asyncio.to_thread(child.join, _CLOSE_GRACE_S)
-            if child.is_alive():
-                child.terminate()
+        # A batch cut short is unacked, so it is redelivered.
+        await self._child.close()
 
 
 def make_ingester(settings: Settings, directory: Directory, store: Store) -> Ingester:
@@ -185,28 +149,6 @@ def make_ingester(settings: Settings, directory: Directory, store: Store) -> Ing
     return InlineIngester(settings, directory, store)
 
 
-# -- the child process ---------------------------------------------------------------
-
-_child: tuple[asyncio.AbstractEventLoop, BatchIngest] | None = None
-
-
-def _child_start(settings: Settings, directory: Directory) -> None:
-    global _child
-    if sys.platform == "linux":
-        # Die with the worker (kill -9 included) instead of lingering with a Redis connection.
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker decides when to stop
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    _child = (loop, BatchIngest(settings, directory, Store.from_settings(settings)))
-    gc.freeze()  # as in the worker (agents.app): full collections skip the start-up objects
-
-
-def _child_ready() -> bool:
-    return _child is not None
-
-
-def _child_ingest(raw: Sequence[RawRecord]) -> BatchOutcome:
-    assert _child is not None, "initializer did not run"
-    loop, batch_ingest = _child
-    return loop.run_until_complete(batch_ingest(raw))
+def _batch_ingest(settings: Settings, directory: Directory) -> BatchIngest:
+    """Built in the child: its own Redis connection."""
+    return BatchIngest(settings, directory, Store.from_settings(settings))

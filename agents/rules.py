@@ -1,11 +1,13 @@
 """The rules timer: no-show escalations, pace, daily nudges and manager digests → alerts topic.
 
-Only the leader worker runs it, and all its state is in Redis (watches written
-by the counters agent, the firing set of pace alerts, once-a-day markers), so a
-restart or a new leader after a rebalance carries on where the last one
-stopped. ``RulesEngine.tick`` takes ``now``; tests drive it with their own clock.
-An alert sent twice after a crash (produced, then the worker died before
-recording it) is caught by the notifier's deduplication.
+Only the leader worker runs it, by default in a child process of its own
+(``ProcessRules``: a long tick never delays the stream). All its state is in
+Redis (watches written by the counters agent, the firing set of pace alerts,
+once-a-day markers), so a restart, a new rules process or a new leader after a
+rebalance carries on where the last one stopped. ``RulesEngine.tick`` takes
+``now``; tests drive it with their own clock. An alert sent twice after a crash
+(produced, then the worker died before recording it) is caught by the
+notifier's deduplication.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
-import faust
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
 from redis.exceptions import RedisError
 
-from agents.app import Runtime
+from agents.child import ChildDied, ChildProcess
 from spm_stream.alerting import (
     RepDay,
     digest_alert,
@@ -39,13 +43,21 @@ from spm_stream.leaderboards import Pass, Row, passes, rank
 from spm_stream.noshow import Watch, advance
 from spm_stream.query import contest_standings
 from spm_stream.scopes import ORG, Routing
+from spm_stream.settings import Settings
 from spm_stream.store import Store
 from spm_stream.targets import ReloadingTargets
 from spm_stream.windows import period_containing
 
+if TYPE_CHECKING:  # the rules process imports this module: it needs neither Faust nor the app
+    import faust
+
+    from agents.app import Runtime
+
 __all__ = ["RulesEngine", "register"]
 
 log = logging.getLogger("spm_stream.agents.rules")
+
+_ACK_TIMEOUT_S = 30.0
 
 Publish = Callable[[Sequence[Alert]], Awaitable[None]]
 
@@ -366,31 +378,98 @@ class RulesEngine:
         )
 
 
+class KafkaPublish:
+    """The rules process's ``publish``: kafka-python, every alert acked before it returns."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._producer: KafkaProducer | None = None
+
+    async def __call__(self, alerts: Sequence[Alert]) -> None:
+        if self._producer is None:  # at the first alert: a tick without any needs no broker
+            self._producer = KafkaProducer(
+                bootstrap_servers=self.settings.bootstrap_servers, acks="all", linger_ms=5
+            )
+        sent = [
+            self._producer.send(
+                self.settings.alerts_topic, key=alert.recipient.id.encode(), value=alert.dumps()
+            )
+            for alert in alerts
+        ]
+        self._producer.flush()
+        for future in sent:
+            # Produced before the watch or marker that records it is written; a failed
+            # send raises here, so the tick stops before recording anything.
+            future.get(timeout=_ACK_TIMEOUT_S)
+
+
+def _engine_in_child(settings: Settings, directory: Directory) -> RulesEngine:
+    """Built in the rules process: its own Redis connection and Kafka producer."""
+    return RulesEngine(
+        Store.from_settings(settings),
+        directory,
+        ReloadingTargets(settings.targets),
+        KafkaPublish(settings),
+    )
+
+
+class ProcessRules:
+    """The engine in a child process (``agents.child``), started at the leader's first tick."""
+
+    def __init__(self, settings: Settings, directory: Directory) -> None:
+        self._child = ChildProcess("spm-rules", _engine_in_child, settings, directory)
+
+    async def tick(self, now: datetime) -> list[Alert]:
+        await self._child.start()
+        try:
+            raised = await self._child.call("tick", now)
+        except ChildDied:
+            # The rules keep their state in Redis: a new process carries on at the next tick.
+            await self._child.close()
+            raise
+        assert isinstance(raised, list)
+        return raised
+
+    async def close(self) -> None:
+        await self._child.close()
+
+
 def register(app: faust.App, rt: Runtime) -> None:
     """Schedule the rules timer on the leader; alerts go to the alerts topic."""
     interval = rt.settings.rules_interval_s
     if interval <= 0:
         log.info("rules timer off (SPM_RULES_INTERVAL_S=0)")
         return
-    alerts_topic = app.topic(rt.settings.alerts_topic, key_serializer="raw", value_serializer="raw")
+    engine: RulesEngine | ProcessRules
+    if rt.settings.rules_process:
+        engine = child = ProcessRules(rt.settings, rt.directory)
 
-    async def publish(alerts: Sequence[Alert]) -> None:
-        for alert in alerts:
-            await alerts_topic.send(key=alert.recipient.id.encode(), value=alert.dumps())
-        # Produced before the watch or marker that records it is written.
-        await app.producer.flush()
+        @app.on_before_shutdown.connect
+        async def stop_rules(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+            await child.close()
 
-    engine = RulesEngine(rt.store, rt.directory, rt.targets, publish)
+    else:
+        alerts_topic = app.topic(
+            rt.settings.alerts_topic, key_serializer="raw", value_serializer="raw"
+        )
+
+        async def publish(alerts: Sequence[Alert]) -> None:
+            for alert in alerts:
+                await alerts_topic.send(key=alert.recipient.id.encode(), value=alert.dumps())
+            # Produced before the watch or marker that records it is written.
+            await app.producer.flush()
+
+        engine = RulesEngine(rt.store, rt.directory, rt.targets, publish)
 
     @app.timer(interval, on_leader=True, name="rules")
     async def evaluate_rules() -> None:
         started = time.perf_counter()
         try:
             raised = await engine.tick(datetime.now(UTC))
-        except (RedisError, OSError) as exc:
+        except (RedisError, KafkaError, OSError, ChildDied) as exc:
             log.error("rules tick failed, the next one retries: %r", exc)
             return
-        # It shares the event loop with the stream: a long tick shows in the stream's latency.
+        # In the worker's own loop (SPM_RULES_PROCESS=false) a long tick delays the stream.
         took_ms = round((time.perf_counter() - started) * 1000)
         if raised:
             log.info(

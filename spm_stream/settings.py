@@ -143,6 +143,12 @@ class Settings(BaseSettings):
         "Faust loop and our work use two cores; false runs them in the worker's own loop "
         "(one-core containers).",
     )
+    rules_process: bool = Field(
+        default=True,
+        description="Evaluate the leader's rules timer in a child process, so a long tick "
+        "(thousands of watches, badges) never delays the stream; false runs it in the "
+        "worker's own loop (one-core containers).",
+    )
     faust_event_stats: bool = Field(
         default=False,
         description="Keep Faust's per-event monitor statistics; off by default: they cost "

@@ -185,6 +185,18 @@ class Worker:
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
+    def children(self, name: str) -> list[int]:
+        """Pids of this worker's child processes named ``name`` (spm-ingest, spm-rules)."""
+        found: list[int] = []
+        for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                try:
+                    if Path(f"/proc/{child}/comm").read_text().strip() == name:
+                        found.append(int(child))
+                except OSError:
+                    continue  # exited since the parent listed it
+        return found
+
 
 @pytest.fixture
 def start_worker(env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., Worker]]:

@@ -2,7 +2,8 @@
 
 One worker process as production runs it, with second-scale timings: a rep's
 reschedule reaches the manager, a no-show escalates to the rep and then (after
-a kill -9 and a restart in between) to the manager, each exactly once; the
+a kill -9 of the rules process, then of the worker, and a restart in between)
+to the manager, each exactly once; the
 snooze button's signed request is verified; the CLI shows silences and the
 audit trail. The produce-to-Slack latency is printed (BENCHMARKS.md has the
 numbers; timing is never asserted here).
@@ -14,6 +15,8 @@ import asyncio
 import hashlib
 import hmac
 import json
+import os
+import signal
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
@@ -181,6 +184,15 @@ async def test_alerts_end_to_end_through_a_worker_and_a_crash(
     await wait_for(lambda: len(to("rep-1")) == 1, 60, "the rep's no-show DM", worker)
     dm_delay = to("rep-1")[0].posted_at - opened.timestamp()
     assert dm_delay >= 4.0  # never before the watch is due
+
+    # The rules process dies: the worker carries on and starts a new one at the next tick.
+    (rules,) = worker.children("spm-rules")
+    os.kill(rules, signal.SIGKILL)
+    await wait_for(
+        lambda: worker.children("spm-rules") not in ([], [rules]), 30, "a new rules process", worker
+    )
+    assert worker.alive()
+    assert "rules tick failed" in worker.tail(200)
 
     # The worker dies before the manager's escalation; a new one takes over the watch.
     worker.kill9()

@@ -7,7 +7,6 @@ import os
 import signal
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -65,23 +64,13 @@ async def _restart_counts_each_once(
     await assert_counted_once(store, records)
 
 
-def _children(pid: int) -> list[int]:
-    """Child processes running multiprocessing's spawn_main (not its resource tracker)."""
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
-                found.append(int(child))
-    return found
-
-
 async def test_kill_9_of_the_ingest_process_stops_the_worker_and_a_restart_loses_nothing(
     settings: Settings,
     store: Store,
     start_worker,
 ) -> None:
     records, first = await _worker_mid_stream(settings, store, start_worker, "c")
-    (child,) = _children(first.proc.pid)
+    (child,) = first.children("spm-ingest")
     os.kill(child, signal.SIGKILL)
     # The batch in flight was never acked: the worker must stop rather than go on without it.
     deadline = time.monotonic() + 30
@@ -104,5 +93,5 @@ async def test_inline_ingest_counts_the_same(
     produce(settings, records)
     worker = start_worker(SPM_INGEST_PROCESS="false")
     await wait_for_processed(store, len(records), worker)
-    assert _children(worker.proc.pid) == [], "SPM_INGEST_PROCESS=false still spawned a child"
+    assert worker.children("spm-ingest") == [], "SPM_INGEST_PROCESS=false still spawned a child"
     await assert_counted_once(store, records)

@@ -1,0 +1,87 @@
+"""The worker's child processes (agents/child.py): calls in order, errors back, death noticed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from agents.child import ChildDied, ChildProcess
+
+
+class Counter:
+    """Built in the child; its state lives there between calls."""
+
+    def __init__(self, start: int) -> None:
+        self.value = start
+
+    async def add(self, n: int) -> int:
+        await asyncio.sleep(0)
+        self.value += n
+        return self.value
+
+    async def fail(self) -> None:
+        raise ValueError("bad input")
+
+    async def where(self) -> tuple[int, int]:
+        return os.getpid(), os.getppid()
+
+
+def _name(pid: int) -> str:
+    return Path(f"/proc/{pid}/comm").read_text().strip()
+
+
+def _running(pid: int | None) -> bool:
+    return Path(f"/proc/{pid}").exists()
+
+
+async def _call_until_it_fails(child: ChildProcess) -> None:
+    for _ in range(50):  # the pool notices a death within a call or two
+        await child.call("add", 1)
+        await asyncio.sleep(0.1)
+
+
+async def test_calls_run_in_the_named_child_in_order_and_keep_its_state() -> None:
+    child = ChildProcess("spm-test", Counter, 10)
+    await child.start()
+    try:
+        assert child.pid is not None
+        assert _name(child.pid) == "spm-test"
+        assert await child.call("where") == (child.pid, os.getpid())
+        assert [await child.call("add", n) for n in (1, 2, 3)] == [11, 13, 16]
+        with pytest.raises(ValueError, match="bad input"):
+            await child.call("fail")
+        assert await child.call("add", 0) == 16, "an exception does not lose the child"
+    finally:
+        await child.close()
+
+
+async def test_a_killed_child_raises_child_died_and_a_closed_one_starts_anew() -> None:
+    child = ChildProcess("spm-test", Counter, 0)
+    await child.start()
+    first = child.pid
+    assert first is not None
+    os.kill(first, signal.SIGKILL)
+    with pytest.raises(ChildDied):
+        await _call_until_it_fails(child)
+    await child.close()
+    await child.start()
+    try:
+        assert child.pid not in (None, first)
+        assert await child.call("add", 5) == 5, "a new child, built anew"
+    finally:
+        await child.close()
+
+
+async def test_close_stops_the_child() -> None:
+    child = ChildProcess("spm-test", Counter, 0)
+    await child.start()
+    pid = child.pid
+    await child.close()
+    assert child.pid is None
+    assert not _running(pid), "the child outlived close()"
+    with pytest.raises(ChildDied, match="not started"):
+        await child.call("add", 1)
