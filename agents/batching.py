@@ -9,6 +9,10 @@ the body handles this one, and the body acks the events itself, after their
 effect is durable. Offsets are committed only up to acked events, so a crash
 between delivery and ack redelivers the batch, exactly as with ``take_events``.
 
+The window counts from a batch's first event (as a Kafka producer's linger
+does), not from when the body asked: an event that arrived while the body
+worked waits at most ``within`` in the buffer, not the body's time on top.
+
 Built on the same Stream hooks ``take_events`` uses (a processor, passive
 iteration, ``enable_acks``); ``tests/integration`` runs the worker on it against
 a real broker, including kill -9 and rebalances.
@@ -24,17 +28,22 @@ __all__ = ["ack_all", "take_batches"]
 
 
 async def take_batches(stream: Any, max_: int, within: float) -> AsyncIterator[list[Any]]:
-    """Yield up to ``max_`` events at a time, at least every ``within`` seconds when
-    any arrived; the caller must ack each batch (``ack_all``) once it is applied."""
+    """Yield up to ``max_`` events at a time, at most ``within`` seconds after the first
+    of them arrived; the caller must ack each batch (``ack_all``) once it is applied."""
     buffer: list[Any] = []
     full = asyncio.Event()
     room = asyncio.Event()
     room.set()
+    clock = asyncio.get_running_loop().time
+    first_at = 0.0
 
     async def add_to_buffer(value: Any) -> Any:
+        nonlocal first_at
         event = stream.current_event
         if event is None:
             raise RuntimeError("take_batches: stream has no current event")
+        if not buffer:
+            first_at = clock()
         buffer.append(event)
         if len(buffer) >= max_:
             # Bounded memory: the background iteration waits for the body to take it.
@@ -49,7 +58,9 @@ async def take_batches(stream: Any, max_: int, within: float) -> AsyncIterator[l
     stream._enable_passive(aiter(stream.channel))
     try:
         while not stream.should_stop:
-            await stream.wait_for_stopped(full, timeout=within)
+            left = within - (clock() - first_at) if buffer else within
+            if left > 0:
+                await stream.wait_for_stopped(full, timeout=left)
             if buffer:
                 batch = buffer[:]
                 buffer.clear()
