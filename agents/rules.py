@@ -414,10 +414,17 @@ def _engine_in_child(settings: Settings, directory: Directory) -> RulesEngine:
 
 
 class ProcessRules:
-    """The engine in a child process (``agents.child``), started at the leader's first tick."""
+    """The engine in a child process (``agents.child``), spawned when this worker leads."""
 
     def __init__(self, settings: Settings, directory: Directory) -> None:
         self._child = ChildProcess("spm-rules", _engine_in_child, settings, directory)
+
+    async def prepare(self) -> None:
+        """Spawn the child ahead of the first tick; a failure is left for the tick to retry."""
+        try:
+            await self._child.start()
+        except ChildDied as exc:
+            log.error("rules process did not start, the next tick retries: %r", exc)
 
     async def tick(self, now: datetime) -> list[Alert]:
         await self._child.start()
@@ -443,6 +450,15 @@ def register(app: faust.App, rt: Runtime) -> None:
     engine: RulesEngine | ProcessRules
     if rt.settings.rules_process:
         engine = child = ProcessRules(rt.settings, rt.directory)
+
+        @app.on_partitions_assigned.connect
+        async def spawn_when_leading(sender: Any, /, *args: Any, **kwargs: Any) -> None:
+            # In the background: the spawn (~1 s of imports) neither holds up the
+            # rebalance nor lands in the first tick. Other workers never spawn one.
+            if app.is_leader():
+                app.add_future(child.prepare())
+            else:  # no longer leading: the new leader has its own
+                app.add_future(child.close())
 
         @app.on_before_shutdown.connect
         async def stop_rules(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
