@@ -20,6 +20,7 @@ FIELDS = {
     "faust_noop_events_per_s",
     "ratio",
     "ratio_to_faust_noop",
+    "ratio_to_faust_noop_paired",
     "p50_ms",
     "p99_ms",
     "ack_p50_ms",
@@ -61,6 +62,13 @@ def test_bench_reports_every_field(services: Services) -> None:
     assert result["events_per_s"] == pytest.approx(
         sum(r["events_per_s"] for r in result["rounds"]) / 2, abs=1
     )  # the median of two
+    for r in result["rounds"]:
+        assert r["ratio_to_faust_noop"] == pytest.approx(
+            r["events_per_s"] / r["faust_noop_events_per_s"], abs=0.002
+        )
+    assert result["ratio_to_faust_noop_paired"] == pytest.approx(
+        sum(r["ratio_to_faust_noop"] for r in result["rounds"]) / 2, abs=0.002
+    )
     assert all(result[f] > 0 for f in FIELDS)
     assert result["ratio"] == pytest.approx(
         result["events_per_s"] / result["ceiling_events_per_s"], abs=0.002
