@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, date
 from typing import Final, Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -40,13 +41,11 @@ _DATA_FREE: Final = frozenset(EventType) - {
     EventType.REP_HIRED,
 }
 
-#: Every real time zone's offset is a multiple of 15 minutes, so all instants of one
-#: UTC quarter-hour fall on the same local day in every zone (DST switches included).
-_QUARTER_S: Final = 900
-
-#: Memo of plans: (partition, rep, team, type, quarter-hour) -> (ops, dedupe-set key).
+#: Memo of plans: (partition, rep, team, type, rep's local day, org's local day, UTC day)
+#: -> (ops, dedupe-set key); those days are all a data-free plan depends on.
 PlanMemo = dict[
-    tuple[int, str, str | None, EventType, int], tuple[tuple[tuple["Op", int], ...], str]
+    tuple[int, str, str | None, EventType, date, date, date],
+    tuple[tuple[tuple["Op", int], ...], str],
 ]
 
 #: hincr/zincr are summed per target; zmin keeps the smallest score; sadd adds a member.
@@ -90,16 +89,20 @@ def plan_event(
     """Plan a valid event: its day-accumulator increments per scope, boards and ramp facts.
 
     ``memo`` (one per consumed batch) reuses the plan of an earlier event of the same
-    rep, team, type and quarter-hour: most of a batch is calls and e-mails of a few
-    dozen reps, and building their key strings again was most of the planning cost.
+    rep, team, type and days (the rep's, the org's, UTC's): most of a batch is calls and
+    e-mails of a few dozen reps, and building their key strings again was most of the
+    planning cost.
     """
     if memo is not None and event.type in _DATA_FREE:
+        at = event.occurred_at
         slot = (
             partition,
             event.rep_id,
             event.team_id,
             event.type,
-            int(event.occurred_at.timestamp()) // _QUARTER_S,
+            at.astimezone(routing.zone_of("rep", event.rep_id)).date(),
+            at.astimezone(routing.zone).date(),
+            at.astimezone(UTC).date(),
         )
         plan = memo.get(slot)
         if plan is None:
