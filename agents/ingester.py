@@ -3,9 +3,9 @@
 A worker is one Python interpreter: while it validates and plans a batch, Faust
 cannot move the stream, and Faust's per-event machinery already fills a core
 (BENCHMARKS.md). ``ProcessIngester`` (the default) runs our work in a child
-process (``agents.child``), so the two use both cores; ``InlineIngester`` runs it in the worker's
-own event loop (``SPM_INGEST_PROCESS=false``: one-core containers, the demo).
-Both run the same ``BatchIngest`` and return the same ``BatchOutcome``; the agent
+process (``agents.child``), so the two use both cores; ``InlineIngester`` runs
+it in the worker's own event loop (``SPM_INGEST_PROCESS=false``: one-core
+containers). Both run the same ``BatchIngest`` and return the same ``BatchOutcome``; the agent
 acks a batch only after it, so a crash of either process before the reply
 redelivers the batch, and the partition watermark makes the replay a no-op.
 """
