@@ -61,7 +61,11 @@ class ChildProcess:
             initializer=_child_start,
             initargs=self._init,
         )
-        pid = await self._run(os.getpid)
+        try:
+            pid = await self._run(os.getpid)
+        except ChildDied:
+            await self.close()  # so that the next start() spawns again
+            raise
         assert isinstance(pid, int)
         self.pid = pid
         log.info("%s process started", self.name, extra={"pid": pid})

@@ -12,6 +12,11 @@ import pytest
 from agents.child import ChildDied, ChildProcess
 
 
+class Unbuildable:
+    def __init__(self) -> None:
+        raise RuntimeError("no Redis URL")
+
+
 class Counter:
     """Built in the child; its state lives there between calls."""
 
@@ -85,3 +90,12 @@ async def test_close_stops_the_child() -> None:
     assert not _running(pid), "the child outlived close()"
     with pytest.raises(ChildDied, match="not started"):
         await child.call("add", 1)
+
+
+async def test_a_child_whose_object_cannot_be_built_fails_every_start() -> None:
+    child = ChildProcess("spm-test", Unbuildable)
+    with pytest.raises(ChildDied):
+        await child.start()
+    with pytest.raises(ChildDied):  # spawned again, not taken for started
+        await child.start()
+    assert child.pid is None
