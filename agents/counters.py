@@ -12,6 +12,7 @@ stream keeps filling the next batch (``take_batches``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -42,33 +43,37 @@ def register(app: faust.App, rt: Runtime) -> None:
     @app.agent(source, name="counters")
     async def count_events(stream: Any) -> None:
         await ingester.start()  # a no-op when Faust restarts this body on a rebalance
-        async for events in take_batches(stream, settings.batch_size, within):
-            raw = [(m.partition, m.offset, m.key, m.value) for m in (e.message for e in events)]
-            try:
-                outcome = await ingester(raw)
-            except IngestProcessDied:
-                # Nothing of this batch is acked; stop so Kafka redelivers it to a fresh worker.
-                log.critical("ingest process died; stopping the worker", exc_info=True)
-                await app.crash(IngestProcessDied("ingest process died"))
-                return
-            for reject in outcome.rejects:
-                log.warning(
-                    "event rejected to %s: %s",
-                    settings.dlq_topic,
-                    reject.reason,
-                    extra={"field": reject.field, "source": reject.source},
-                )
-                await dlq.send(
-                    key=reject.record.key, value=reject.record.value, headers=reject.headers()
-                )
-            for alert in outcome.alerts:
-                await alerts.send(key=alert.recipient.id.encode(), value=alert.dumps())
-            if outcome.rejects or outcome.alerts:
-                # In their topics before the batch that produced them is acked.
-                await app.producer.flush()
-            await ack_all(stream, events)
-            rt.alerts_raised += len(outcome.alerts)
-            rt.consumed += len(events)
-            rt.rejected += len(outcome.rejects)
-            rt.redis_retries += outcome.redis_retries
-            log.debug("batch applied: %s", outcome.applied)
+        # Closed when the body returns (a crash included): the batch filling in the
+        # background is dropped unacked, so Faust's shutdown does not wait for it.
+        batches = contextlib.aclosing(take_batches(stream, settings.batch_size, within))
+        async with batches as batched:
+            async for events in batched:
+                raw = [(m.partition, m.offset, m.key, m.value) for m in (e.message for e in events)]
+                try:
+                    outcome = await ingester(raw)
+                except IngestProcessDied:
+                    # Nothing of this batch is acked; stop so Kafka redelivers it to a fresh worker.
+                    log.critical("ingest process died; stopping the worker", exc_info=True)
+                    await app.crash(IngestProcessDied("ingest process died"))
+                    return
+                for reject in outcome.rejects:
+                    log.warning(
+                        "event rejected to %s: %s",
+                        settings.dlq_topic,
+                        reject.reason,
+                        extra={"field": reject.field, "source": reject.source},
+                    )
+                    await dlq.send(
+                        key=reject.record.key, value=reject.record.value, headers=reject.headers()
+                    )
+                for alert in outcome.alerts:
+                    await alerts.send(key=alert.recipient.id.encode(), value=alert.dumps())
+                if outcome.rejects or outcome.alerts:
+                    # In their topics before the batch that produced them is acked.
+                    await app.producer.flush()
+                await ack_all(stream, events)
+                rt.alerts_raised += len(outcome.alerts)
+                rt.consumed += len(events)
+                rt.rejected += len(outcome.rejects)
+                rt.redis_retries += outcome.redis_retries
+                log.debug("batch applied: %s", outcome.applied)
