@@ -21,13 +21,13 @@ a real broker, including kill -9 and rebalances.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 __all__ = ["ack_all", "take_batches"]
 
 
-async def take_batches(stream: Any, max_: int, within: float) -> AsyncIterator[list[Any]]:
+async def take_batches(stream: Any, max_: int, within: float) -> AsyncGenerator[list[Any], None]:
     """Yield up to ``max_`` events at a time, at most ``within`` seconds after the first
     of them arrived; the caller must ack each batch (``ack_all``) once it is applied."""
     buffer: list[Any] = []
