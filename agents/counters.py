@@ -46,16 +46,16 @@ def register(app: faust.App, rt: Runtime) -> None:
         # Closed when the body returns (a crash included): the batch filling in the
         # background is dropped unacked, so Faust's shutdown does not wait for it.
         batches = contextlib.aclosing(take_batches(stream, settings.batch_size, within))
+        died = False
         async with batches as batched:
             async for events in batched:
                 raw = [(m.partition, m.offset, m.key, m.value) for m in (e.message for e in events)]
                 try:
                     outcome = await ingester(raw)
                 except IngestProcessDied:
-                    # Nothing of this batch is acked; stop so Kafka redelivers it to a fresh worker.
                     log.critical("ingest process died; stopping the worker", exc_info=True)
-                    await app.crash(IngestProcessDied("ingest process died"))
-                    return
+                    died = True
+                    break
                 for reject in outcome.rejects:
                     log.warning(
                         "event rejected to %s: %s",
@@ -77,3 +77,9 @@ def register(app: faust.App, rt: Runtime) -> None:
                 rt.rejected += len(outcome.rejects)
                 rt.redis_retries += outcome.redis_retries
                 log.debug("batch applied: %s", outcome.applied)
+        if died:
+            # Nothing of the batch is acked, and nothing references it any more: Faust's
+            # shutdown (which waits for referenced unacked events) goes ahead, and Kafka
+            # redelivers the batch to a fresh worker.
+            events = []
+            await app.crash(IngestProcessDied("ingest process died"))
