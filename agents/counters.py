@@ -67,7 +67,7 @@ def register(app: faust.App, rt: Runtime) -> None:
                         key=reject.record.key, value=reject.record.value, headers=reject.headers()
                     )
                 for alert in outcome.alerts:
-                    await alerts.send(key=alert.recipient.id.encode(), value=alert.dumps())
+                    await alerts.send(key=alert.partition_key, value=alert.dumps())
                 if outcome.rejects or outcome.alerts:
                     # In their topics before the batch that produced them is acked.
                     await app.producer.flush()

@@ -392,7 +392,7 @@ class KafkaPublish:
             )
         sent = [
             self._producer.send(
-                self.settings.alerts_topic, key=alert.recipient.id.encode(), value=alert.dumps()
+                self.settings.alerts_topic, key=alert.partition_key, value=alert.dumps()
             )
             for alert in alerts
         ]
@@ -471,7 +471,7 @@ def register(app: faust.App, rt: Runtime) -> None:
 
         async def publish(alerts: Sequence[Alert]) -> None:
             for alert in alerts:
-                await alerts_topic.send(key=alert.recipient.id.encode(), value=alert.dumps())
+                await alerts_topic.send(key=alert.partition_key, value=alert.dumps())
             # Produced before the watch or marker that records it is written.
             await app.producer.flush()
 

@@ -67,6 +67,11 @@ class Alert:
         """The template kind that renders this alert."""
         return RULES[self.rule]
 
+    @property
+    def partition_key(self) -> bytes:
+        """Its record key on the alerts topic: a recipient's alerts share a partition, in order."""
+        return self.recipient.id.encode()
+
     def dumps(self) -> bytes:
         """JSON for the alerts topic and the outbox."""
         return orjson.dumps(
