@@ -20,6 +20,7 @@ from typing import Protocol
 from agents.child import ChildDied, ChildProcess
 from spm_stream.alerting import event_alerts
 from spm_stream.alerts import Alert
+from spm_stream.counters import PlanMemo
 from spm_stream.directory import Directory
 from spm_stream.events import Event
 from spm_stream.ingest import Record, Reject, ingest
@@ -63,6 +64,7 @@ class BatchIngest:
     def __init__(self, settings: Settings, directory: Directory, store: Store) -> None:
         self.topic = settings.topic
         self.store = store
+        self.memo: PlanMemo = {}  # plans outlive a batch: the same reps, types and days recur
         self.routing = Routing.from_directory(directory)
         rules = directory.alerts
         calendar_of = functools.lru_cache(maxsize=4096)(directory.calendar_of)
@@ -85,6 +87,7 @@ class BatchIngest:
             routing=self.routing,
             watch=self.watch,
             alerts=self.raise_alerts,
+            memo=self.memo,
         )
         applied, retries = await until_redis_answers(
             lambda: self.store.apply(result.batches), "redis apply failed"

@@ -4,10 +4,12 @@
 -- KEYS[2]  stats hash (counted, duplicates, rejected)
 -- KEYS[3…] every other key the batch touches (seen sets, counters, boards)
 -- ARGV[1]  JSON: {"ops": [[kind, key_index, field], …],
---                 "events": [[offset, event_id|"", seen_key_index, [op, amount, op, amount…],
---                             watch|0], …],
+--                 "plans": [[op, amount, op, amount…], …],
+--                 "events": [[offset, event_id|"", seen_key_index, plan_index, watch|0], …],
 --                 "expire": [[key_index, ttl_seconds], …], "watch_ttl": seconds}
---          events sorted by offset; an empty event_id marks a reject.
+--          events sorted by offset; an empty event_id marks a reject. Events with the
+--          same increments share a plan (most of a batch is a few reps' calls and
+--          e-mails of a day).
 --          watch: [key_index, at_ms, json, due_key_index, due_epoch|-1, meeting_id,
 --                  leads_key_index, lead_id|"", watch_key_prefix]: a meeting's new no-show
 --          watch state (spm_stream/noshow.py), written in offset order, last writer by
@@ -15,8 +17,11 @@
 --
 -- Offsets at or below the watermark were applied before (a redelivery after a
 -- crash or rebalance) and are skipped; an event_id already in its seen set is a
--- CRM duplicate and is skipped. Increments are summed per target first, so the
--- cost in Redis is one command per distinct counter, not one per event.
+-- CRM duplicate and is skipped. The seen sets are asked about the whole batch at
+-- once (SMISMEMBER) and the new ids added at once; a plan's increments are
+-- multiplied by how many of its events count and summed per target. So the
+-- commands a batch costs grow with its distinct counters and seen sets, not with
+-- its events.
 -- Op kinds: hincr (HINCRBY, summed), zincr (ZINCRBY, summed), zmin (ZADD LT:
 -- keep the smallest score), sadd (SADD the member; the amount is unused).
 local wm = tonumber(redis.call('GET', KEYS[1]) or '-1')
@@ -54,33 +59,80 @@ local function put_watch(w)
   end
   redis.call('HSET', leads, lead, member)
 end
-local ops = batch['ops']
-local sums = {}
+-- Redis caps a command's arguments only by memory, Lua's unpack by its C stack.
+local CHUNK = 1000
+
+local function each_chunk(list, fn)
+  for i = 1, #list, CHUNK do
+    fn(unpack(list, i, math.min(i + CHUNK - 1, #list)))
+  end
+end
+
+local ops, plans, events = batch['ops'], batch['plans'], batch['events']
+
+-- The ids of this batch each seen set already holds.
+local asked = {}
+for _, ev in ipairs(events) do
+  if ev[1] > wm and ev[2] ~= '' then
+    local ids = asked[ev[3]]
+    if ids == nil then ids = {}; asked[ev[3]] = ids end
+    ids[#ids + 1] = ev[2]
+  end
+end
+local known, fresh = {}, {}
+for seen, ids in pairs(asked) do
+  local set, at = {}, 0
+  each_chunk(ids, function(...)
+    for _, member in ipairs(redis.call('SMISMEMBER', KEYS[seen], ...)) do
+      at = at + 1
+      if member == 1 then set[ids[at]] = true end
+    end
+  end)
+  known[seen], fresh[seen] = set, {}
+end
+
+local uses = {}
 local counted, duplicates, rejected, skipped = 0, 0, 0, 0
 local last = wm
 
-for _, ev in ipairs(batch['events']) do
+for _, ev in ipairs(events) do
   local offset = ev[1]
   if offset <= wm then
     skipped = skipped + 1
   else
     last = offset
-    if ev[2] == '' then
+    local id, seen = ev[2], ev[3]
+    if id == '' then
       rejected = rejected + 1
-    elseif redis.call('SADD', KEYS[ev[3]], ev[2]) == 0 then
+    elseif known[seen][id] then
       duplicates = duplicates + 1
     else
+      -- A second copy later in this batch is a duplicate too.
+      known[seen][id] = true
+      local ids = fresh[seen]
+      ids[#ids + 1] = id
       counted = counted + 1
-      local incs = ev[4]
-      for i = 1, #incs, 2 do
-        local op, amount = incs[i], incs[i + 1]
-        if ops[op][1] == 'zmin' then
-          if sums[op] == nil or amount < sums[op] then sums[op] = amount end
-        else
-          sums[op] = (sums[op] or 0) + amount
-        end
-      end
+      uses[ev[4]] = (uses[ev[4]] or 0) + 1
       if ev[5] ~= 0 then put_watch(ev[5]) end
+    end
+  end
+end
+
+for seen, ids in pairs(fresh) do
+  if #ids > 0 then
+    each_chunk(ids, function(...) redis.call('SADD', KEYS[seen], ...) end)
+  end
+end
+
+local sums = {}
+for plan, times in pairs(uses) do
+  local incs = plans[plan]
+  for i = 1, #incs, 2 do
+    local op, amount = incs[i], incs[i + 1]
+    if ops[op][1] == 'zmin' then
+      if sums[op] == nil or amount < sums[op] then sums[op] = amount end
+    else
+      sums[op] = (sums[op] or 0) + amount * times
     end
   end
 end

@@ -21,7 +21,16 @@ from spm_stream.noshow import Watch
 from spm_stream.scopes import ORG, Routing
 from spm_stream.windows import day_bucket, utc_day
 
-__all__ = ["BOARD_METRICS", "ORG", "Op", "PlanMemo", "Planned", "plan_event", "plan_reject"]
+__all__ = [
+    "BOARD_METRICS",
+    "ORG",
+    "PLAN_MEMO_LIMIT",
+    "Op",
+    "PlanMemo",
+    "Planned",
+    "plan_event",
+    "plan_reject",
+]
 
 #: Leaderboard metric -> the event type whose occurrences it counts.
 BOARD_METRICS: Final[Mapping[str, EventType]] = {
@@ -47,6 +56,10 @@ PlanMemo = dict[
     tuple[int, str, str | None, EventType, date, date, date],
     tuple[tuple[tuple["Op", int], ...], str],
 ]
+
+#: Plans a long-lived memo holds before it is emptied: a few days of 1,000 reps' event
+#: types, ~1 kB each.
+PLAN_MEMO_LIMIT: Final = 8192
 
 #: hincr/zincr are summed per target; zmin keeps the smallest score; sadd adds a member.
 OpKind = Literal["hincr", "zincr", "zmin", "sadd"]
@@ -88,10 +101,10 @@ def plan_event(
 ) -> Planned:
     """Plan a valid event: its day-accumulator increments per scope, boards and ramp facts.
 
-    ``memo`` (one per consumed batch) reuses the plan of an earlier event of the same
-    rep, team, type and days (the rep's, the org's, UTC's): most of a batch is calls and
-    e-mails of a few dozen reps, and building their key strings again was most of the
-    planning cost.
+    ``memo`` (a worker keeps one, ``ingest`` bounds it) reuses the plan of an earlier
+    event of the same rep, team, type and days (the rep's, the org's, UTC's): most
+    events are calls and e-mails, a rep makes dozens a day, and building their key
+    strings again was most of the planning cost.
     """
     if memo is not None and event.type in _DATA_FREE:
         at = event.occurred_at

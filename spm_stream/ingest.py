@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from spm_stream.alerts import Alert
-from spm_stream.counters import PlanMemo, Planned, plan_event, plan_reject
+from spm_stream.counters import PLAN_MEMO_LIMIT, PlanMemo, Planned, plan_event, plan_reject
 from spm_stream.events import Event, InvalidEvent, parse_event
 from spm_stream.keys import Keys
 from spm_stream.noshow import Watch
@@ -69,14 +69,22 @@ def ingest(
     routing: Routing,
     watch: Callable[[Event], Watch | None] | None = None,
     alerts: Callable[[Event], list[Alert]] | None = None,
+    memo: PlanMemo | None = None,
 ) -> IngestResult:
     """Validate and plan a consumed batch; a bad record becomes a reject, never an exception.
 
     ``watch`` plans a meeting event's no-show watch state (``spm_stream.noshow``);
     ``alerts`` lists the alerts an event raises by itself (``spm_stream.alerting``).
+    ``memo`` keeps plans from one call to the next (a worker passes the same one to
+    every batch: a rep's calls of a day share a plan, whichever batch they arrive in);
+    it is emptied when it holds more than ``PLAN_MEMO_LIMIT`` plans, since plans are
+    per day and yesterday's are not needed again.
     """
     raised: list[Alert] = []
-    memo: PlanMemo = {}
+    if memo is None:
+        memo = {}
+    elif len(memo) > PLAN_MEMO_LIMIT:
+        memo.clear()
     batches: dict[int, list[Planned]] = defaultdict(list)
     rejects: list[Reject] = []
     for record in records:

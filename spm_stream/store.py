@@ -150,7 +150,13 @@ class Ttls:
 def encode_batch(
     keys: Keys, partition: int, planned: Sequence[Planned], ttls: Ttls
 ) -> tuple[list[str], bytes]:
-    """Encode a partition's plans as the Lua script's KEYS and JSON argument."""
+    """Encode a partition's plans as the Lua script's KEYS and JSON argument.
+
+    Events that share a plan (``plan_event``'s memo) share its encoding: an event
+    carries the index of its plan, and the script multiplies a plan's increments by
+    the number of its events that count, so the script's work grows with the batch's
+    distinct plans, not with its events.
+    """
     key_index: dict[str, int] = {keys.watermark(partition): 1, keys.stats(partition): 2}
     key_list = [keys.watermark(partition), keys.stats(partition)]
     op_index: dict[Op, int] = {}
@@ -164,26 +170,28 @@ def encode_batch(
         return index
 
     expire: dict[int, int] = {}
-    events: list[tuple[int, str, int, list[int], Any]] = []
-    # Memoised plans share their ops tuple: encode each shared tuple once (by identity;
-    # every tuple stays alive in ``planned`` while this runs).
-    encoded: dict[int, list[int]] = {}
+    events: list[tuple[int, str, int, int, Any]] = []
+    # By identity: every memoised plan's ops tuple stays alive in ``planned`` meanwhile.
+    plan_index: dict[int, int] = {}
+    plans: list[list[int]] = []
     for plan in sorted(planned, key=lambda p: p.offset):
         if plan.event_id is None or plan.seen_key is None:
-            events.append((plan.offset, "", 0, [], 0))
+            events.append((plan.offset, "", 0, 0, 0))
             continue
-        incs = encoded.get(id(plan.ops))
-        if incs is None:
-            incs = encoded[id(plan.ops)] = []
+        index = plan_index.get(id(plan.ops))
+        if index is None:
+            incs: list[int] = []
             for op, amount in plan.ops:
-                index = op_index.get(op)
-                if index is None:
+                at = op_index.get(op)
+                if at is None:
                     key = key_at(op.key)
                     op_list.append((op.kind, key, op.field))
-                    index = op_index[op] = len(op_list)
+                    at = op_index[op] = len(op_list)
                     if op.kind in ("hincr", "zincr"):
                         expire[key] = ttls.counters_s
-                incs += (index, amount)
+                incs += (at, amount)
+            plans.append(incs)
+            index = plan_index[id(plan.ops)] = len(plans)
         seen = key_at(plan.seen_key)
         expire[seen] = ttls.dedupe_s
         watch: Any = 0
@@ -202,9 +210,10 @@ def encode_batch(
                 w.lead_id or "",
                 keys.watch(partition, ""),
             ]
-        events.append((plan.offset, plan.event_id, seen, incs, watch))
+        events.append((plan.offset, plan.event_id, seen, index, watch))
     payload = {
         "ops": op_list,
+        "plans": plans,
         "events": events,
         "expire": sorted(expire.items()),
         "watch_ttl": ttls.watch_s,

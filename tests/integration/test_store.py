@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from spm_stream.counters import Planned, plan_event, plan_reject
+from spm_stream.counters import PlanMemo, Planned, plan_event, plan_reject
 from spm_stream.events import parse_event
 from spm_stream.scopes import Routing
 from spm_stream.store import Store
@@ -25,7 +25,14 @@ UTC = ZoneInfo("UTC")
 DAY = "day:2026-11-02"
 
 
-def _plans(store: Store, partition: int, ids: list[int], first_offset: int = 0) -> list[Planned]:
+def _plans(
+    store: Store,
+    partition: int,
+    ids: list[int],
+    first_offset: int = 0,
+    memo: PlanMemo | None = None,
+) -> list[Planned]:
+    """Calls of rep-0..2 with these event ids; with ``memo`` a rep's events share a plan."""
     plans = []
     for offset, i in enumerate(ids, start=first_offset):
         raw = event(f"p{partition}-e{i}", rep=f"rep-{i % 3}")
@@ -36,6 +43,7 @@ def _plans(store: Store, partition: int, ids: list[int], first_offset: int = 0) 
                 partition=partition,
                 keys=store.keys,
                 routing=Routing(UTC, {}),
+                memo=memo,
             )
         )
     return plans
@@ -63,6 +71,21 @@ async def test_one_round_trip_applies_several_partitions(store: Store) -> None:
     assert (await store.stats()).counted == 5
 
 
+async def test_a_batch_larger_than_a_command_chunk_dedupes_within_and_across(
+    store: Store,
+) -> None:
+    """2,500 events of three shared plans in one batch, 500 of them CRM retries of ids
+    earlier in the batch, then the whole range again under new offsets."""
+    ids = [*range(2000), *range(0, 2000, 4)]
+    result = await store.apply({1: _plans(store, 1, ids, memo={})})
+    assert (result.counted, result.duplicates) == (2000, 500)
+    again = await store.apply({1: _plans(store, 1, list(range(2000)), 2500, memo={})})
+    assert (again.counted, again.duplicates) == (0, 2000)
+    for rep in ("rep-0", "rep-1", "rep-2"):
+        expected = sum(1 for i in range(2000) if f"rep-{i % 3}" == rep)
+        assert (await store.counts("rep", rep, DAY))["activity.call"] == expected
+
+
 async def test_keys_expire_by_class(store: Store) -> None:
     await store.apply({1: _plans(store, 1, [1])})
     counters = await store.redis.ttl(store.keys.counts(1, "org", "all", DAY))
@@ -88,7 +111,7 @@ async def test_any_redelivery_pattern_counts_each_event_once(
     (as after crashes and rebalances) and with repeated event_ids (CRM retries)."""
     # A key prefix per example: cheaper than scanning a shared Redis for the last one's keys.
     store = Store(store.redis, replace(store.keys, prefix=uuid.uuid4().hex), store.ttls)
-    log = _plans(store, 2, ids)
+    log = _plans(store, 2, ids, memo={})  # shared plans, as the worker's ingest makes them
     rng = random.Random(seed)
     position = 0
     for cut in [*sorted(cuts), len(log)]:

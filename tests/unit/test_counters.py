@@ -8,7 +8,7 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spm_stream.counters import ORG, plan_event, plan_reject
+from spm_stream.counters import ORG, PLAN_MEMO_LIMIT, PlanMemo, plan_event, plan_reject
 from spm_stream.events import parse_event
 from spm_stream.ingest import Record, ingest
 from spm_stream.keys import Keys
@@ -121,6 +121,40 @@ def test_ingest_splits_by_partition_and_rejects_bad_records() -> None:
     assert headers["spm-reason"].startswith(b"malformed JSON")
 
 
+def test_a_memo_shares_plans_across_batches_and_is_emptied_when_full() -> None:
+    memo: PlanMemo = {}
+    routing = Routing(UTC, {})
+    first = ingest([Record("t", 0, 1, b"r", _event(1))], keys=KEYS, routing=routing, memo=memo)
+    second = ingest([Record("t", 0, 2, b"r", _event(2))], keys=KEYS, routing=routing, memo=memo)
+    # The same rep, type and day in a later batch: the same plan object, not a rebuilt one.
+    assert second.batches[0][0].ops is first.batches[0][0].ops
+    assert second.batches[0][0].event_id == "e2"
+    assert len(memo) == 1
+    for n in range(1, PLAN_MEMO_LIMIT + 1):  # stale entries fill it up
+        memo[(n, *next(iter(memo))[1:])] = first.batches[0][0].ops, "seen"
+    ingest([Record("t", 0, 3, b"r", _event(3))], keys=KEYS, routing=routing, memo=memo)
+    assert len(memo) == 1
+
+
+def test_events_sharing_a_plan_share_its_encoding() -> None:
+    memo: PlanMemo = {}
+    plans = [
+        plan_event(
+            parse_event(_event(i, rep=f"rep-{i % 2}")),
+            offset=i,
+            partition=0,
+            keys=KEYS,
+            routing=Routing(UTC, {}),
+            memo=memo,
+        )
+        for i in range(6)
+    ]
+    _, payload = encode_batch(KEYS, 0, plans, TTLS)
+    decoded = orjson.loads(payload)
+    assert len(decoded["plans"]) == 2
+    assert [event[3] for event in decoded["events"]] == [1, 2, 1, 2, 1, 2]
+
+
 @st.composite
 def batches(draw: st.DrawFn) -> list:
     n = draw(st.integers(1, 30))
@@ -163,13 +197,14 @@ def test_encoding_keeps_every_increment_in_offset_order(plans: list) -> None:
     offsets = [event[0] for event in decoded["events"]]
     assert offsets == sorted(p.offset for p in plans)
     by_offset = {p.offset: p for p in plans}
-    for offset, event_id, seen_index, incs, watch in decoded["events"]:
+    for offset, event_id, seen_index, plan_index, watch in decoded["events"]:
         assert watch == 0  # no watch planner given
         plan = by_offset[offset]
         if plan.rejected:
-            assert (event_id, incs) == ("", [])
+            assert (event_id, plan_index) == ("", 0)
             continue
         assert event_id == plan.event_id
+        incs = decoded["plans"][plan_index - 1]
         assert keys[seen_index - 1] == plan.seen_key
         rebuilt = set()
         for op_index, amount in zip(incs[::2], incs[1::2], strict=True):
@@ -198,7 +233,6 @@ def test_memoised_plans_equal_fresh_plans_across_midnights_and_dst() -> None:
     from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
 
-    from spm_stream.counters import PlanMemo
     from tests.events import event
 
     zones = {"rep-1": ZoneInfo("Europe/Berlin"), "rep-2": ZoneInfo("Asia/Kathmandu")}
