@@ -396,7 +396,9 @@ class KafkaPublish:
             )
             for alert in alerts
         ]
-        self._producer.flush()
+        # Bounded: with the broker away the tick fails (and the next one retries) instead
+        # of waiting out kafka-python's two-minute delivery timeout.
+        self._producer.flush(timeout=_ACK_TIMEOUT_S)
         for future in sent:
             # Produced before the watch or marker that records it is written; a failed
             # send raises here, so the tick stops before recording anything.
