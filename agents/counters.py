@@ -46,15 +46,15 @@ def register(app: faust.App, rt: Runtime) -> None:
         # Closed when the body returns (a crash included): the batch filling in the
         # background is dropped unacked, so Faust's shutdown does not wait for it.
         batches = contextlib.aclosing(take_batches(stream, settings.batch_size, within))
-        died = False
+        died: IngestProcessDied | None = None
         async with batches as batched:
             async for events in batched:
                 raw = [(m.partition, m.offset, m.key, m.value) for m in (e.message for e in events)]
                 try:
                     outcome = await ingester(raw)
-                except IngestProcessDied:
+                except IngestProcessDied as exc:
                     log.critical("ingest process died; stopping the worker", exc_info=True)
-                    died = True
+                    died = exc
                     break
                 for reject in outcome.rejects:
                     log.warning(
@@ -77,9 +77,12 @@ def register(app: faust.App, rt: Runtime) -> None:
                 rt.rejected += len(outcome.rejects)
                 rt.redis_retries += outcome.redis_retries
                 log.debug("batch applied: %s", outcome.applied)
-        if died:
+        if died is not None:
             # Nothing of the batch is acked, and nothing references it any more: Faust's
             # shutdown (which waits for referenced unacked events) goes ahead, and Kafka
             # redelivers the batch to a fresh worker.
             events = []
-            await app.crash(IngestProcessDied("ingest process died"))
+            try:
+                raise died  # Faust logs the crash with sys.exc_info(): give it the traceback
+            except IngestProcessDied as exc:
+                await app.crash(exc)
