@@ -9,8 +9,7 @@ below the partition's watermark and event_ids already seen. No I/O here.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, date
+from datetime import UTC, datetime, tzinfo
 from typing import Final, Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -19,12 +18,13 @@ from spm_stream.facts import contributions, ramp_fact
 from spm_stream.keys import Keys
 from spm_stream.noshow import Watch
 from spm_stream.scopes import ORG, Routing
-from spm_stream.windows import day_bucket, utc_day
+from spm_stream.windows import day_bucket, day_span, utc_day
 
 __all__ = [
     "BOARD_METRICS",
     "ORG",
     "PLAN_MEMO_LIMIT",
+    "Memoised",
     "Op",
     "PlanMemo",
     "Planned",
@@ -50,15 +50,23 @@ _DATA_FREE: Final = frozenset(EventType) - {
     EventType.REP_HIRED,
 }
 
-#: Memo of plans: (partition, rep, team, type, rep's local day, org's local day, UTC day)
-#: -> (ops, dedupe-set key); those days are all a data-free plan depends on.
-PlanMemo = dict[
-    tuple[int, str, str | None, EventType, date, date, date],
-    tuple[tuple[tuple["Op", int], ...], str],
-]
 
-#: Plans a long-lived memo holds before it is emptied: a few days of 1,000 reps' event
-#: types, ~1 kB each.
+class Memoised(NamedTuple):
+    """A data-free plan and the UTC span [start, end) of ``occurred_at`` it holds for:
+    the instants on which the rep's, the org's and UTC's calendar days are all the same."""
+
+    start: datetime  # UTC
+    end: datetime
+    ops: tuple[tuple[Op, int], ...]
+    seen_key: str
+
+
+#: Memo of plans: (partition, rep, team, type) -> the last plan and its span; who,
+#: the type and those days are all a data-free plan depends on.
+PlanMemo = dict[tuple[int, str, str | None, EventType], Memoised]
+
+#: Plans a long-lived memo holds before it is emptied: one per partition, rep, team and
+#: type (1,000 reps x 8 types), ~1 kB each.
 PLAN_MEMO_LIMIT: Final = 8192
 
 #: hincr/zincr are summed per target; zmin keeps the smallest score; sadd adds a member.
@@ -74,10 +82,10 @@ class Op(NamedTuple):
     field: str
 
 
-@dataclass(frozen=True, slots=True)
-class Planned:
+class Planned(NamedTuple):
     """One consumed record and what it changes; a reject has no event_id and no ops."""
 
+    # A NamedTuple, not a dataclass: one is built per event on the hot path.
     offset: int
     event_id: str | None = None
     seen_key: str | None = None
@@ -102,28 +110,35 @@ def plan_event(
     """Plan a valid event: its day-accumulator increments per scope, boards and ramp facts.
 
     ``memo`` (a worker keeps one, ``ingest`` bounds it) reuses the plan of an earlier
-    event of the same rep, team, type and days (the rep's, the org's, UTC's): most
-    events are calls and e-mails, a rep makes dozens a day, and building their key
-    strings again was most of the planning cost.
+    event of the same rep, team and type on the same days (the rep's, the org's,
+    UTC's): most events are calls and e-mails, a rep makes dozens a day, and building
+    their key strings again was most of the planning cost. A hit costs one comparison
+    with the plan's span, not a local date per zone.
     """
-    if memo is not None and event.type in _DATA_FREE:
-        at = event.occurred_at
-        slot = (
-            partition,
-            event.rep_id,
-            event.team_id,
-            event.type,
-            at.astimezone(routing.zone_of("rep", event.rep_id)).date(),
-            at.astimezone(routing.zone).date(),
-            at.astimezone(UTC).date(),
-        )
-        plan = memo.get(slot)
-        if plan is None:
-            plan = memo[slot] = _plan(event, partition, keys, routing)
-    else:
-        plan = _plan(event, partition, keys, routing)
-    ops, seen_key = plan
-    return Planned(offset=offset, event_id=event.event_id, seen_key=seen_key, ops=ops)
+    if memo is None or event.type not in _DATA_FREE:
+        ops, seen_key = _plan(event, partition, keys, routing)
+        return Planned(offset, event.event_id, seen_key, ops)
+    at = event.occurred_at.astimezone(UTC)
+    slot = (partition, event.rep_id, event.team_id, event.type)
+    hit = memo.get(slot)
+    if hit is not None and hit.start <= at < hit.end:
+        return Planned(offset, event.event_id, hit.seen_key, hit.ops)
+    ops, seen_key = _plan(event, partition, keys, routing)
+    span = _span(at, (routing.zone_of("rep", event.rep_id), routing.zone, UTC))
+    if span is not None:
+        memo[slot] = Memoised(*span, ops, seen_key)
+    return Planned(offset, event.event_id, seen_key, ops)
+
+
+def _span(at: datetime, zones: tuple[tzinfo, ...]) -> tuple[datetime, datetime] | None:
+    """Where the local days of ``at`` in all ``zones`` overlap (None: see ``day_span``)."""
+    start, end = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
+    for zone in zones:
+        day = day_span(at, zone)
+        if day is None:
+            return None
+        start, end = max(start, day[0]), min(end, day[1])
+    return start, end
 
 
 def _plan(

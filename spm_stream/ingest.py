@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from spm_stream.alerts import Alert
 from spm_stream.counters import PLAN_MEMO_LIMIT, PlanMemo, Planned, plan_event, plan_reject
@@ -103,7 +103,7 @@ def ingest(
             memo=memo,
         )
         if watch is not None and (state := watch(event)) is not None:
-            planned = replace(planned, watch=state)
+            planned = planned._replace(watch=state)
         if alerts is not None:
             raised += alerts(event)
         batches[record.partition].append(planned)

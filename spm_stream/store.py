@@ -19,7 +19,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError, RedisError, TimeoutError
+from redis.exceptions import ConnectionError, NoScriptError, RedisError, TimeoutError
 
 from spm_stream.contests import Contest
 from spm_stream.counters import Op, Planned
@@ -253,15 +253,30 @@ class Store:
 
     async def apply(self, batches: Mapping[int, Sequence[Planned]]) -> ApplyResult:
         """Apply each partition's plans atomically, all in one round trip; safe to replay."""
-        pipe = self.redis.pipeline(transaction=False)
-        for partition, planned in batches.items():
-            if planned:
-                key_list, payload = encode_batch(self.keys, partition, planned, self.ttls)
-                await self._apply(keys=key_list, args=[payload], client=pipe)
+        calls = [
+            encode_batch(self.keys, partition, planned, self.ttls)
+            for partition, planned in batches.items()
+            if planned
+        ]
+        try:
+            replies = await self._evalsha_apply(calls)
+        except NoScriptError:
+            # Redis forgot the script (a restart, SCRIPT FLUSH): load it and run the
+            # batch again; partitions that did apply skip it by their watermark.
+            self._apply.sha = await self.redis.script_load(_LUA)
+            replies = await self._evalsha_apply(calls)
         total = ApplyResult()
-        for counted, dup, rej, skipped in await pipe.execute():
+        for counted, dup, rej, skipped in replies:
             total += ApplyResult(int(counted), int(dup), int(rej), int(skipped))
         return total
+
+    async def _evalsha_apply(self, calls: Sequence[tuple[list[str], bytes]]) -> list[Any]:
+        # EVALSHA in a plain pipeline, not redis-py's Script on one: that asks
+        # SCRIPT EXISTS before every batch, a round trip and ~2 µs/event of CPU.
+        pipe = self.redis.pipeline(transaction=False)
+        for key_list, payload in calls:
+            pipe.evalsha(self._apply.sha, len(key_list), *key_list, payload)
+        return await pipe.execute()
 
     async def watermark(self, partition: int) -> int:
         """The last offset applied from a partition (-1 if none)."""

@@ -9,7 +9,7 @@ month in Europe/Berlin starts at local midnight, DST included.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Final, Literal, get_args
 from zoneinfo import ZoneInfo
 
@@ -18,6 +18,7 @@ __all__ = [
     "Period",
     "PeriodKind",
     "day_bucket",
+    "day_span",
     "period_containing",
     "utc_day",
 ]
@@ -31,6 +32,31 @@ PERIOD_KINDS: Final[tuple[str, ...]] = get_args(PeriodKind)
 def day_bucket(instant: datetime, zone: ZoneInfo) -> str:
     """The period key of the local calendar day of ``instant`` in ``zone``: "day:YYYY-MM-DD"."""
     return "day:" + instant.astimezone(zone).date().isoformat()
+
+
+def day_span(instant: datetime, zone: tzinfo) -> tuple[datetime, datetime] | None:
+    """The UTC instants [start, end) of the local day of ``instant`` in ``zone``, or None
+    when a DST change skips or repeats one of its midnights.
+
+    Lets a caller reuse what it derived from a local day for every instant of that day.
+    """
+    day = instant.astimezone(zone).date()
+    start = _midnight(day, zone)
+    end = _midnight(day + timedelta(days=1), zone)
+    if start is None or end is None:
+        return None
+    return start, end
+
+
+def _midnight(day: date, zone: tzinfo) -> datetime | None:
+    """Local midnight starting ``day`` as a UTC instant; None if it is skipped or repeated."""
+    at = datetime.combine(day, time(), zone)
+    # Both folds agree only on a wall time that occurs exactly once. With both ends
+    # of a day occurring once, local time never leaves the day in between: a DST
+    # change inside it (02:00 -> 03:00) moves the clock, not the date.
+    if at.utcoffset() != at.replace(fold=1).utcoffset():
+        return None
+    return at.astimezone(UTC)
 
 
 def utc_day(instant: datetime) -> str:

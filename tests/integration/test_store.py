@@ -71,6 +71,16 @@ async def test_one_round_trip_applies_several_partitions(store: Store) -> None:
     assert (await store.stats()).counted == 5
 
 
+async def test_a_redis_that_forgot_the_script_gets_it_again(store: Store) -> None:
+    """A restarted Redis has no scripts: the apply loads its own and runs the batch once."""
+    await store.apply({0: _plans(store, 0, [1])})
+    await store.redis.script_flush()
+    result = await store.apply({0: _plans(store, 0, [2, 3], 1), 2: _plans(store, 2, [1])})
+    assert (result.counted, result.duplicates, result.skipped) == (3, 0, 0)
+    assert (await store.stats()).counted == 4
+    assert await store.redis.script_exists(store._apply.sha) == [True]
+
+
 async def test_a_batch_larger_than_a_command_chunk_dedupes_within_and_across(
     store: Store,
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -14,6 +15,7 @@ from spm_stream.ingest import Record, ingest
 from spm_stream.keys import Keys
 from spm_stream.scopes import Routing
 from spm_stream.store import Ttls, encode_batch
+from tests.events import event
 
 KEYS = Keys("spm", "crm-events", 4)
 UTC = ZoneInfo("UTC")
@@ -130,8 +132,9 @@ def test_a_memo_shares_plans_across_batches_and_is_emptied_when_full() -> None:
     assert second.batches[0][0].ops is first.batches[0][0].ops
     assert second.batches[0][0].event_id == "e2"
     assert len(memo) == 1
+    ((slot, entry),) = memo.items()
     for n in range(1, PLAN_MEMO_LIMIT + 1):  # stale entries fill it up
-        memo[(n, *next(iter(memo))[1:])] = first.batches[0][0].ops, "seen"
+        memo[(n, *slot[1:])] = entry
     ingest([Record("t", 0, 3, b"r", _event(3))], keys=KEYS, routing=routing, memo=memo)
     assert len(memo) == 1
 
@@ -230,11 +233,6 @@ def test_each_key_class_gets_its_own_ttl() -> None:
 
 def test_memoised_plans_equal_fresh_plans_across_midnights_and_dst() -> None:
     """A memo hit must plan exactly what planning afresh would, in every zone."""
-    from datetime import datetime, timedelta
-    from zoneinfo import ZoneInfo
-
-    from tests.events import event
-
     zones = {"rep-1": ZoneInfo("Europe/Berlin"), "rep-2": ZoneInfo("Asia/Kathmandu")}
     routing = Routing(
         zone=ZoneInfo("America/St_Johns"),  # UTC-3:30 / -2:30: midnights on half hours
@@ -245,6 +243,7 @@ def test_memoised_plans_equal_fresh_plans_across_midnights_and_dst() -> None:
     start = datetime(2026, 10, 24, 20, 0, tzinfo=UTC)  # Berlin leaves DST on the 25th
     memo: PlanMemo = {}
     checked = 0
+    planned = []  # kept alive, so that distinct plans have distinct ids
     for minutes in range(0, 36 * 60, 7):
         at = start + timedelta(minutes=minutes)
         for rep in ("rep-1", "rep-2"):
@@ -257,6 +256,49 @@ def test_memoised_plans_equal_fresh_plans_across_midnights_and_dst() -> None:
                     parsed, offset=minutes, partition=1, keys=keys, routing=routing, memo=memo
                 )
                 assert cached == fresh
+                planned.append(cached.ops)
                 checked += 1
     assert checked > 1000
-    assert len(memo) < checked / 2  # the memo was actually hit
+    assert len({id(ops) for ops in planned}) < checked / 10  # the memo was actually hit
+
+
+#: Around the days Havana, Santiago and Beirut change their clocks at midnight.
+_DST_MIDNIGHTS = [
+    datetime(2026, 10, 31, 12, tzinfo=UTC),
+    datetime(2026, 9, 5, 12, tzinfo=UTC),
+    datetime(2026, 3, 28, 12, tzinfo=UTC),
+]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(_DST_MIDNIGHTS),
+            st.integers(-3 * 86_400, 3 * 86_400),  # seconds from that day's noon
+            st.sampled_from(["rep-1", "rep-2", "rep-3"]),
+            st.sampled_from(["activity.call", "activity.email", "lead.qualified"]),
+        ),
+        min_size=1,
+        max_size=60,
+    )
+)
+def test_memoised_plans_equal_fresh_plans_in_any_order_in_odd_zones(
+    draws: list[tuple[datetime, int, str, str]],
+) -> None:
+    """Events in any order around days whose midnight is skipped or repeated: a memo hit
+    plans exactly what planning afresh does."""
+    routing = Routing(
+        zone=ZoneInfo("Asia/Beirut"),
+        team_of={"rep-1": "t1"},
+        rep_zones={"rep-1": ZoneInfo("America/Havana"), "rep-2": ZoneInfo("America/Santiago")},
+    )
+    memo: PlanMemo = {}
+    for offset, (noon, seconds, rep, etype) in enumerate(draws):
+        at = (noon + timedelta(seconds=seconds)).isoformat()
+        data = {"lead_id": "L-1"} if etype == "lead.qualified" else {}
+        parsed = parse_event(event(f"e{offset}", etype, rep, at, **data))
+        fresh = plan_event(parsed, offset=offset, partition=0, keys=KEYS, routing=routing)
+        cached = plan_event(
+            parsed, offset=offset, partition=0, keys=KEYS, routing=routing, memo=memo
+        )
+        assert cached == fresh

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from spm_stream.windows import day_bucket, utc_day
+from spm_stream.windows import day_bucket, day_span, utc_day
+
+#: Zones with DST changes at or across midnight (Santiago, Beirut, Havana, Sao Paulo
+#: until 2019), the day Samoa skipped (30 Dec 2011), half-hour offsets, and plain ones.
+ODD_ZONES = (
+    "America/Santiago",
+    "Asia/Beirut",
+    "America/Havana",
+    "America/Sao_Paulo",
+    "Pacific/Apia",
+    "America/St_Johns",
+    "Australia/Lord_Howe",
+    "Europe/Berlin",
+    "UTC",
+)
 
 
 @pytest.mark.parametrize(
@@ -76,3 +92,59 @@ def test_unknown_period_names_the_choices() -> None:
     with pytest.raises(ValueError, match="rolling_30"):
         period_containing("fortnight", date(2026, 1, 1), ZoneInfo("UTC"))
     assert "quarter" in PERIOD_KINDS
+
+
+#: Noon UTC on days around which the odd zones change their clocks.
+_CHANGES = [
+    datetime.fromisoformat(f"{day}T12:00Z")
+    for day in ("2026-09-06", "2026-03-28", "2026-11-01", "2018-11-04", "2011-12-30")
+]
+
+
+@given(
+    st.one_of(
+        st.datetimes(datetime(2010, 1, 1), datetime(2027, 1, 1), timezones=st.just(UTC)),
+        st.builds(
+            lambda noon, s: noon + timedelta(seconds=s),
+            st.sampled_from(_CHANGES),
+            st.integers(-2 * 86_400, 2 * 86_400),
+        ),
+    ),
+    st.sampled_from(ODD_ZONES),
+    st.floats(0, 1, exclude_max=True),
+)
+def test_every_instant_of_a_day_span_is_on_that_day(
+    instant: datetime, zone_name: str, where: float
+) -> None:
+    zone = ZoneInfo(zone_name)
+    span = day_span(instant, zone)
+    if span is None:
+        return
+    start, end = span
+    day = instant.astimezone(zone).date()
+    assert start <= instant < end
+    last = end - timedelta(microseconds=1)
+    inside = min(start + (end - start) * where, last)  # the product rounds to a microsecond
+    for at in (start, inside, last):
+        assert at.astimezone(zone).date() == day
+    assert end.astimezone(zone).date() == day + timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("zone", "day"),
+    [
+        ("America/Santiago", "2026-09-05"),  # midnight of the 6th is skipped (00:00 -> 01:00)
+        ("America/Santiago", "2026-09-06"),
+        ("America/Havana", "2026-10-31"),  # 00:00-01:00 of 1 Nov happens twice
+        ("Pacific/Apia", "2011-12-29"),  # followed by no 30 December at all
+    ],
+)
+def test_a_day_with_a_skipped_or_repeated_midnight_has_no_span(zone: str, day: str) -> None:
+    noon = datetime.fromisoformat(f"{day}T12:00").replace(tzinfo=ZoneInfo(zone))
+    assert day_span(noon, ZoneInfo(zone)) is None
+
+
+def test_a_dst_change_inside_a_day_keeps_its_span() -> None:
+    """Berlin's 25 Oct 2026 has 25 hours, from 22:00 UTC on the 24th to 23:00 UTC."""
+    span = day_span(datetime(2026, 10, 25, 12, tzinfo=UTC), ZoneInfo("Europe/Berlin"))
+    assert span == (datetime(2026, 10, 24, 22, tzinfo=UTC), datetime(2026, 10, 25, 23, tzinfo=UTC))
