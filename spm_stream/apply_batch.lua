@@ -5,11 +5,13 @@
 -- KEYS[3…] every other key the batch touches (seen sets, counters, boards)
 -- ARGV[1]  JSON: {"ops": [[kind, key_index, field], …],
 --                 "plans": [[op, amount, op, amount…], …],
---                 "events": [[offset, event_id|"", seen_key_index, plan_index, watch|0], …],
+--                 "offsets": [offset, …], "ids": [event_id|"", …],
+--                 "seen": [seen_key_index|0, …], "plan": [plan_index|0, …],
+--                 "watches": [[event_position, watch], …],
 --                 "expire": [[key_index, ttl_seconds], …], "watch_ttl": seconds}
---          events sorted by offset; an empty event_id marks a reject. Events with the
---          same increments share a plan (most of a batch is a few reps' calls and
---          e-mails of a day).
+--          one column entry per event, sorted by offset; an empty event_id marks a
+--          reject. Events with the same increments share a plan (most of a batch is a
+--          few reps' calls and e-mails of a day).
 --          watch: [key_index, at_ms, json, due_key_index, due_epoch|-1, meeting_id,
 --                  leads_key_index, lead_id|"", watch_key_prefix]: a meeting's new no-show
 --          watch state (spm_stream/noshow.py), written in offset order, last writer by
@@ -68,24 +70,27 @@ local function each_chunk(list, fn)
   end
 end
 
-local ops, plans, events = batch['ops'], batch['plans'], batch['events']
+local ops, plans = batch['ops'], batch['plans']
+local offsets, ids, seen_of, plan_of = batch['offsets'], batch['ids'], batch['seen'], batch['plan']
+local watch_at = {}
+for _, pw in ipairs(batch['watches']) do watch_at[pw[1]] = pw[2] end
 
 -- The ids of this batch each seen set already holds.
 local asked = {}
-for _, ev in ipairs(events) do
-  if ev[1] > wm and ev[2] ~= '' then
-    local ids = asked[ev[3]]
-    if ids == nil then ids = {}; asked[ev[3]] = ids end
-    ids[#ids + 1] = ev[2]
+for i = 1, #offsets do
+  if offsets[i] > wm and ids[i] ~= '' then
+    local list = asked[seen_of[i]]
+    if list == nil then list = {}; asked[seen_of[i]] = list end
+    list[#list + 1] = ids[i]
   end
 end
 local known, fresh = {}, {}
-for seen, ids in pairs(asked) do
+for seen, list in pairs(asked) do
   local set, at = {}, 0
-  each_chunk(ids, function(...)
+  each_chunk(list, function(...)
     for _, member in ipairs(redis.call('SMISMEMBER', KEYS[seen], ...)) do
       at = at + 1
-      if member == 1 then set[ids[at]] = true end
+      if member == 1 then set[list[at]] = true end
     end
   end)
   known[seen], fresh[seen] = set, {}
@@ -95,13 +100,13 @@ local uses = {}
 local counted, duplicates, rejected, skipped = 0, 0, 0, 0
 local last = wm
 
-for _, ev in ipairs(events) do
-  local offset = ev[1]
+for i = 1, #offsets do
+  local offset = offsets[i]
   if offset <= wm then
     skipped = skipped + 1
   else
     last = offset
-    local id, seen = ev[2], ev[3]
+    local id, seen = ids[i], seen_of[i]
     if id == '' then
       rejected = rejected + 1
     elseif known[seen][id] then
@@ -109,18 +114,18 @@ for _, ev in ipairs(events) do
     else
       -- A second copy later in this batch is a duplicate too.
       known[seen][id] = true
-      local ids = fresh[seen]
-      ids[#ids + 1] = id
+      local new = fresh[seen]
+      new[#new + 1] = id
       counted = counted + 1
-      uses[ev[4]] = (uses[ev[4]] or 0) + 1
-      if ev[5] ~= 0 then put_watch(ev[5]) end
+      uses[plan_of[i]] = (uses[plan_of[i]] or 0) + 1
+      if watch_at[i] then put_watch(watch_at[i]) end
     end
   end
 end
 
-for seen, ids in pairs(fresh) do
-  if #ids > 0 then
-    each_chunk(ids, function(...) redis.call('SADD', KEYS[seen], ...) end)
+for seen, new in pairs(fresh) do
+  if #new > 0 then
+    each_chunk(new, function(...) redis.call('SADD', KEYS[seen], ...) end)
   end
 end
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from spm_stream.alerts import Alert
 from spm_stream.counters import PLAN_MEMO_LIMIT, PlanMemo, Planned, plan_event, plan_reject
@@ -20,10 +21,10 @@ from spm_stream.scopes import Routing
 __all__ = ["IngestResult", "Record", "Reject", "ingest"]
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(NamedTuple):
     """One consumed Kafka record, as the agent saw it."""
 
+    # A NamedTuple, not a dataclass: one is built per event on the hot path.
     topic: str
     partition: int
     offset: int

@@ -8,6 +8,7 @@ month in Europe/Berlin starts at local midnight, DST included.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Final, Literal, get_args
@@ -40,7 +41,11 @@ def day_span(instant: datetime, zone: tzinfo) -> tuple[datetime, datetime] | Non
 
     Lets a caller reuse what it derived from a local day for every instant of that day.
     """
-    day = instant.astimezone(zone).date()
+    return _local_day_span(instant.astimezone(zone).date(), zone)
+
+
+@functools.lru_cache(maxsize=4096)
+def _local_day_span(day: date, zone: tzinfo) -> tuple[datetime, datetime] | None:
     start = _midnight(day, zone)
     end = _midnight(day + timedelta(days=1), zone)
     if start is None or end is None:

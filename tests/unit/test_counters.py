@@ -155,7 +155,7 @@ def test_events_sharing_a_plan_share_its_encoding() -> None:
     _, payload = encode_batch(KEYS, 0, plans, TTLS)
     decoded = orjson.loads(payload)
     assert len(decoded["plans"]) == 2
-    assert [event[3] for event in decoded["events"]] == [1, 2, 1, 2, 1, 2]
+    assert decoded["plan"] == [1, 2, 1, 2, 1, 2]
 
 
 @st.composite
@@ -197,11 +197,11 @@ def test_encoding_keeps_every_increment_in_offset_order(plans: list) -> None:
     decoded = orjson.loads(payload)
     assert keys[:2] == [KEYS.watermark(1), KEYS.stats(1)]
     assert len(keys) == len(set(keys))
-    offsets = [event[0] for event in decoded["events"]]
-    assert offsets == sorted(p.offset for p in plans)
+    assert decoded["offsets"] == sorted(p.offset for p in plans)
+    assert decoded["watches"] == []  # no watch planner given
     by_offset = {p.offset: p for p in plans}
-    for offset, event_id, seen_index, plan_index, watch in decoded["events"]:
-        assert watch == 0  # no watch planner given
+    columns = zip(decoded["offsets"], decoded["ids"], decoded["seen"], decoded["plan"], strict=True)
+    for offset, event_id, seen_index, plan_index in columns:
         plan = by_offset[offset]
         if plan.rejected:
             assert (event_id, plan_index) == ("", 0)
