@@ -34,6 +34,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from kafka import KafkaProducer
+from redis import Redis as SyncRedis
 
 from spm_stream.embedded import (
     EMBEDDED_SESSION_TIMEOUT_S,
@@ -45,7 +46,7 @@ from spm_stream.embedded import (
 from spm_stream.generator import Generator
 from spm_stream.settings import Settings, load_settings
 from spm_stream.store import Store
-from spm_stream.topics import ensure_topics
+from spm_stream.topics import delete_topics_with_prefix, ensure_topics
 
 __all__ = ["BenchOptions", "run_bench"]
 
@@ -60,6 +61,7 @@ class BenchOptions:
     latency_seconds: float = 10.0
     rounds: int = 1
     timeout_s: float = 900.0
+    keep: bool = False  # leave the run's topics and Redis keys on external services
 
 
 def _generate(n: int) -> list[tuple[bytes, bytes]]:
@@ -345,6 +347,29 @@ def _start_workers(settings: Settings, n: int, workdir: Path) -> list[Any]:
     ]
 
 
+def _clean_up(settings: Settings, *, redis: bool, kafka: bool, say: Callable[[str], None]) -> None:
+    """Delete the run's Redis keys and topics: every name starts with its tag."""
+    prefix = settings.redis_prefix  # the rounds' prefixes extend it: "bench-<tag>-r1"
+    if redis:
+        client = SyncRedis.from_url(settings.require_redis())
+        deleted = 0
+        try:
+            doomed: list[bytes] = []
+            for key in client.scan_iter(match=f"{prefix}*", count=1000):
+                doomed.append(key)
+                if len(doomed) == 1000:
+                    deleted += client.unlink(*doomed)
+                    doomed.clear()
+            if doomed:
+                deleted += client.unlink(*doomed)
+        finally:
+            client.close()
+        say(f"deleted {deleted} Redis keys under {prefix}")
+    if kafka:
+        topics = delete_topics_with_prefix(settings, settings.topic)
+        say(f"deleted topics {', '.join(topics)}")
+
+
 def run_bench(options: BenchOptions, say: Callable[[str], None]) -> dict[str, Any]:
     """Run the benchmark on a fresh topic and key prefix; embedded services unless configured."""
     base = load_settings()
@@ -367,6 +392,17 @@ def run_bench(options: BenchOptions, say: Callable[[str], None]) -> dict[str, An
                 EMBEDDED_SESSION_TIMEOUT_S if embedded_kafka else base.kafka_session_timeout_s
             ),
         )
-        result = asyncio.run(_measure(settings, options, workdir, say))
+        try:
+            result = asyncio.run(_measure(settings, options, workdir, say))
+        finally:
+            # Embedded services go with the work directory; external ones keep what a
+            # run wrote (~30 MB of keys and topics per 100,000 events) unless cleaned.
+            if not options.keep:
+                _clean_up(
+                    settings,
+                    redis=base.redis_url is not None,
+                    kafka=not embedded_kafka,
+                    say=say,
+                )
     result["kafka"] = "embedded tansu" if embedded_kafka else "external"
     return result

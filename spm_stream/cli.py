@@ -666,15 +666,28 @@ def demo(
     type=click.IntRange(1, 9),
     help="Alternate the Faust reference and the pipeline this many times; report medians.",
 )
+@click.option(
+    "--keep",
+    is_flag=True,
+    help="Leave the run's topics and Redis keys on SPM_KAFKA_URL / SPM_REDIS_URL "
+    "(by default they are deleted at the end).",
+)
 @click.option("--json", "as_json", is_flag=True, help="No progress lines: only the JSON line.")
 @_config_errors
 def bench(
-    n: int, workers: int, latency_rate: float, latency_seconds: float, rounds: int, as_json: bool
+    n: int,
+    workers: int,
+    latency_rate: float,
+    latency_seconds: float,
+    rounds: int,
+    keep: bool,
+    as_json: bool,
 ) -> None:
     """Measure pipeline throughput and latency against the raw ceiling, in one run.
 
     Runs on a fresh topic and key prefix: the embedded broker and Redis by
-    default, or SPM_KAFKA_URL / SPM_REDIS_URL. The last line is JSON with
+    default, or SPM_KAFKA_URL / SPM_REDIS_URL, where the run's topics and keys
+    are deleted at the end unless --keep. The last line is JSON with
     events_per_s, ceiling_events_per_s, faust_noop_events_per_s, ratio,
     ratio_to_faust_noop, p50_ms, p99_ms and rss_mb. See BENCHMARKS.md.
     """
@@ -688,6 +701,7 @@ def bench(
         latency_rate=latency_rate,
         latency_seconds=latency_seconds,
         rounds=rounds,
+        keep=keep,
     )
     say = (lambda line: None) if as_json else (lambda line: click.echo(line, err=True))
     click.echo(json.dumps(run_bench(options, say=say)))

@@ -7,11 +7,11 @@ import logging
 import time
 
 from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import KafkaError, TopicAlreadyExistsError, UnknownTopicOrPartitionError
 
 from spm_stream.settings import ConfigError, Settings
 
-__all__ = ["ensure_topics"]
+__all__ = ["delete_topics_with_prefix", "ensure_topics"]
 
 log = logging.getLogger("spm_stream.topics")
 
@@ -53,5 +53,21 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
                 f"SPM_PARTITIONS: topic {settings.topic!r} has {partitions} partitions, "
                 f"settings say {settings.partitions}"
             )
+    finally:
+        admin.close()
+
+
+def delete_topics_with_prefix(settings: Settings, prefix: str) -> list[str]:
+    """Delete every topic whose name starts with ``prefix`` (a benchmark's own); their names."""
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers, client_id="spm-stream-admin"
+    )
+    try:
+        doomed = sorted(t for t in admin.list_topics() if t.startswith(prefix))
+        if doomed:
+            # Gone already (another cleanup, retention) is what we wanted anyway.
+            with contextlib.suppress(UnknownTopicOrPartitionError):
+                admin.delete_topics(doomed)
+        return doomed
     finally:
         admin.close()

@@ -7,9 +7,13 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
+from kafka.admin import KafkaAdminClient
+from redis import Redis
 
+from spm_stream.settings import load_settings
 from tests.integration.conftest import Services
 
 pytestmark = pytest.mark.integration
@@ -29,8 +33,22 @@ FIELDS = {
 }
 
 
+def _bench_leftovers(services: Services) -> tuple[set[str], set[bytes]]:
+    """Topics and Redis keys named like a benchmark run's."""
+    servers = load_settings(kafka_url=services.kafka_url).bootstrap_servers
+    admin = KafkaAdminClient(bootstrap_servers=servers)
+    redis = Redis.from_url(services.redis_url)
+    try:
+        topics = {t for t in admin.list_topics() if t.startswith("bench-")}
+        return topics, set(redis.scan_iter(match="bench-*", count=1000))
+    finally:
+        admin.close()
+        redis.close()
+
+
 def test_bench_reports_every_field(services: Services) -> None:
     env = {**os.environ, "SPM_KAFKA_URL": services.kafka_url, "SPM_REDIS_URL": services.redis_url}
+    topics_before, keys_before = _bench_leftovers(services)
     done = subprocess.run(
         [
             sys.executable,
@@ -73,3 +91,13 @@ def test_bench_reports_every_field(services: Services) -> None:
     assert result["ratio"] == pytest.approx(
         result["events_per_s"] / result["ceiling_events_per_s"], abs=0.002
     )
+    # The run's topics and keys are gone from the services it used (a deleted topic
+    # may stay listed for a moment).
+    deadline = time.monotonic() + 15
+    while True:
+        topics_after, keys_after = _bench_leftovers(services)
+        if topics_after <= topics_before or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert topics_after <= topics_before
+    assert keys_after <= keys_before
