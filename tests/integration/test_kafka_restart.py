@@ -8,11 +8,17 @@ import asyncio
 import os
 import shutil
 import subprocess
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 import pytest
+from kafka.errors import KafkaError
 
+from agents import rules
+from agents.rules import KafkaPublish
+from spm_stream.alerts import Alert, Recipient
 from spm_stream.embedded import free_port
 from spm_stream.settings import Settings
 from spm_stream.store import Store
@@ -130,3 +136,22 @@ async def test_a_webhook_is_answered_503_while_kafka_is_down_and_counted_once_af
     assert stats.processed in (2, 3)
     assert stats.counted == 1
     assert (await store.counts("rep", "rep-2", "day:2026-11-02")).get("deal.won") == 1
+
+
+async def test_the_rules_publish_gives_up_within_its_bound_while_kafka_is_down(
+    own_kafka: OwnKafka, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rules tick with the broker gone fails after the ack bound, not after
+    kafka-python's two-minute delivery timeout, so the next tick can retry."""
+    bound = 3.0
+    monkeypatch.setattr(rules, "_ACK_TIMEOUT_S", bound)  # 30 s in production
+    own = settings.model_copy(update={"kafka_url": own_kafka.url.removeprefix("kafka://")})
+    ensure_topics(own)
+    publish = KafkaPublish(own)
+    alert = Alert("deal.big", "rep-1", "k1", Recipient("person", "rep-1"), datetime.now(UTC))
+    await publish([alert])  # connected, and acked
+    own_kafka.run("kafka-stop")
+    started = time.monotonic()
+    with pytest.raises(KafkaError):
+        await publish([alert])
+    assert time.monotonic() - started < bound + 5
