@@ -19,6 +19,7 @@ starts at the first batch seen and the events of that batch are not counted.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import statistics
 import sys
@@ -34,7 +35,9 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from kafka import KafkaProducer
+from kafka.errors import KafkaError
 from redis import Redis as SyncRedis
+from redis.exceptions import RedisError
 
 from spm_stream.embedded import (
     EMBEDDED_SESSION_TIMEOUT_S,
@@ -49,6 +52,8 @@ from spm_stream.store import Store
 from spm_stream.topics import delete_topics_with_prefix, ensure_topics
 
 __all__ = ["BenchOptions", "run_bench"]
+
+log = logging.getLogger("spm_stream.bench")
 
 
 @dataclass(frozen=True)
@@ -347,27 +352,46 @@ def _start_workers(settings: Settings, n: int, workdir: Path) -> list[Any]:
     ]
 
 
-def _clean_up(settings: Settings, *, redis: bool, kafka: bool, say: Callable[[str], None]) -> None:
-    """Delete the run's Redis keys and topics: every name starts with its tag."""
+def _clean_up(
+    settings: Settings,
+    *,
+    redis: bool,
+    kafka: bool,
+    say: Callable[[str], None],
+    kafka_timeout_s: float = 10.0,
+) -> None:
+    """Delete the run's Redis keys and topics: every name starts with its tag.
+
+    A failure is logged, not raised: it must not hide why the run itself failed."""
     prefix = settings.redis_prefix  # the rounds' prefixes extend it: "bench-<tag>-r1"
     if redis:
-        client = SyncRedis.from_url(settings.require_redis())
-        deleted = 0
         try:
-            doomed: list[bytes] = []
-            for key in client.scan_iter(match=f"{prefix}*", count=1000):
-                doomed.append(key)
-                if len(doomed) == 1000:
-                    deleted += client.unlink(*doomed)
-                    doomed.clear()
-            if doomed:
+            say(f"deleted {_delete_keys(settings.require_redis(), prefix)} keys under {prefix}")
+        except (RedisError, OSError) as exc:
+            log.warning("could not delete the Redis keys under %s: %r", prefix, exc)
+    if kafka:  # the input topic's name starts every other one's: -dlq, -alerts, Faust's
+        try:
+            topics = delete_topics_with_prefix(settings, settings.topic, kafka_timeout_s)
+            say(f"deleted topics {', '.join(topics)}")
+        except (KafkaError, OSError) as exc:
+            log.warning("could not delete the topics %s*: %r", settings.topic, exc)
+
+
+def _delete_keys(redis_url: str, prefix: str) -> int:
+    client = SyncRedis.from_url(redis_url)
+    deleted = 0
+    try:
+        doomed: list[bytes] = []
+        for key in client.scan_iter(match=f"{prefix}*", count=1000):
+            doomed.append(key)
+            if len(doomed) == 1000:
                 deleted += client.unlink(*doomed)
-        finally:
-            client.close()
-        say(f"deleted {deleted} Redis keys under {prefix}")
-    if kafka:
-        topics = delete_topics_with_prefix(settings, settings.topic)
-        say(f"deleted topics {', '.join(topics)}")
+                doomed.clear()
+        if doomed:
+            deleted += client.unlink(*doomed)
+    finally:
+        client.close()
+    return deleted
 
 
 def run_bench(options: BenchOptions, say: Callable[[str], None]) -> dict[str, Any]:

@@ -57,10 +57,16 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
         admin.close()
 
 
-def delete_topics_with_prefix(settings: Settings, prefix: str) -> list[str]:
-    """Delete every topic whose name starts with ``prefix`` (a benchmark's own); their names."""
+def delete_topics_with_prefix(
+    settings: Settings, prefix: str, timeout_s: float = 10.0
+) -> list[str]:
+    """Delete every topic whose name starts with ``prefix`` (a benchmark's own); their names.
+
+    Raises ``KafkaError`` if the broker does not answer within ``timeout_s``."""
     admin = KafkaAdminClient(
-        bootstrap_servers=settings.bootstrap_servers, client_id="spm-stream-admin"
+        bootstrap_servers=settings.bootstrap_servers,
+        client_id="spm-stream-admin",
+        bootstrap_timeout_ms=int(timeout_s * 1000),
     )
     try:
         doomed = sorted(t for t in admin.list_topics() if t.startswith(prefix))
