@@ -404,6 +404,15 @@ class KafkaPublish:
             # send raises here, so the tick stops before recording anything.
             future.get(timeout=_ACK_TIMEOUT_S)
 
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Flush and stop the producer's thread, which otherwise retries an absent broker.
+
+        kafka-python raises ``KafkaTimeoutError`` (and leaves the thread running) when
+        pending alerts are not acked within ``timeout_s``."""
+        if self._producer is not None:
+            self._producer.close(timeout=timeout_s)
+            self._producer = None
+
 
 def _engine_in_child(settings: Settings, directory: Directory) -> RulesEngine:
     """Built in the rules process: its own Redis connection and Kafka producer."""
