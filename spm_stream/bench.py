@@ -47,6 +47,7 @@ from spm_stream.embedded import (
     stop,
 )
 from spm_stream.generator import Generator
+from spm_stream.replay import produce
 from spm_stream.settings import Settings, load_settings
 from spm_stream.store import Store
 from spm_stream.topics import delete_topics_with_prefix, ensure_topics
@@ -77,19 +78,6 @@ def _generate(n: int) -> list[tuple[bytes, bytes]]:
     while len(records) < n:
         records.extend(gen.records(start + step * len(records)))
     return records[:n]
-
-
-def _produce(settings: Settings, records: list[tuple[bytes, bytes]]) -> None:
-    producer = KafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers,
-        acks="all",
-        linger_ms=20,
-        batch_size=512 * 1024,
-    )
-    for key, value in records:
-        producer.send(settings.topic, key=key, value=value)
-    producer.flush()
-    producer.close()
 
 
 async def _ceiling(settings: Settings, n: int) -> float:
@@ -264,7 +252,7 @@ async def _measure(
 ) -> dict[str, Any]:
     records = _generate(options.events)
     ensure_topics(settings)
-    _produce(settings, records)
+    produce(settings, records)
     say(f"produced {len(records)} events to {settings.topic} ({settings.partitions} partitions)")
     ceiling = await _ceiling(settings, options.events)
     say(f"raw ceiling (aiokafka getmany + JSON decode): {ceiling:,.0f} events/s")

@@ -57,7 +57,13 @@ def produce(
     settings: Settings, records: Iterable[tuple[bytes | None, bytes]], topic: str | None = None
 ) -> int:
     """Send (key, value) records to ``topic`` (default SPM_TOPIC) and wait for every ack."""
-    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=20)
+    # Bulk: large batches, a short linger (a replay, an import, the benchmark's feed).
+    producer = KafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers,
+        acks="all",
+        linger_ms=20,
+        batch_size=512 * 1024,
+    )
     sent = 0
     try:
         for key, value in records:
