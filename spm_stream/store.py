@@ -178,7 +178,6 @@ def encode_batch(
     seen_of: list[int] = []
     plan_of: list[int] = []
     watches: list[tuple[int, list[Any]]] = []
-    seen_index: dict[str, int] = {}
     # By identity: every memoised plan's ops tuple stays alive in ``planned`` meanwhile.
     plan_index: dict[int, int] = {}
     plans: list[list[int]] = []
@@ -203,10 +202,8 @@ def encode_batch(
                 incs += (at, amount)
             plans.append(incs)
             index = plan_index[id(plan.ops)] = len(plans)
-        seen = seen_index.get(plan.seen_key)
-        if seen is None:
-            seen = seen_index[plan.seen_key] = key_at(plan.seen_key)
-            expire[seen] = ttls.dedupe_s
+        seen = key_at(plan.seen_key)
+        expire[seen] = ttls.dedupe_s
         ids.append(plan.event_id)
         seen_of.append(seen)
         plan_of.append(index)
@@ -285,7 +282,7 @@ class Store:
         except NoScriptError:
             # Redis forgot the script (a restart, SCRIPT FLUSH): load it and run the
             # batch again; partitions that did apply skip it by their watermark.
-            self._apply.sha = await self.redis.script_load(_LUA)
+            await self.redis.script_load(_LUA)  # the same SHA1 the Script object computed
             replies = await self._evalsha_apply(calls)
         total = ApplyResult()
         for counted, dup, rej, skipped in replies:
