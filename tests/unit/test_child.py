@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import threading
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,10 @@ class Counter:
     async def where(self) -> tuple[int, int]:
         return os.getpid(), os.getppid()
 
+    async def slow_add(self, n: int, seconds: float) -> int:
+        await asyncio.sleep(seconds)
+        return await self.add(n)
+
 
 def _name(pid: int) -> str:
     return Path(f"/proc/{pid}/comm").read_text().strip()
@@ -60,6 +65,34 @@ async def test_calls_run_in_the_named_child_in_order_and_keep_its_state() -> Non
         with pytest.raises(ValueError, match="bad input"):
             await child.call("fail")
         assert await child.call("add", 0) == 16, "an exception does not lose the child"
+    finally:
+        await child.close()
+
+
+async def test_a_call_cancelled_in_flight_still_runs_and_the_next_call_gets_its_own_reply() -> None:
+    child = ChildProcess("spm-test", Counter, 0)
+    await child.start()
+    try:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(child.call("slow_add", 5, 0.5), timeout=0.05)
+        # Replies come back in order: the cancelled call's is read and dropped.
+        assert await child.call("add", 1) == 6
+    finally:
+        await child.close()
+
+
+async def test_an_error_carries_the_childs_traceback_and_no_helper_threads_run() -> None:
+    before = set(threading.enumerate())
+    child = ChildProcess("spm-test", Counter, 0)
+    await child.start()
+    try:
+        with pytest.raises(ValueError, match="bad input") as raised:
+            await child.call("fail")
+        assert any("raised in the spm-test process" in note for note in raised.value.__notes__)
+        assert any("in fail" in note for note in raised.value.__notes__)
+        await child.call("add", 1)
+        # The worker's loop talks to the child itself: threads would take the GIL from Faust.
+        assert set(threading.enumerate()) == before
     finally:
         await child.close()
 
