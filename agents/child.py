@@ -165,19 +165,23 @@ class ChildProcess:
         self._process, self._writer, self._reader_task, self.pid = None, None, None, None
         assert writer is not None
         assert reader_task is not None
-        # The child finishes what it is doing and sees the socket closed. A child
-        # retrying an absent Redis must not hold up the worker's shutdown; whatever
-        # it was doing is redone (an unacked batch is redelivered, a tick is repeated).
-        writer.close()
-        reader_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reader_task
-        await asyncio.to_thread(process.join, _CLOSE_GRACE_S)
+        # No more requests: the child answers the one in flight, reads the end of the
+        # stream and exits. A child retrying an absent Redis must not hold up the worker's
+        # shutdown: it is terminated after a few seconds, and whatever it was doing is
+        # redone (an unacked batch is redelivered, a tick is repeated).
+        with contextlib.suppress(ConnectionError, OSError):
+            writer.write_eof()
+        await asyncio.wait({reader_task}, timeout=_CLOSE_GRACE_S)
+        await asyncio.to_thread(process.join, 0 if reader_task.done() else _CLOSE_GRACE_S)
         for stop in (process.terminate, process.kill):
             if not process.is_alive():
                 break
             stop()
             await asyncio.to_thread(process.join, _CLOSE_GRACE_S)
+        reader_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader_task
+        writer.close()
         process.close()
 
 

@@ -114,6 +114,15 @@ async def test_a_killed_child_raises_child_died_and_a_closed_one_starts_anew() -
         await child.close()
 
 
+async def test_close_lets_the_call_in_flight_finish() -> None:
+    child = ChildProcess("spm-test", Counter, 0)
+    await child.start()
+    in_flight = asyncio.create_task(child.call("slow_add", 5, 0.3))
+    await asyncio.sleep(0.1)  # the request is in the child
+    await child.close()
+    assert await in_flight == 5, "a graceful stop answers the batch in flight"
+
+
 async def test_close_stops_the_child() -> None:
     child = ChildProcess("spm-test", Counter, 0)
     await child.start()
