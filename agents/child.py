@@ -217,7 +217,7 @@ def _child_main(
                 _reply(sock, name, True, value)
 
 
-def _receive(sock: socket.socket) -> bytes | None:
+def _receive(sock: socket.socket) -> bytearray | None:
     """The next request, or None once the worker has closed its end."""
     header = _receive_exactly(sock, _HEADER.size)
     if header is None:
@@ -226,15 +226,15 @@ def _receive(sock: socket.socket) -> bytes | None:
     return _receive_exactly(sock, size)
 
 
-def _receive_exactly(sock: socket.socket, size: int) -> bytes | None:
-    buffer = bytearray(size)
+def _receive_exactly(sock: socket.socket, size: int) -> bytearray | None:
+    buffer = bytearray(size)  # filled in place: a batch is read without a copy
     view, got = memoryview(buffer), 0
     while got < size:
         n = sock.recv_into(view[got:])
         if n == 0:
             return None
         got += n
-    return bytes(buffer)
+    return buffer
 
 
 def _reply(sock: socket.socket, name: str, ok: bool, value: object) -> None:
