@@ -172,7 +172,8 @@ class ChildProcess:
         with contextlib.suppress(ConnectionError, OSError):
             writer.write_eof()
         await asyncio.wait({reader_task}, timeout=_CLOSE_GRACE_S)
-        await asyncio.to_thread(process.join, 0 if reader_task.done() else _CLOSE_GRACE_S)
+        if reader_task.done():  # it answered and closed its end: it is exiting
+            await asyncio.to_thread(process.join, _CLOSE_GRACE_S)
         for stop in (process.terminate, process.kill):
             if not process.is_alive():
                 break
