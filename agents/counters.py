@@ -46,14 +46,18 @@ def register(app: faust.App, rt: Runtime) -> None:
         # Closed when the body returns (a crash included): the batch filling in the
         # background is dropped unacked, so Faust's shutdown does not wait for it.
         batches = contextlib.aclosing(take_batches(stream, settings.batch_size, within))
-        died: IngestProcessDied | None = None
+        died: Exception | None = None
         async with batches as batched:
             async for events in batched:
                 raw = [(m.partition, m.offset, m.key, m.value) for m in (e.message for e in events)]
                 try:
                     outcome = await ingester(raw)
-                except IngestProcessDied as exc:
-                    log.critical("ingest process died; stopping the worker", exc_info=True)
+                except Exception as exc:
+                    # Bad events are dead-lettered inside the ingest; what reaches here is
+                    # the process or a bug. Going on would let later batches move the
+                    # watermark past this one: stop instead, and it is redelivered.
+                    what = "died" if isinstance(exc, IngestProcessDied) else "failed"
+                    log.critical("ingest process %s; stopping the worker", what, exc_info=True)
                     died = exc
                     break
                 for reject in outcome.rejects:
@@ -84,5 +88,5 @@ def register(app: faust.App, rt: Runtime) -> None:
             events = []
             try:
                 raise died  # Faust logs the crash with sys.exc_info(): give it the traceback
-            except IngestProcessDied as exc:
+            except Exception as exc:
                 await app.crash(exc)

@@ -92,7 +92,13 @@ class BatchIngest:
         applied, retries = await until_redis_answers(
             lambda: self.store.apply(result.batches), "redis apply failed"
         )
-        return BatchOutcome(applied, tuple(result.rejects), tuple(result.alerts), retries)
+        rejects = tuple(result.rejects)
+        if applied.overflowed:
+            by_position = {(r.partition, r.offset): r for r in records}
+            rejects += tuple(
+                Reject(by_position[(p, o)], "data", reason) for p, o, reason in applied.overflowed
+            )
+        return BatchOutcome(applied, rejects, tuple(result.alerts), retries)
 
 
 class Ingester(Protocol):

@@ -26,6 +26,9 @@
 -- its events.
 -- Op kinds: hincr (HINCRBY, summed), zincr (ZINCRBY, summed), zmin (ZADD LT:
 -- keep the smallest score), sadd (SADD the member; the amount is unused).
+-- Every check comes before the first write, so the script applies a batch whole or
+-- not at all: {counted, duplicates, rejected, skipped}, or {'overflow', key, field,
+-- offset…} when a counter would pass its limit (nothing written).
 local wm = tonumber(redis.call('GET', KEYS[1]) or '-1')
 local batch = cjson.decode(ARGV[1])
 local watch_ttl = batch['watch_ttl']
@@ -99,6 +102,7 @@ end
 local uses = {}
 local counted, duplicates, rejected, skipped = 0, 0, 0, 0
 local last = wm
+local counted_at, watch_list = {}, {}
 
 for i = 1, #offsets do
   local offset = offsets[i]
@@ -117,11 +121,80 @@ for i = 1, #offsets do
       local new = fresh[seen]
       new[#new + 1] = id
       counted = counted + 1
+      counted_at[#counted_at + 1] = i
       uses[plan_of[i]] = (uses[plan_of[i]] or 0) + 1
-      if watch_at[i] then put_watch(watch_at[i]) end
+      if watch_at[i] then watch_list[#watch_list + 1] = watch_at[i] end
     end
   end
 end
+
+-- Lua's numbers are doubles, exact for integers up to 2^53 (every single increment is,
+-- spm_stream/counters.py checks it). A target's sum is kept as parts that each stay
+-- exact, and each part is one HINCRBY / ZINCRBY, which Redis adds in 64-bit integers.
+local EXACT = 9007199254740991
+-- A counter may not pass 2^62, so HINCRBY (64-bit) can never fail halfway through a
+-- batch and leave it half applied. The check reads the counter, so it is made only for
+-- the targets this batch adds 2^16 or more to (money, mostly). A batch that adds less
+-- still counts at least one new event of that counter's scope and day, so crossing the
+-- 2^62 between the limit and HINCRBY's end unchecked takes over 2^46 batches: 7e13
+-- events of one scope on one day, more than any log holds.
+local LIMIT, CHECK_FROM = 4611686018427387904, 65536
+local sums, mins, members = {}, {}, {}
+
+local function add(op, amount)
+  local parts = sums[op]
+  if parts == nil then
+    sums[op] = {amount}
+    return
+  end
+  local s = parts[#parts] + amount
+  if s > EXACT or s < -EXACT then parts[#parts + 1] = amount else parts[#parts] = s end
+end
+
+for plan, times in pairs(uses) do
+  local incs = plans[plan]
+  for i = 1, #incs, 2 do
+    local op, amount = incs[i], incs[i + 1]
+    local kind = ops[op][1]
+    if kind == 'zmin' then
+      if mins[op] == nil or amount < mins[op] then mins[op] = amount end
+    elseif kind == 'sadd' then
+      members[op] = true
+    elseif math.abs(amount * times) <= EXACT then
+      add(op, amount * times)
+    else
+      for _ = 1, times do add(op, amount) end
+    end
+  end
+end
+
+-- Before any write: a counter this batch would take past LIMIT refuses it whole, and
+-- names the events that feed it, which the caller dead-letters before applying again.
+for op, parts in pairs(sums) do
+  local spec = ops[op]
+  if spec[1] == 'hincr' then
+    local total = 0
+    for _, part in ipairs(parts) do total = total + part end
+    if total >= CHECK_FROM or total <= -CHECK_FROM then
+      local now = tonumber(redis.call('HGET', KEYS[spec[2]], spec[3]) or '0')
+      if now + total > LIMIT or now + total < -LIMIT then
+        local feeding = {'overflow', KEYS[spec[2]], spec[3]}
+        for _, i in ipairs(counted_at) do
+          local incs = plans[plan_of[i]]
+          for j = 1, #incs, 2 do
+            if incs[j] == op then
+              feeding[#feeding + 1] = offsets[i]
+              break
+            end
+          end
+        end
+        return feeding
+      end
+    end
+  end
+end
+
+for _, w in ipairs(watch_list) do put_watch(w) end
 
 for seen, new in pairs(fresh) do
   if #new > 0 then
@@ -129,32 +202,25 @@ for seen, new in pairs(fresh) do
   end
 end
 
-local sums = {}
-for plan, times in pairs(uses) do
-  local incs = plans[plan]
-  for i = 1, #incs, 2 do
-    local op, amount = incs[i], incs[i + 1]
-    if ops[op][1] == 'zmin' then
-      if sums[op] == nil or amount < sums[op] then sums[op] = amount end
+-- %d: Lua 5.1 would print integers above 1e14 in exponent form.
+for op, parts in pairs(sums) do
+  local spec = ops[op]
+  local key, field = KEYS[spec[2]], spec[3]
+  for _, part in ipairs(parts) do
+    if spec[1] == 'hincr' then
+      redis.call('HINCRBY', key, field, string.format('%d', part))
     else
-      sums[op] = (sums[op] or 0) + amount * times
+      redis.call('ZINCRBY', key, string.format('%d', part), field)
     end
   end
 end
-
-for op, amount in pairs(sums) do
+for op, amount in pairs(mins) do
   local spec = ops[op]
-  local kind, key, field = spec[1], KEYS[spec[2]], spec[3]
-  -- %d: Lua 5.1 would print integers above 1e14 in exponent form.
-  if kind == 'hincr' then
-    redis.call('HINCRBY', key, field, string.format('%d', amount))
-  elseif kind == 'zincr' then
-    redis.call('ZINCRBY', key, amount, field)
-  elseif kind == 'zmin' then
-    redis.call('ZADD', key, 'LT', string.format('%d', amount), field)
-  else
-    redis.call('SADD', key, field)
-  end
+  redis.call('ZADD', KEYS[spec[2]], 'LT', string.format('%d', amount), spec[3])
+end
+for op in pairs(members) do
+  local spec = ops[op]
+  redis.call('SADD', KEYS[spec[2]], spec[3])
 end
 
 if last > wm then

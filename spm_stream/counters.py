@@ -22,6 +22,7 @@ from spm_stream.windows import day_bucket, day_span, utc_day
 
 __all__ = [
     "BOARD_METRICS",
+    "MAX_INCREMENT",
     "ORG",
     "PLAN_MEMO_LIMIT",
     "Memoised",
@@ -68,6 +69,10 @@ PlanMemo = dict[tuple[int, str, str | None, EventType], Memoised]
 #: Plans a long-lived memo holds before it is emptied: one per partition, rep, team and
 #: type (1,000 reps x 8 types), ~1 kB each.
 PLAN_MEMO_LIMIT: Final = 8192
+
+#: The largest increment one event may make: the Lua apply's numbers are doubles, exact
+#: for integers up to 2**53. The contract's bounds keep every valid event below it.
+MAX_INCREMENT: Final = 2**53 - 1
 
 #: hincr/zincr are summed per target; zmin keeps the smallest score; sadd adds a member.
 OpKind = Literal["hincr", "zincr", "zmin", "sadd"]
@@ -168,6 +173,11 @@ def _plan(
     if team is not None:
         ops.append((Op("sadd", keys.members(partition, team), event.rep_id), 0))
     ops.append((Op("sadd", keys.reps(partition), event.rep_id), 0))
+    for op, amount in ops:
+        if not -MAX_INCREMENT <= amount <= MAX_INCREMENT:
+            raise ValueError(
+                f"{op.field}: increment {amount} is outside the ±2**53 the store adds exactly"
+            )
     return tuple(ops), keys.seen(partition, utc_day(event.occurred_at))
 
 

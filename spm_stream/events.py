@@ -8,7 +8,7 @@ Unknown extra fields are kept, both on the envelope and inside ``data``.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Final, Literal, Union, cast
 
@@ -22,12 +22,17 @@ from pydantic import (
     StrictStr,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
     create_model,
+    field_validator,
 )
 
 from spm_stream.currencies import ISO_4217
 
 __all__ = [
+    "EARLIEST",
+    "LATEST",
+    "MAX_AMOUNT",
     "SCHEMA_VERSION",
     "DealWonData",
     "Event",
@@ -75,7 +80,44 @@ class EventType(StrEnum):
 
 
 Id = Annotated[StrictStr, Field(min_length=1, max_length=256)]
-Amount = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+#: The largest money amount one event may carry, in units of its currency. The store
+#: keeps money as integers of 1/10 000 (``facts.MONEY_SCALE``) summed in Redis's Lua,
+#: whose numbers are doubles: 1e11 x 10 000 = 1e15 stays below 2**53, so every amount
+#: is exact there. 100 billion covers a deal in any currency (4 M USD in dong is 1e11).
+MAX_AMOUNT: Final = 100_000_000_000
+Amount = Annotated[
+    float,
+    Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False, description="At most 1e11 currency units."),
+]
+
+#: Every timestamp of the contract lies in [EARLIEST, LATEST): wide enough for any
+#: CRM's history, narrow enough that local days, spans and epochs never leave what
+#: Python's datetime and the store hold (a date near year 1 or 9999 overflowed them).
+EARLIEST: Final = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST: Final = datetime(2100, 1, 1, tzinfo=UTC)
+_BOUNDS_TEXT: Final = "between 1900-01-01 and 2100-01-01 (UTC)"
+
+
+def _in_range(value: datetime | date) -> datetime | date:
+    at = value if isinstance(value, datetime) else datetime.combine(value, datetime.min.time(), UTC)
+    try:
+        inside = EARLIEST <= at < LATEST
+    except OverflowError:  # year 1 or 9999 with an offset: outside in UTC, even to compare
+        inside = False
+    if not inside:
+        raise ValueError(f"must be {_BOUNDS_TEXT}, got {value.isoformat()}")
+    return value
+
+
+_RANGE_SCHEMA: Final = {
+    "description": f"ISO-8601 with a UTC offset, {_BOUNDS_TEXT}.",
+    "formatMinimum": EARLIEST.isoformat().replace("+00:00", "Z"),
+    "formatExclusiveMaximum": LATEST.isoformat().replace("+00:00", "Z"),
+}
+Timestamp = Annotated[
+    AwareDatetime, AfterValidator(_in_range), Field(json_schema_extra=_RANGE_SCHEMA)
+]
 
 
 def _iso_4217(code: str) -> str:
@@ -87,6 +129,10 @@ def _iso_4217(code: str) -> str:
 Currency = Annotated[
     StrictStr, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code"), AfterValidator(_iso_4217)
 ]
+
+
+#: How far above its list price a deal may be sold (``DealWonData.list_price``).
+_MAX_MARKUP: Final = 1000
 
 
 class _Data(BaseModel):
@@ -109,13 +155,13 @@ class MeetingData(_Data):
 
 class MeetingBookedData(_Data):
     meeting_id: Id
-    scheduled_for: AwareDatetime
+    scheduled_for: Timestamp
     lead_id: Id | None = None
 
 
 class MeetingRescheduledData(_Data):
     meeting_id: Id
-    scheduled_for: AwareDatetime
+    scheduled_for: Timestamp
     initiated_by: Literal["rep", "prospect"]
 
 
@@ -131,8 +177,21 @@ class DealWonData(_Data):
     currency: Currency
     product: Id
     # Optional: a win without it still counts in revenue, only not in cycle length.
-    created_at: AwareDatetime | None = None
+    created_at: Timestamp | None = None
     list_price: Amount | None = None
+
+    @field_validator("list_price")
+    @classmethod
+    def _list_price(cls, value: float | None, info: ValidationInfo) -> float | None:
+        # A price of 1,000 x its list price is a unit mistake (cents for euros), and the
+        # discount of one tiny list price would swamp every average it enters.
+        amount = info.data.get("amount")
+        if value and amount is not None and amount > value * _MAX_MARKUP:
+            raise ValueError(
+                f"must be at least amount / {_MAX_MARKUP} ({amount / _MAX_MARKUP:g}); "
+                "0 or no list_price means none"
+            )
+        return value
 
 
 class DealLostData(_Data):
@@ -140,7 +199,7 @@ class DealLostData(_Data):
     amount: Amount | None = None
     currency: Currency | None = None
     product: Id | None = None
-    created_at: AwareDatetime | None = None
+    created_at: Timestamp | None = None
 
 
 class QuoteData(_Data):
@@ -154,14 +213,14 @@ class NpsData(_Data):
 
 
 class RepHiredData(_Data):
-    hired_at: AwareDatetime | date
+    hired_at: Annotated[AwareDatetime | date, AfterValidator(_in_range)]
 
 
 class _Envelope(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True, strict=True)
 
     event_id: Id = Field(description="Unique per event; the dedupe key.")
-    occurred_at: AwareDatetime = Field(description="ISO-8601 with a UTC offset.")
+    occurred_at: Timestamp
     rep_id: Annotated[StrictStr, Field(min_length=1, max_length=128)]
     team_id: Annotated[StrictStr, Field(min_length=1, max_length=128)] | None = None
     source: Annotated[StrictStr, Field(max_length=64)] | None = None
@@ -262,6 +321,8 @@ def _first_error(exc: ValidationError) -> InvalidEvent:
         return InvalidEvent(".".join(loc), "expected a JSON object")
     if kind == "timezone_aware":
         return InvalidEvent(".".join(loc), "timestamp needs a UTC offset (e.g. 'Z' or '+01:00')")
+    if kind == "value_error":  # our own validators: their message without pydantic's prefix
+        return InvalidEvent(".".join(loc), str(err["ctx"]["error"]))
     return InvalidEvent(".".join(loc), err["msg"])
 
 

@@ -95,17 +95,25 @@ def ingest(
             rejects.append(Reject(record, exc.field, str(exc)))
             batches[record.partition].append(plan_reject(record.offset))
             continue
-        planned = plan_event(
-            event,
-            offset=record.offset,
-            partition=record.partition,
-            keys=keys,
-            routing=routing,
-            memo=memo,
-        )
-        if watch is not None and (state := watch(event)) is not None:
-            planned = planned._replace(watch=state)
-        if alerts is not None:
-            raised += alerts(event)
+        try:
+            planned = plan_event(
+                event,
+                offset=record.offset,
+                partition=record.partition,
+                keys=keys,
+                routing=routing,
+                memo=memo,
+            )
+            if watch is not None and (state := watch(event)) is not None:
+                planned = planned._replace(watch=state)
+            own = alerts(event) if alerts is not None else []
+        except Exception as exc:
+            # A valid event that breaks a planner must not take its batch down with it
+            # (the batch would be neither applied nor dead-lettered): that event alone
+            # goes to the dead-letter topic, with what went wrong.
+            rejects.append(Reject(record, "", f"could not be planned: {type(exc).__name__}: {exc}"))
+            batches[record.partition].append(plan_reject(record.offset))
+            continue
+        raised += own
         batches[record.partition].append(planned)
     return IngestResult(dict(batches), rejects, raised)

@@ -23,7 +23,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError, NoScriptError, RedisError, TimeoutError
 
 from spm_stream.contests import Contest
-from spm_stream.counters import Op, Planned
+from spm_stream.counters import Op, Planned, plan_reject
 from spm_stream.keys import Keys
 from spm_stream.noshow import Watch
 from spm_stream.settings import Settings
@@ -103,6 +103,9 @@ class ApplyResult:
     duplicates: int = 0
     rejected: int = 0
     skipped: int = 0
+    #: (partition, offset, reason) of events refused because a counter would overflow;
+    #: they were applied as rejects, and belong in the dead-letter topic.
+    overflowed: tuple[tuple[int, int, str], ...] = ()
 
     def __add__(self, other: ApplyResult) -> ApplyResult:
         return ApplyResult(
@@ -110,6 +113,7 @@ class ApplyResult:
             self.duplicates + other.duplicates,
             self.rejected + other.rejected,
             self.skipped + other.skipped,
+            self.overflowed + other.overflowed,
         )
 
 
@@ -271,22 +275,45 @@ class Store:
         await self.redis.aclose()
 
     async def apply(self, batches: Mapping[int, Sequence[Planned]]) -> ApplyResult:
-        """Apply each partition's plans atomically, all in one round trip; safe to replay."""
-        calls = [
-            encode_batch(self.keys, partition, planned, self.ttls)
-            for partition, planned in batches.items()
-            if planned
-        ]
-        try:
-            replies = await self._evalsha_apply(calls)
-        except NoScriptError:
-            # Redis forgot the script (a restart, SCRIPT FLUSH): load it and run the
-            # batch again; partitions that did apply skip it by their watermark.
-            await self.redis.script_load(_LUA)  # the same SHA1 the Script object computed
-            replies = await self._evalsha_apply(calls)
+        """Apply each partition's plans atomically, all in one round trip; safe to replay.
+
+        A partition whose batch would overflow a counter is refused whole by the script;
+        the events feeding that counter are then applied as rejects (``overflowed`` says
+        which, for the dead-letter topic) and the rest of its batch again.
+        """
+        pending = {p: planned for p, planned in batches.items() if planned}
         total = ApplyResult()
-        for counted, dup, rej, skipped in replies:
-            total += ApplyResult(int(counted), int(dup), int(rej), int(skipped))
+        while pending:
+            calls = [
+                encode_batch(self.keys, p, planned, self.ttls) for p, planned in pending.items()
+            ]
+            try:
+                replies = await self._evalsha_apply(calls)
+            except NoScriptError:
+                # Redis forgot the script (a restart, SCRIPT FLUSH): load it and run the
+                # batch again; partitions that did apply skip it by their watermark.
+                await self.redis.script_load(_LUA)  # the same SHA1 the Script object computed
+                replies = await self._evalsha_apply(calls)
+            refused: dict[int, Sequence[Planned]] = {}
+            for (partition, planned), reply in zip(pending.items(), replies, strict=True):
+                if reply[0] != "overflow":
+                    counted, dup, rej, skipped = reply
+                    total += ApplyResult(int(counted), int(dup), int(rej), int(skipped))
+                    continue
+                key, field, *feeding = reply[1:]
+                offsets = {int(offset) for offset in feeding}
+                reason = (
+                    f"would take counter {field!r} of {key} past the store's limit of 2**62 "
+                    "units: an amount this large is a unit mistake"
+                )
+                log.error("partition %d: %s (offsets %s)", partition, reason, sorted(offsets))
+                total += ApplyResult(
+                    overflowed=tuple((partition, o, reason) for o in sorted(offsets))
+                )
+                refused[partition] = [
+                    plan_reject(plan.offset) if plan.offset in offsets else plan for plan in planned
+                ]
+            pending = refused
         return total
 
     async def _evalsha_apply(self, calls: Sequence[tuple[list[str], bytes]]) -> list[Any]:

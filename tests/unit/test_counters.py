@@ -6,11 +6,12 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import orjson
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from spm_stream.counters import ORG, PLAN_MEMO_LIMIT, PlanMemo, plan_event, plan_reject
-from spm_stream.events import parse_event
+from spm_stream.events import DealWonData, Event, EventType, parse_event
 from spm_stream.ingest import Record, ingest
 from spm_stream.keys import Keys
 from spm_stream.scopes import Routing
@@ -121,6 +122,29 @@ def test_ingest_splits_by_partition_and_rejects_bad_records() -> None:
     headers = dict(reject.headers())
     assert headers["spm-source"] == b"crm-events:1:3"
     assert headers["spm-reason"].startswith(b"malformed JSON")
+
+
+def test_an_event_a_planner_cannot_take_is_rejected_alone() -> None:
+    """A valid event that makes a planner raise goes to the DLQ with the reason; the rest
+    of its batch is planned (before, the exception lost the whole batch)."""
+
+    def watch(event: Event) -> None:
+        if event.event_id == "e2":
+            raise OverflowError("date value out of range")
+
+    records = [Record("crm-events", 0, offset, b"r", _event(offset)) for offset in (1, 2, 3)]
+    result = ingest(records, keys=KEYS, routing=Routing(UTC, {}), watch=watch)
+    assert [p.rejected for p in result.batches[0]] == [False, True, False]
+    (reject,) = result.rejects
+    assert reject.record.offset == 2
+    assert reject.reason == "could not be planned: OverflowError: date value out of range"
+
+
+def test_an_increment_the_store_cannot_add_exactly_is_refused() -> None:
+    data = DealWonData.model_construct(deal_id="d", amount=1e16, currency="EUR", product="p")
+    won = parse_event(_event(1)).model_copy(update={"type": EventType.DEAL_WON, "data": data})
+    with pytest.raises(ValueError, match=r"rev\|EUR: increment 100000000000000000000 "):
+        plan_event(won, offset=0, partition=0, keys=KEYS, routing=Routing(UTC, {}))
 
 
 def test_a_memo_shares_plans_across_batches_and_is_emptied_when_full() -> None:

@@ -115,6 +115,45 @@ def test_rejects_name_the_field(raw: bytes, field: str, reason: str) -> None:
     assert reason in caught.value.reason
 
 
+@pytest.mark.parametrize(
+    ("raw", "field", "reason"),
+    [
+        # What the store can hold is the contract's: each bound named with its limit.
+        (_with(DEAL_WON, data__amount=1e15), "data.amount", "less than or equal to 100000000000"),
+        (_with(DEAL_WON, data__amount=1.85e15), "data.amount", "100000000000"),
+        (_with(DEAL_WON, data__list_price=1e-9), "data.list_price", "at least amount / 1000"),
+        (_with(DEAL_WON, occurred_at="0001-01-01T00:00:00Z"), "occurred_at", "1900-01-01"),
+        (_with(DEAL_WON, occurred_at="0001-01-01T00:00:00+05:00"), "occurred_at", "2100-01-01"),
+        (_with(DEAL_WON, occurred_at="9999-12-31T23:59:59-05:00"), "occurred_at", "2100-01-01"),
+        # HubSpot's "no close date", 253402299000000 ms, mapped to its instant.
+        (
+            _with(DEAL_WON, data__created_at="9999-12-31T23:59:59Z"),
+            "data.created_at",
+            "between 1900-01-01 and 2100-01-01",
+        ),
+        (
+            _with(DEAL_WON, type="rep.hired", data={"hired_at": "0001-01-01"}),
+            "data.hired_at",
+            "1900-01-01",
+        ),
+    ],
+)
+def test_numbers_and_dates_are_bounded_to_what_the_store_holds(
+    raw: bytes, field: str, reason: str
+) -> None:
+    with pytest.raises(InvalidEvent) as caught:
+        parse_event(raw)
+    assert caught.value.field == field
+    assert reason in caught.value.reason
+
+
+def test_the_bounds_themselves_are_accepted() -> None:
+    parse_event(_with(DEAL_WON, data__amount=1e11, data__list_price=1e8))
+    parse_event(_with(DEAL_WON, occurred_at="1900-01-01T00:00:00Z"))
+    parse_event(_with(DEAL_WON, occurred_at="2099-12-31T23:59:59.999Z"))
+    parse_event(_with(DEAL_WON, data__list_price=0))  # 0: no list price
+
+
 def test_types_without_payload_need_no_data() -> None:
     event = parse_event(
         b'{"event_id":"c1","type":"activity.call",'
