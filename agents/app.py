@@ -9,13 +9,14 @@ rules in ``agents.rules``, delivery in ``agents.notifier``) and the HTTP endpoin
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import faust
 from faust.sensors import Monitor
 
 from agents.consumer import consumer_class
+from agents.guard import ReadGuard
 from spm_stream.directory import Directory
 from spm_stream.scopes import Routing
 from spm_stream.settings import Settings
@@ -41,6 +42,10 @@ class Runtime:
     notifications_sent: int = 0
     webhook_events: int = 0
     webhook_rejects: int = 0
+    guard: ReadGuard = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.guard = ReadGuard(self.settings, self.store)
 
 
 class PerEventQuietMonitor(Monitor):
@@ -113,6 +118,7 @@ def create_app(settings: Settings, directory: Directory) -> faust.App:
         web_bind=settings.web_host,
         producer_acks=-1,
     )
+    settings.check_exposure()
     runtime = Runtime(
         settings=settings,
         directory=directory,

@@ -27,7 +27,6 @@ from notifications.render import labels, number
 from spm_stream.leaderboards import check_metric
 from spm_stream.query import contest_standings, live_board
 from spm_stream.scopes import ORG
-from spm_stream.windows import PERIOD_KINDS
 
 __all__ = ["register", "tv_payload"]
 
@@ -38,6 +37,10 @@ _PAGE: Final = Environment(
     autoescape=select_autoescape(["html"]),
 ).get_template("tv.html")
 _HEARTBEAT_S: Final = 15.0
+#: A screen shows a few boards of a short period: each refresh reads every rep's days of
+#: each board, so a year of ten metrics per open stream would load Redis for nothing.
+MAX_METRICS: Final = 6
+TV_PERIODS: Final = ("day", "week", "month", "rolling_7", "rolling_30")
 
 
 def _metric_title(metric: str, locale: str) -> str:
@@ -86,12 +89,14 @@ async def tv_payload(rt: Runtime, query: dict[str, str], now: datetime) -> dict[
             raise ValueError(f"team: unknown team {team!r}")
         scope, scope_id = ("team", team) if team else ("org", ORG)
         period = query.get("period", "week")
-        if period not in PERIOD_KINDS:
-            raise ValueError(f"period: expected one of {', '.join(PERIOD_KINDS)}")
-        metrics = [
-            check_metric(m)
-            for m in query.get("metrics", "calls,meetings_booked,deals_won").split(",")
-        ]
+        if period not in TV_PERIODS:
+            raise ValueError(f"period: expected one of {', '.join(TV_PERIODS)}")
+        names = list(
+            dict.fromkeys(query.get("metrics", "calls,meetings_booked,deals_won").split(","))
+        )
+        if len(names) > MAX_METRICS:
+            raise ValueError(f"metrics: at most {MAX_METRICS} per screen, got {len(names)}")
+        metrics = [check_metric(m) for m in names]
         title = (
             (directory.teams[team].name or team) if team else t.get("leaderboard", "Leaderboard")
         )
@@ -140,6 +145,8 @@ def register(app: faust.App, rt: Runtime) -> None:
     @app.page("/tv")
     class TvPage(View):
         async def get(self, request: Request) -> Response:
+            if (refused := await rt.guard.refuse(self, request, tv=True)) is not None:
+                return refused
             query = dict(request.query)
             try:
                 first = await tv_payload(rt, query, datetime.now(UTC))
@@ -148,36 +155,63 @@ def register(app: faust.App, rt: Runtime) -> None:
             html = _PAGE.render(title=first["title"], stream_url="/tv/stream?" + urlencode(query))
             return self.html(html)
 
+    streams = 0  # open /tv/stream connections of this worker
+
     @app.page("/tv/stream")
     class TvStream(View):
         async def get(self, request: Request) -> Any:
+            nonlocal streams
+            if (refused := await rt.guard.refuse(self, request, tv=True)) is not None:
+                return refused
+            if streams >= rt.settings.tv_max_streams:
+                return self.json(
+                    {"error": f"{streams} screens are open (SPM_TV_MAX_STREAMS); retry later"},
+                    status=503,
+                )
             query = dict(request.query)
             try:
                 interval = min(60.0, max(0.5, float(query.pop("interval", "2"))))
                 await tv_payload(rt, query, datetime.now(UTC))
             except ValueError as exc:
                 return self.json({"error": str(exc)}, status=400)
-            response = web.StreamResponse(
-                headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
-            )
-            raw: Any = request
-            await response.prepare(raw)
-            last, quiet = "", 0.0
+            # A screen let in by its link is shut when the link is revoked.
+            by_link = rt.guard.requires_token and not rt.guard.has_bearer(request)
+            streams += 1
             try:
-                while True:
-                    try:
-                        payload = await tv_payload(rt, query, datetime.now(UTC))
-                    except (RedisError, OSError) as exc:
-                        log.warning("tv stream: %r", exc)
-                        payload = None
-                    boards = json.dumps(payload["boards"] if payload else None, sort_keys=True)
-                    if payload is not None and boards != last:
-                        await response.write(f"data: {json.dumps(payload)}\n\n".encode())
-                        last, quiet = boards, 0.0
-                    elif (quiet := quiet + interval) >= _HEARTBEAT_S:
-                        await response.write(b": keep-alive\n\n")
-                        quiet = 0.0
-                    await asyncio.sleep(interval)
-            except (ConnectionResetError, asyncio.CancelledError):
-                pass  # the screen went away
-            return response
+                return await _stream(rt, request, query, interval, by_link)
+            finally:
+                streams -= 1
+
+
+async def _stream(
+    rt: Runtime, request: Request, query: dict[str, str], interval: float, by_link: bool
+) -> Any:
+    """Send the boards whenever they change, until the screen goes away or its link is revoked."""
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+    )
+    raw: Any = request
+    await response.prepare(raw)
+    last, quiet = "", 0.0
+    transport = raw.transport
+    try:
+        while transport is not None and not transport.is_closing():
+            try:
+                if by_link and await rt.guard.screen(query) is None:
+                    log.info("tv stream closed: the link of screen %r was revoked", query["screen"])
+                    break
+                payload = await tv_payload(rt, query, datetime.now(UTC))
+            except (RedisError, OSError) as exc:
+                log.warning("tv stream: %r", exc)
+                payload = None
+            boards = json.dumps(payload["boards"] if payload else None, sort_keys=True)
+            if payload is not None and boards != last:
+                await response.write(f"data: {json.dumps(payload)}\n\n".encode())
+                last, quiet = boards, 0.0
+            elif (quiet := quiet + interval) >= _HEARTBEAT_S:
+                await response.write(b": keep-alive\n\n")
+                quiet = 0.0
+            await asyncio.sleep(interval)
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass  # the screen went away
+    return response

@@ -1,6 +1,8 @@
 """The worker's HTTP endpoints (Faust web, aiohttp).
 
-``/health`` answers 200 when Redis answers, 503 otherwise; ``/stats`` shows what
+``/health`` answers 200 when Redis answers and keeps what it acknowledges (no
+failed AOF write or snapshot, no eviction policy) and Slack takes the bot token,
+503 otherwise. Behind ``agents.guard`` (the API token): ``/stats`` shows what
 this worker consumed and the store's totals; ``/kpis?scope=&id=&period=&at=``
 returns the same JSON object as `spm-stream kpis --format json`.
 """
@@ -32,17 +34,31 @@ def register(app: faust.App, rt: Runtime, notifier: Notifier) -> None:
     @app.page("/health")
     class Health(View):
         async def get(self, request: Request) -> Response:
+            problems: list[str] = []
             try:
                 redis_ok = await rt.store.ping()
+                problems = await rt.store.durability_problems()
             except (RedisError, OSError):
                 redis_ok = False
-            body: dict[str, Any] = {"status": "ok" if redis_ok else "degraded", "redis": redis_ok}
-            return self.json(body, status=200 if redis_ok else 503)
+            healthy = redis_ok and not problems and notifier.slack_error is None
+            body: dict[str, Any] = {
+                "status": "ok" if healthy else "degraded",
+                "redis": redis_ok,
+                "redis_problems": problems,
+                "slack_error": notifier.slack_error,
+            }
+            return self.json(body, status=200 if healthy else 503)
 
     @app.page("/stats")
     class StatsView(View):
         async def get(self, request: Request) -> Response:
-            stats = await rt.store.stats()
+            if (refused := await rt.guard.refuse(self, request)) is not None:
+                return refused
+            try:
+                stats = await rt.store.stats()
+                pending = await notifier.outbox.pending()
+            except (RedisError, OSError):
+                return self.json({"error": "Redis does not answer; see /health"}, status=503)
             return self.json(
                 {
                     "worker": {
@@ -54,7 +70,7 @@ def register(app: faust.App, rt: Runtime, notifier: Notifier) -> None:
                         "webhook_events": rt.webhook_events,
                         "webhook_rejects": rt.webhook_rejects,
                     },
-                    "outbox": {"pending_groups": await notifier.outbox.pending()},
+                    "outbox": {"pending_groups": pending},
                     "store": {
                         "counted": stats.counted,
                         "duplicates": stats.duplicates,
@@ -67,6 +83,8 @@ def register(app: faust.App, rt: Runtime, notifier: Notifier) -> None:
     @app.page("/kpis")
     class KpisView(View):
         async def get(self, request: Request) -> Response:
+            if (refused := await rt.guard.refuse(self, request)) is not None:
+                return refused
             query = request.query
             scope = query.get("scope", "")
             if scope not in SCOPE_KINDS:
@@ -101,6 +119,8 @@ def register(app: faust.App, rt: Runtime, notifier: Notifier) -> None:
         """GET /leaderboard?scope=team&id=t1&metric=calls&period=week&at=&top=&rep=&min_volume="""
 
         async def get(self, request: Request) -> Response:
+            if (refused := await rt.guard.refuse(self, request)) is not None:
+                return refused
             q = request.query
             scope = q.get("scope", "team")
             try:

@@ -12,6 +12,7 @@ A payload we cannot map is dead-lettered with its reason and still answered
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -50,7 +51,7 @@ def register(app: faust.App, rt: Runtime) -> None:
     settings = rt.settings
     source = app.topic(settings.topic, key_serializer="raw", value_serializer="raw")
     dlq = app.topic(settings.dlq_topic, key_serializer="raw", value_serializer="raw")
-    configured = endpoints(settings, rt.directory.crm)
+    configured = endpoints(settings, rt.directory.crm, rt.directory.roster())
     if configured:
         log.info("webhook endpoints: %s", ", ".join(f"/webhooks/{n}" for n in configured))
 
@@ -72,15 +73,26 @@ def register(app: faust.App, rt: Runtime) -> None:
         endpoint = configured.get(name)
         if endpoint is None:
             return view.error(404, f"/webhooks/{name} is not configured on this worker")
-        try:
-            body = await _read(request, settings.webhook_max_bytes)
-        except _TooLarge:
-            return view.error(413, f"body over {settings.webhook_max_bytes} bytes")
         url = settings.public_url + request.path_qs if settings.public_url else str(request.url)
         incoming = WebhookRequest(
-            request.method, url, dict(request.headers), body, dict(request.query)
+            request.method, url, dict(request.headers), b"", dict(request.query)
         )
         now = datetime.now(UTC)
+        try:
+            # The credential first: an unauthenticated sender never makes us hold a body.
+            endpoint.check_before_body(incoming, now)
+        except Unauthorized as exc:
+            log.warning("webhook %s refused: %s", name, exc, extra={"remote": request.remote})
+            return view.error(401, "unauthorized")
+        try:
+            body = await asyncio.wait_for(
+                _read(request, settings.webhook_max_bytes), settings.webhook_read_timeout_s
+            )
+        except _TooLarge:
+            return view.error(413, f"body over {settings.webhook_max_bytes} bytes")
+        except TimeoutError:
+            return view.error(408, f"body not received within {settings.webhook_read_timeout_s}s")
+        incoming = dataclasses.replace(incoming, body=body)
         try:
             endpoint.verify(incoming, now)
             mapped = endpoint.map(incoming, now)

@@ -24,6 +24,8 @@ __all__ = ["SNOOZE_RULES", "handle_interaction"]
 #: What "snooze" mutes for the rep: the daily nudge and the pace alerts, not the no-show watch.
 SNOOZE_RULES: Final = ("nudge", "behind_target*")
 SNOOZE_FOR: Final = timedelta(days=1)
+#: Slack's signature window (five minutes) and a minute of clock skew.
+REPLAY_WINDOW_S: Final = 6 * 60
 
 
 async def handle_interaction(
@@ -36,14 +38,23 @@ async def handle_interaction(
 ) -> tuple[int, dict[str, Any]]:
     """Verify and handle one interactive request; return (HTTP status, JSON body)."""
     lowered = {k.lower(): v for k, v in headers.items()}
+    stamp = lowered.get("x-slack-request-timestamp", "")
+    # slack-sdk's verifier int()s the timestamp: a non-numeric one would be a 500.
+    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
+        return 401, {"error": "invalid or expired Slack signature"}
     if not SignatureVerifier(signing_secret).is_valid_request(body, lowered):
         return 401, {"error": "invalid or expired Slack signature"}
     try:
         payload = json.loads(parse_qs(body.decode())["payload"][0])
         action = payload["actions"][0]
         user = str(payload["user"]["id"])
-    except (KeyError, IndexError, ValueError, UnicodeDecodeError):
+    except (KeyError, IndexError, ValueError, TypeError, UnicodeDecodeError):
         return 400, {"error": "expected a block_actions payload"}
+    # A signed request stays valid for five minutes: one replayed in that window (by
+    # Slack or by someone who saw it) is answered, and does nothing again.
+    once = str(payload.get("trigger_id") or action.get("action_ts") or "")
+    if once and not await outbox.first_time(f"interaction:{once}", REPLAY_WINDOW_S):
+        return 200, {"ok": True, "duplicate": True}
     kind, _, rep = str(action.get("value", "")).partition(":")
     if action.get("action_id") != "snooze" or kind != "snooze" or rep not in directory.people:
         return 400, {"error": "unknown action"}

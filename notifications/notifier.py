@@ -17,25 +17,43 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import aiohttp
 from redis.exceptions import RedisError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from notifications.outbox import Audit, Enqueue, Outbox
-from notifications.policy import PERMANENT_ERRORS, backoff, deliver_at, drop_reason, route
-from notifications.render import Message, render
+from notifications import blockkit
+from notifications.outbox import GROUP_LIMIT, Audit, Enqueue, Outbox
+from notifications.policy import PERMANENT_ERRORS, Route, backoff, deliver_at, drop_reason, route
+from notifications.render import Message, labels, render
 from spm_stream.alerts import Alert
 from spm_stream.directory import Directory
 
-__all__ = ["Delivery", "Notifier"]
+__all__ = ["MAX_ALERTS_PER_MESSAGE", "TOKEN_ERRORS", "Composed", "Delivery", "Notifier"]
 
 log = logging.getLogger("spm_stream.notifications")
 
-#: Slack's limit of blocks per message.
-_MAX_BLOCKS: Final = 50
+#: Alerts one message shows; more in one group (a burst, or the backlog of an outage)
+#: are summed up as "+N more" rather than sent as a stream of long messages.
+MAX_ALERTS_PER_MESSAGE: Final = 10
+
+
+#: Slack errors about the token itself: every message fails alike until someone fixes it.
+TOKEN_ERRORS: Final = frozenset(
+    {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Composed:
+    """One message for a recipient, and what became of each of the group's alerts."""
+
+    message: Message | None
+    included: dict[str, Alert]
+    broken: dict[str, Alert]
+    summarized: dict[str, Alert]
 
 
 @dataclass
@@ -64,6 +82,8 @@ class Notifier:
         self.policy = directory.alerts.notify
         self.templates_dir = templates_dir
         self._last_post: dict[str, datetime] = {}
+        #: The token error Slack last answered (invalid_auth, …), until a post succeeds.
+        self.slack_error: str | None = None
 
     async def accept(self, alert: Alert, now: datetime) -> str:
         """Run an alert through the policy stages; return what became of it."""
@@ -103,10 +123,15 @@ class Notifier:
         results = await self.outbox.enqueue_many([request for _, _, request in queue])
         for (i, recipient, request), status in zip(queue, results, strict=True):
             statuses[i] = status
-            if status in ("queued", "withdrawn", "duplicate"):
+            if status in ("queued", "withdrawn", "duplicate", "full"):
                 reason = f"deliver at {request.due.isoformat()}" if status == "queued" else ""
                 if status == "withdrawn":
                     reason = "resolved before delivery: the firing alert was withdrawn"
+                if status == "full":
+                    log.error(
+                        "outbox full for %s: alert %s dropped", recipient, request.alert.identity
+                    )
+                    reason = f"{GROUP_LIMIT} alerts already wait for this recipient"
                 audits[i] = Audit(status, recipient, (request.alert,), reason)
         await self.outbox.audit_many(now, [a for a in audits if a is not None])
         return [status or "" for status in statuses]
@@ -142,6 +167,15 @@ class Notifier:
             await self.outbox.finish(group, muted, {}, now)
             result.dropped += len(muted)
         live = {i: a for i, a in alerts.items() if i not in muted}
+        # max_age at delivery too: an alert that waited out a long outage is no news now.
+        stale = {i: a for i, a in live.items() if now - a.raised_at > self.policy.max_age}
+        if stale:
+            await self.outbox.audit(
+                now, "expired", where.recipient, stale.values(), reason="older than max_age"
+            )
+            await self.outbox.finish(group, stale, {}, now)
+            result.dropped += len(stale)
+            live = {i: a for i, a in live.items() if i not in stale}
         if not live:
             return
         if where.channel is None:  # the directory changed since the alert was queued
@@ -153,15 +187,29 @@ class Notifier:
         if ready > now:
             await self.outbox.retry(group, ready, failed=False)
             return
-        message, included, broken = self._compose(live, where.locale, where.calendar.zone.key)
-        if broken:
+        composed = self._compose(live, where.locale, where.calendar.zone.key)
+        if composed.broken:
             await self._undeliverable(
-                now, where.recipient, broken.values(), "template failed to render"
+                now, where.recipient, composed.broken.values(), "template failed to render"
             )
-            await self.outbox.finish(group, broken, {}, now)
-            result.dropped += len(broken)
-        if message is None:
+            await self.outbox.finish(group, composed.broken, {}, now)
+            result.dropped += len(composed.broken)
+        if composed.message is None:
             return
+        await self._send(group, now, where, attempts, composed, result)
+
+    async def _send(
+        self,
+        group: str,
+        now: datetime,
+        where: Route,
+        attempts: int,
+        composed: Composed,
+        result: Delivery,
+    ) -> None:
+        message, included = composed.message, composed.included
+        assert message is not None
+        assert where.channel is not None
         assert self.client is not None, "deliver_due needs a Slack client"
         try:
             await self.client.chat_postMessage(
@@ -169,6 +217,23 @@ class Notifier:
             )
         except SlackApiError as exc:
             error = str(exc.response.get("error", ""))
+            if error == "invalid_blocks" and len(included) > 1:
+                # One alert's blocks broke the message: send each alone, so only that one
+                # is lost, not everything grouped with it.
+                log.warning(
+                    "invalid_blocks for %s: sending its %d alerts one by one",
+                    where.recipient,
+                    len(included),
+                )
+                for identity, alert in included.items():
+                    alone = self._compose({identity: alert}, where.locale, where.calendar.zone.key)
+                    if alone.message is not None:
+                        await self._send(group, now, where, attempts, alone, result)
+                if composed.summarized:
+                    await self._summarized(group, now, where, composed.summarized)
+                return
+            if error in TOKEN_ERRORS:
+                await self._token_failed(error)
             if error in PERMANENT_ERRORS:
                 await self._undeliverable(
                     now, where.recipient, included.values(), f"slack: {error}"
@@ -202,8 +267,11 @@ class Notifier:
             result.retried += 1
             return
         self._last_post[where.channel] = now
+        self.slack_error = None
         ttl = int(self.policy.repeat_interval.total_seconds())
         await self.outbox.finish(group, included, dict.fromkeys(included, ttl), now)
+        if composed.summarized:
+            await self._summarized(group, now, where, composed.summarized)
         await self.outbox.audit(
             now,
             "sent",
@@ -227,30 +295,81 @@ class Notifier:
         last = self._last_post.get(channel)
         return now if last is None else max(now, last + self.policy.channel_interval)
 
-    def _compose(
-        self, alerts: dict[str, Alert], locale: str, zone: str
-    ) -> tuple[Message | None, dict[str, Alert], dict[str, Alert]]:
-        """One message for a recipient: every alert that renders and fits in Slack's block limit."""
+    def _compose(self, alerts: dict[str, Alert], locale: str, zone: str) -> Composed:
+        """One message for a recipient: the newest alerts that render and fit Slack's limits
+        (at most ``MAX_ALERTS_PER_MESSAGE``), and a "+N more" line for the others."""
         texts: list[str] = []
-        blocks: list[dict[str, object]] = []
+        blocks: list[dict[str, Any]] = []
         included: dict[str, Alert] = {}
         broken: dict[str, Alert] = {}
-        for identity, alert in sorted(alerts.items(), key=lambda item: item[1].raised_at):
+        summarized: dict[str, Alert] = {}
+        newest_first = sorted(alerts.items(), key=lambda item: item[1].raised_at, reverse=True)
+        for identity, alert in newest_first:
+            if len(included) == MAX_ALERTS_PER_MESSAGE:
+                summarized[identity] = alert
+                continue
             try:
                 msg = self.render(alert, locale, zone)
             except Exception as exc:  # a user template can fail in any way Jinja can
                 log.error("template %s failed for %s: %r", alert.template, identity, exc)
                 broken[identity] = alert
                 continue
-            extra = ([{"type": "divider"}] if blocks else []) + msg.blocks
-            if blocks and len(blocks) + len(extra) > _MAX_BLOCKS:
-                break  # the rest stays in the group for the next message
+            extra = ([{"type": "divider"}] if blocks else []) + blockkit.fit(msg.blocks)
+            # One block stays free for the "+N more" line.
+            if len(blocks) + len(extra) > blockkit.MAX_BLOCKS - 1:
+                if blocks:
+                    summarized[identity] = alert
+                    continue
+                extra = extra[: blockkit.MAX_BLOCKS - 1]
             blocks += extra
             texts.append(msg.text)
             included[identity] = alert
         if not included:
-            return None, included, broken
-        return Message(" · ".join(texts), blocks), included, broken
+            return Composed(None, included, broken, summarized)
+        if summarized:
+            forms = labels(locale, self.templates_dir)["more_alerts"]
+            more = forms["one"] if len(summarized) == 1 else forms["other"]
+            line = more.replace("{n}", f"{len(summarized):,}")
+            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": line}]})
+            texts.append(line)
+        text = blockkit.fit_text(" · ".join(texts), blockkit.MAX_MESSAGE_TEXT)
+        return Composed(Message(text, blocks), included, broken, summarized)
+
+    async def _summarized(
+        self, group: str, now: datetime, where: Route, summarized: dict[str, Alert]
+    ) -> None:
+        """Alerts counted in a sent message's "+N more": done, and in the delivery log."""
+        ttl = int(self.policy.repeat_interval.total_seconds())
+        await self.outbox.finish(group, summarized, dict.fromkeys(summarized, ttl), now)
+        await self.outbox.audit(
+            now,
+            "summarized",
+            where.recipient,
+            summarized.values(),
+            channel=where.channel or "",
+            reason=f"counted as +{len(summarized)} more in one message",
+        )
+
+    async def _token_failed(self, error: str) -> None:
+        """Slack refused the token itself: /health fails and ops hear of it, once per change."""
+        if self.slack_error == error:
+            return
+        self.slack_error = error
+        log.critical(
+            "Slack refused the bot token (%s): fix SPM_SLACK_TOKEN; notifications wait in the "
+            "outbox meanwhile",
+            error,
+        )
+        ops = self.policy.ops_channel
+        if ops is not None and self.client is not None:
+            text = (
+                f":rotating_light: spm-stream cannot post to Slack: `{error}`. "
+                "Check SPM_SLACK_TOKEN."
+            )
+            try:
+                await self.client.chat_postMessage(channel=ops, text=text)
+            except (TimeoutError, SlackApiError, aiohttp.ClientError, OSError) as exc:
+                log.error("ops channel %s unreachable: %r", ops, exc)
 
     def render(self, alert: Alert, locale: str, zone: str) -> Message:
         """Render one alert in the recipient's locale and zone."""

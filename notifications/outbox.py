@@ -12,6 +12,7 @@ Keys (prefix ``<SPM_REDIS_PREFIX>:{notify}``, one Redis Cluster slot):
   sent:<identity>    STRING epoch sent, EX repeat interval: the dedupe log
   silences           HASH id -> silence JSON
   audit              STREAM one entry per decision: sent, silenced, duplicate, ...
+  once:<what>        STRING, EX a few minutes: a Slack interaction already handled
 """
 
 from __future__ import annotations
@@ -27,9 +28,12 @@ from redis.asyncio import Redis
 from notifications.policy import Silence
 from spm_stream.alerts import Alert
 
-__all__ = ["Audit", "AuditEntry", "Enqueue", "Outbox"]
+__all__ = ["GROUP_LIMIT", "Audit", "AuditEntry", "Enqueue", "Outbox"]
 
 _AUDIT_MAXLEN: Final = 100_000
+#: Alerts one recipient's group may hold: a message shows ten and counts the rest, so
+#: a backlog past this (a Slack outage of days, a runaway rule) is refused, and audited.
+GROUP_LIMIT: Final = 500
 
 # Queue an alert unless it was sent within the repeat interval or is already queued;
 # a resolution withdraws its still-queued firing alert instead of sending both.
@@ -40,6 +44,7 @@ if ARGV[4] ~= '' and redis.call('HDEL', KEYS[2], ARGV[4]) == 1 then
   if redis.call('HLEN', KEYS[2]) == 0 then redis.call('ZREM', KEYS[1], ARGV[5]) end
   return 'withdrawn'
 end
+if redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[6]) then return 'full' end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[1], 'NX', ARGV[3], ARGV[5])
 return 'queued'
@@ -126,7 +131,7 @@ class Outbox:
 
     async def enqueue_many(self, requests: Sequence[Enqueue]) -> list[str]:
         """Queue alerts in their recipients' groups, in order, in one round trip: for each,
-        queued | pending | duplicate | withdrawn."""
+        queued | pending | duplicate | withdrawn | full (the group holds ``GROUP_LIMIT``)."""
         if not requests:
             return []
         pipe = self.redis.pipeline(transaction=False)
@@ -138,7 +143,14 @@ class Outbox:
                     self._k(f"outbox:g:{r.group}"),
                     self._k(f"sent:{identity}"),
                 ],
-                args=[identity, r.alert.dumps(), r.due.timestamp(), r.withdraws or "", r.group],
+                args=[
+                    identity,
+                    r.alert.dumps(),
+                    r.due.timestamp(),
+                    r.withdraws or "",
+                    r.group,
+                    GROUP_LIMIT,
+                ],
                 client=pipe,
             )
         return [str(result) for result in await pipe.execute()]
@@ -193,6 +205,10 @@ class Outbox:
         if failed:
             pipe.incr(self._k(f"outbox:n:{group}"))
         await pipe.execute()
+
+    async def first_time(self, what: str, ttl_s: int) -> bool:
+        """True the first time ``what`` is seen within ``ttl_s`` (a replayed request: False)."""
+        return bool(await self.redis.set(self._k(f"once:{what}"), "1", nx=True, ex=ttl_s))
 
     # -- silences ----------------------------------------------------------------
 

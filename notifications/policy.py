@@ -184,5 +184,6 @@ def deliver_at(now: datetime, route: Route, policy: NotifyPolicy) -> datetime:
 
 def backoff(attempt: int, base: timedelta = timedelta(seconds=5)) -> timedelta:
     """Exponential retry delay for a failed delivery: 5 s, 10 s, 20 s … capped at 10 minutes."""
-    delay: timedelta = base * (2 ** max(0, attempt - 1))
+    # The exponent is capped too: attempt 45 of a long outage overflowed timedelta.
+    delay: timedelta = base * (2 ** min(max(0, attempt - 1), 16))
     return min(delay, timedelta(minutes=10))

@@ -8,6 +8,7 @@ A template renders Block Kit JSON; every interpolated string goes through
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +18,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2.sandbox import SandboxedEnvironment
 
 __all__ = [
     "LOCALES",
@@ -43,9 +45,18 @@ class Message:
     blocks: list[dict[str, Any]]
 
 
+#: Control characters and line breaks (a CRM field with "\n\n*URGENT*" would lay out a
+#: message of its own) become one space.
+_BREAKS: Final = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+#: Where Slack turns text into a link ("http://", "www."): a word joiner breaks it.
+_LINKABLE: Final = re.compile(r"(?i)(?<=[a-z])(?=://)|(?<=\bwww)(?=\.)")
+
+
 def mrkdwn_escape(text: object) -> str:
-    """Escape user text for Slack mrkdwn, so a name like "<!channel>" cannot ping anyone."""
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Escape user text for Slack mrkdwn: a name like "<!channel>" cannot ping anyone, a
+    bare URL is not made a link, and line breaks cannot start a message of their own."""
+    escaped = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _LINKABLE.sub("\u2060", _BREAKS.sub(" ", escaped))
 
 
 def number(value: float) -> str:
@@ -63,7 +74,9 @@ def local_time(iso: object, zone: str = "UTC") -> str:
 @cache
 def _environment(override_dir: Path | None) -> Environment:
     search = [str(override_dir)] if override_dir else []
-    env = Environment(
+    # Sandboxed: SPM_TEMPLATES_DIR is written by people who are not the service's admins,
+    # and a template must not reach Python's internals ("".__class__.__mro__ ...).
+    env = SandboxedEnvironment(
         loader=FileSystemLoader([*search, str(_BUILTIN)]),
         autoescape=select_autoescape(enabled_extensions=()),
         undefined=StrictUndefined,
@@ -74,16 +87,25 @@ def _environment(override_dir: Path | None) -> Environment:
     return env
 
 
-@cache
 def labels(locale: str, override_dir: Path | None = None) -> dict[str, Any]:
-    """The locale's strings (en for an unknown locale's missing file)."""
+    """The locale's strings; en for a locale not in ``LOCALES``.
+
+    The locale comes from requests too (``/tv?locale=``): only a name of the fixed list
+    ever becomes part of a path or a cache key, so the cache holds at most one entry
+    per shipped locale and templates directory.
+    """
+    return _labels(locale if locale in LOCALES else "en", override_dir)
+
+
+@cache
+def _labels(locale: str, override_dir: Path | None) -> dict[str, Any]:
     for base in filter(None, (override_dir, _BUILTIN)):
         path = base / locale / "labels.json"
         if path.is_file():
             loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
             return loaded
     if locale != "en":
-        return labels("en", override_dir)
+        return _labels("en", override_dir)
     raise FileNotFoundError("templates/en/labels.json is missing")
 
 

@@ -24,6 +24,8 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from notifications import blockkit
+
 __all__ = ["SlackState", "make_app", "run_forever", "serve"]
 
 _METHODS: Final = (
@@ -184,6 +186,11 @@ async def _api(request: web.Request) -> web.Response:
     blocks = list(params.get("blocks") or [])
     if not text and not blocks:
         return _error("no_text")
+    # What Slack refuses, refused here too, so tests see the limits a workspace enforces.
+    if len(text) > blockkit.MAX_MESSAGE_TEXT:
+        return _error("msg_too_long")
+    if invalid := blockkit.problems(text, blocks):
+        return web.json_response({"ok": False, "error": "invalid_blocks", "errors": invalid})
     if method == "chat.postMessage":
         ts = state.next_ts()
         message = StoredMessage(channel, ts, text, blocks, posted_at=time.time())

@@ -38,7 +38,7 @@ from spm_stream.embedded import (
     wait_for_port,
 )
 from spm_stream.generator import Generator, demo_directory
-from spm_stream.settings import Settings, load_settings
+from spm_stream.settings import Settings, load_settings, redact_url
 from spm_stream.store import Store
 from spm_stream.topics import ensure_topics
 
@@ -118,7 +118,7 @@ def run_demo(options: DemoOptions, say: Callable[[str], None]) -> dict[str, Any]
 
         page = f"http://127.0.0.1:{slack_port}/"
         say(f"Kafka: {settings.kafka_url} ({'embedded tansu' if embedded_kafka else 'external'})")
-        say(f"Redis: {settings.redis_url} · logs in {workdir}")
+        say(f"Redis: {redact_url(settings.redis_url or '')} · logs in {workdir}")
         say(f"Slack messages appear at {page}  (Ctrl-C stops the demo)")
 
         started = time.monotonic()

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from spm_stream.boards import BoardSpec
 from spm_stream.config_files import load_yaml_model
+from spm_stream.crm.generic import Roster
 from spm_stream.crm.mapping import CrmMappings
 from spm_stream.gamification import Gamification
 from spm_stream.rules import AlertRules, CalendarConfig
@@ -144,6 +145,10 @@ class Directory(_Strict):
         team = self.teams.get(team_id) if team_id else None
         config = team.calendar if team and team.calendar else self.calendar
         return config.for_zone(self.zone_of(person_id))
+
+    def roster(self) -> Roster:
+        """The reps and teams events may name (canonical webhooks check it)."""
+        return Roster(frozenset(self.reps()), frozenset(self.teams))
 
     def reps(self) -> list[str]:
         """People on a team who manage nobody: the ones nudged every morning."""

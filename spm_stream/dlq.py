@@ -22,6 +22,7 @@ from kafka import KafkaConsumer, TopicPartition
 from redis import Redis
 
 from spm_stream.crm.endpoints import remap
+from spm_stream.crm.generic import Roster, add_canonical
 from spm_stream.crm.mapping import CrmMappings
 from spm_stream.crm.model import Mapped
 from spm_stream.events import InvalidEvent, parse_event
@@ -114,17 +115,15 @@ def _letter(record: Any, replayed: dict[str, str]) -> DeadLetter:
     )
 
 
-def revive(letter: DeadLetter, mappings: CrmMappings, now: datetime) -> Mapped:
-    """What a dead letter gives now: CRM records mapped again, canonical ones re-validated."""
+def revive(
+    letter: DeadLetter, mappings: CrmMappings, now: datetime, roster: Roster | None = None
+) -> Mapped:
+    """What a dead letter gives now: CRM records mapped again, canonical ones re-validated
+    (against ``roster`` too when the letter came through the canonical webhook)."""
     if letter.crm is not None and letter.crm != "events":
         return remap(letter.crm, letter.value, mappings, now)
     out = Mapped()
-    try:
-        event = parse_event(letter.value)
-    except InvalidEvent as exc:
-        out.reject(letter.value, exc.field, exc.reason)
-        return out
-    out.events.append((event.rep_id.encode(), letter.value))
+    add_canonical(out, letter.value, roster if letter.crm == "events" else None)
     return out
 
 

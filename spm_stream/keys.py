@@ -108,6 +108,10 @@ class Keys:
 
     # -- written by the CLI ------------------------------------------------------------
 
+    def tv_revoked(self) -> str:
+        """SET of TV screen names whose signed links are void (``spm-stream tv revoke``)."""
+        return f"{self.prefix}:tv:revoked"
+
     def dlq_replayed(self) -> str:
         """HASH "partition:offset" of a dead letter -> when `spm-stream dlq replay` sent it back."""
         return f"{self.prefix}:dlq:replayed"

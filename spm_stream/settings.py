@@ -13,7 +13,9 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ConfigError", "Settings", "load_settings"]
+from spm_stream.access import is_loopback
+
+__all__ = ["ConfigError", "Settings", "load_settings", "redact_url"]
 
 ENV_PREFIX = "SPM_"
 
@@ -116,6 +118,13 @@ class Settings(BaseSettings):
     webhook_max_bytes: int = Field(
         default=1_048_576, ge=1024, le=64 * 1_048_576, description="Larger bodies get HTTP 413."
     )
+    webhook_read_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="How long a webhook body may take to arrive (after its credential was "
+        "checked) before HTTP 408; slow senders cannot hold memory.",
+    )
     webhook_tolerance_s: float = Field(
         default=300.0, gt=0, le=86_400, description="Oldest signature timestamp accepted."
     )
@@ -133,6 +142,19 @@ class Settings(BaseSettings):
         le=30_000,
         description="How long the broker may hold a fetch that found nothing new; also the "
         "longest an input partition can wait behind a fetch of idle ones (agents/consumer.py).",
+    )
+    api_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token of the read API (/kpis, /leaderboard, /stats, /tv); also "
+        "the key of signed TV links. Required unless SPM_WEB_HOST is a loopback address.",
+    )
+    allowed_hosts: str | None = Field(
+        default=None,
+        description="Comma-separated Host names the web server answers to (against DNS "
+        "rebinding); unset: loopback names on a loopback bind, the public URL's host, else any.",
+    )
+    tv_max_streams: int = Field(
+        default=32, ge=1, le=10_000, description="Open /tv/stream connections one worker serves."
     )
     web_host: str = Field(default="127.0.0.1", description="Bind address of health and API.")
     web_port: int = Field(default=6066, ge=0, le=65535)
@@ -221,6 +243,20 @@ class Settings(BaseSettings):
             )
         return self.kafka_url.split(",")
 
+    @property
+    def host_names(self) -> list[str]:
+        """SPM_ALLOWED_HOSTS as a list."""
+        return [h.strip() for h in (self.allowed_hosts or "").split(",") if h.strip()]
+
+    def check_exposure(self) -> None:
+        """Refuse to serve reps' numbers without a token to anything beyond this machine."""
+        if self.api_token is None and not is_loopback(self.web_host):
+            raise ConfigError(
+                f"{ENV_PREFIX}API_TOKEN is not set, but {ENV_PREFIX}WEB_HOST={self.web_host} is "
+                "reachable from other machines: set a token (e.g. `openssl rand -hex 32`) or "
+                "bind to 127.0.0.1"
+            )
+
     def require_redis(self) -> str:
         """The Redis URL, or a ConfigError saying which variable to set."""
         if self.redis_url is None:
@@ -242,12 +278,24 @@ class Settings(BaseSettings):
         return env
 
     def redacted(self) -> dict[str, Any]:
-        """The settings as a dict safe for logs: secrets replaced by '***'."""
+        """The settings as a dict safe for logs: secrets and passwords in URLs as '***'."""
         out = self.model_dump(mode="json")
         for name, value in out.items():
             if isinstance(getattr(self, name), SecretStr) and value is not None:
                 out[name] = "***"
+            elif isinstance(value, str) and "://" in value:
+                out[name] = redact_url(value)
         return out
+
+
+def redact_url(url: str) -> str:
+    """A URL with the password of its user part as '***' (redis://:pw@host -> redis://:***@host)."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not sep or not at:
+        return url
+    user, colon, _ = userinfo.partition(":")
+    return f"{scheme}://{user}:***@{host}" if colon else url
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -547,6 +547,27 @@ class Store:
         """True when Redis answers."""
         return bool(await self.redis.ping())
 
+    async def durability_problems(self) -> list[str]:
+        """What makes Redis unsafe for acknowledged batches now: a failed AOF write or
+        snapshot (Redis then refuses writes, or keeps them only in memory), a load in
+        progress, or an eviction policy that could drop counters and watermarks."""
+        info = await self.redis.info("persistence")
+        policy = (await self.redis.info("memory")).get("maxmemory_policy", "noeviction")
+        found = [
+            f"{name}: {info[name]}"
+            for name in (
+                "aof_last_write_status",
+                "aof_last_bgrewrite_status",
+                "rdb_last_bgsave_status",
+            )
+            if info.get(name, "ok") != "ok"
+        ]
+        if info.get("loading"):
+            found.append("loading: the dataset is still being read from disk")
+        if policy != "noeviction":
+            found.append(f"maxmemory-policy {policy}: Redis may evict state; set noeviction")
+        return found
+
     async def _sum_hashes(self, keys: Iterable[str]) -> Counter[str]:
         """Field-wise sum of integer hashes, read in one pipelined round trip."""
         pipe = self.redis.pipeline(transaction=False)

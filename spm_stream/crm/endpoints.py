@@ -17,7 +17,7 @@ import orjson
 
 from spm_stream.crm import signatures
 from spm_stream.crm.close import map_close
-from spm_stream.crm.generic import map_canonical
+from spm_stream.crm.generic import Roster, map_canonical
 from spm_stream.crm.hubspot import map_hubspot
 from spm_stream.crm.mapping import CrmMappings
 from spm_stream.crm.model import Mapped, WebhookRequest
@@ -40,10 +40,18 @@ class Endpoint:
     map: Callable[[WebhookRequest, datetime], Mapped]
     #: What the sender wants back on success (Salesforce needs its SOAP ack), else JSON.
     ack: tuple[bytes, str] | None = None
+    #: Checked on the headers and URL alone, before the body is read, so a request with
+    #: no credential costs no memory; None: ``verify`` itself needs no body.
+    precheck: Callable[[WebhookRequest, datetime], None] | None = None
+
+    def check_before_body(self, request: WebhookRequest, now: datetime) -> None:
+        """Raise ``Unauthorized`` for a request whose credential is missing or wrong."""
+        (self.precheck or self.verify)(request, now)
 
 
-def endpoints(settings: Settings, crm: CrmMappings) -> dict[str, Endpoint]:
-    """The endpoints whose secrets are configured, by path name."""
+def endpoints(settings: Settings, crm: CrmMappings, roster: Roster) -> dict[str, Endpoint]:
+    """The endpoints whose secrets are configured, by path name; canonical events must name
+    reps and teams of ``roster``."""
     tolerance = settings.webhook_tolerance_s
     found: dict[str, Endpoint] = {}
     if (secret := settings.hubspot_client_secret) is not None:
@@ -52,6 +60,7 @@ def endpoints(settings: Settings, crm: CrmMappings) -> dict[str, Endpoint]:
             "hubspot",
             lambda r, now: signatures.verify_hubspot_v3(r, key, now, tolerance),
             lambda r, now: map_hubspot(r.body, crm.hubspot, now, r.query.get("object")),
+            precheck=lambda r, now: signatures.precheck_hubspot_v3(r, now, tolerance),
         )
     if (secret := settings.close_signature_key) is not None:
         hex_key = secret.get_secret_value()
@@ -59,6 +68,7 @@ def endpoints(settings: Settings, crm: CrmMappings) -> dict[str, Endpoint]:
             "close",
             lambda r, now: signatures.verify_close(r, hex_key, now, tolerance),
             lambda r, now: map_close(r.body, crm.close, now),
+            precheck=lambda r, now: signatures.precheck_close(r, now, tolerance),
         )
     if (secret := settings.pipedrive_basic_auth) is not None:
         user, _, password = secret.get_secret_value().partition(":")
@@ -80,12 +90,14 @@ def endpoints(settings: Settings, crm: CrmMappings) -> dict[str, Endpoint]:
         found["events"] = Endpoint(
             "events",
             lambda r, now: signatures.verify_bearer(r, token),
-            lambda r, now: map_canonical(r.body),
+            lambda r, now: map_canonical(r.body, roster),
         )
     return found
 
 
-def remap(crm: str, payload: bytes, mappings: CrmMappings, now: datetime) -> Mapped:
+def remap(
+    crm: str, payload: bytes, mappings: CrmMappings, now: datetime, roster: Roster | None = None
+) -> Mapped:
     """Map a dead-lettered CRM record again, with the current mapping (after a fix to it)."""
     if crm == "hubspot":
         return map_hubspot(payload, mappings.hubspot, now, None)
@@ -97,4 +109,4 @@ def remap(crm: str, payload: bytes, mappings: CrmMappings, now: datetime) -> Map
         # Dead-lettered Salesforce records are kept as JSON objects, not the SOAP message.
         record: Any = orjson.loads(payload)
         return map_salesforce_record(record, mappings.salesforce, now)
-    return map_canonical(payload)
+    return map_canonical(payload, roster)

@@ -11,11 +11,13 @@ retries for 24 hours.
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
+
+import defusedxml.ElementTree as DefusedET
+from defusedxml import DefusedXmlException
 
 from spm_stream.crm.mapping import SalesforceMapping
 from spm_stream.crm.model import (
@@ -48,12 +50,13 @@ ACK: Final = (
 def map_salesforce(body: bytes, mapping: SalesforceMapping, received: datetime) -> Mapped:
     """Map an outbound message; a message from another org raises ``Unauthorized``."""
     out = Mapped()
-    # SOAP forbids a DTD; refusing one closes the door on entity-expansion tricks.
-    if re.search(rb"<!DOCTYPE|<!ENTITY", body, re.IGNORECASE):
+    # SOAP forbids a DTD. defusedxml refuses one in any encoding the parser reads
+    # (a byte search missed a UTF-16 body), which closes entity-expansion tricks.
+    try:
+        root = DefusedET.fromstring(body, forbid_dtd=True)
+    except DefusedXmlException:
         out.reject(body, "", "a DTD is not allowed in a SOAP message")
         return out
-    try:
-        root = ET.fromstring(body)
     except ET.ParseError as exc:
         out.reject(body, "", f"malformed XML: {exc}")
         return out

@@ -17,6 +17,8 @@ from spm_stream.crm.model import Unauthorized, WebhookRequest
 
 __all__ = [
     "hubspot_v3_signature",
+    "precheck_close",
+    "precheck_hubspot_v3",
     "verify_basic_auth",
     "verify_bearer",
     "verify_close",
@@ -44,10 +46,10 @@ _HUBSPOT_DECODED = {
 def _fresh(timestamp: str | None, now: datetime, tolerance_s: float, *, millis: bool) -> None:
     if not timestamp:
         raise Unauthorized("missing signature timestamp")
-    try:
-        sent = int(timestamp) / (1000 if millis else 1)
-    except ValueError:
-        raise Unauthorized(f"signature timestamp is not a number: {timestamp[:40]!r}") from None
+    # A real one has 10 or 13 digits; a 400-digit one overflowed the float division (a 500).
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 16:
+        raise Unauthorized(f"signature timestamp is not a number: {timestamp[:40]!r}")
+    sent = int(timestamp) / (1000 if millis else 1)
     age = now.timestamp() - sent
     if abs(age) > tolerance_s:
         raise Unauthorized(f"stale signature timestamp: {age:.0f}s from now")
@@ -77,6 +79,20 @@ def verify_hubspot_v3(
     assert timestamp is not None
     expected = hubspot_v3_signature(secret, request.method, request.url, request.body, timestamp)
     _same(expected, request.header("X-HubSpot-Signature-v3"))
+
+
+def precheck_hubspot_v3(request: WebhookRequest, now: datetime, tolerance_s: float) -> None:
+    """What can be checked before the body is read: a fresh timestamp and a signature."""
+    _fresh(request.header("X-HubSpot-Request-Timestamp"), now, tolerance_s, millis=True)
+    if not request.header("X-HubSpot-Signature-v3"):
+        raise Unauthorized("missing signature")
+
+
+def precheck_close(request: WebhookRequest, now: datetime, tolerance_s: float) -> None:
+    """What can be checked before the body is read: a fresh timestamp and a signature."""
+    _fresh(request.header("close-sig-timestamp"), now, tolerance_s, millis=False)
+    if not request.header("close-sig-hash"):
+        raise Unauthorized("missing signature")
 
 
 def close_signature(key_hex: str, timestamp: str, body: bytes) -> str:

@@ -133,6 +133,8 @@ def env(services: Services, slack: SlackFixture, tmp_path: Path) -> dict[str, st
         "SPM_WEB_PORT": str(free_port()),
         "SPM_SLACK_BASE_URL": slack.base_url,
         "SPM_SLACK_TOKEN": "xoxb-test",
+        # As in production: the read API wants this bearer token (tests/integration/conftest).
+        "SPM_API_TOKEN": f"api-{tag}",
         "SPM_LEADERBOARD_INTERVAL_S": "1",
         "SPM_KAFKA_SESSION_TIMEOUT_S": str(EMBEDDED_SESSION_TIMEOUT_S),
         "SPM_LOG_LEVEL": "info",
@@ -159,6 +161,9 @@ class Worker:
     def __init__(self, env: dict[str, str], log: Path) -> None:
         self.log = log
         self.web = f"http://127.0.0.1:{env['SPM_WEB_PORT']}"
+        token = env.get("SPM_API_TOKEN")
+        #: Headers of a read API request (/stats, /kpis, /leaderboard, /tv).
+        self.auth = {"Authorization": f"Bearer {token}"} if token else {}
         self.proc: subprocess.Popen[bytes] = spawn(
             [sys.executable, "-m", "spm_stream", "worker"], log, env={**os.environ, **env}
         )
@@ -177,7 +182,10 @@ class Worker:
     async def consumed(self) -> int:
         """Records this worker consumed so far (its /stats), 0 before its web server is up."""
         try:
-            async with aiohttp.ClientSession() as http, http.get(self.web + "/stats") as response:
+            async with (
+                aiohttp.ClientSession(headers=self.auth) as http,
+                http.get(self.web + "/stats") as response,
+            ):
                 return int((await response.json())["worker"]["consumed"])
         except aiohttp.ClientError:
             return 0

@@ -72,7 +72,8 @@ async def test_worked_examples_live_equal_offline(
 
     # The same object over HTTP and from the CLI.
     web = f"http://127.0.0.1:{env['SPM_WEB_PORT']}"
-    async with aiohttp.ClientSession() as http:
+    bearer = {"Authorization": f"Bearer {env['SPM_API_TOKEN']}"}
+    async with aiohttp.ClientSession(headers=bearer) as http:
         query = {"scope": "team", "id": "g-quota", "period": "month", "at": AT.isoformat()}
         async with http.get(web + "/kpis", params=query) as response:
             assert response.status == 200

@@ -83,10 +83,16 @@ async def test_events_are_counted_once_rejects_go_to_the_dlq_and_slack_shows_the
 
     # The worker reports its health and what it handled.
     web = f"http://127.0.0.1:{env['SPM_WEB_PORT']}"
-    async with aiohttp.ClientSession() as http:
+    bearer = {"Authorization": f"Bearer {env['SPM_API_TOKEN']}"}
+    async with aiohttp.ClientSession(headers=bearer) as http:
         async with http.get(web + "/health") as response:
             assert response.status == 200
-            assert await response.json() == {"status": "ok", "redis": True}
+            assert await response.json() == {
+                "status": "ok",
+                "redis": True,
+                "redis_problems": [],
+                "slack_error": None,
+            }
         async with http.get(web + "/stats") as response:
             body = await response.json()
         # The org's week board of calls, and rep-2's place on it, over HTTP.

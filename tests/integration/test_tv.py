@@ -19,10 +19,12 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 import pytest
 
+from spm_stream.access import sign_tv_query, tv_key
 from spm_stream.embedded import free_port
 from spm_stream.settings import Settings
 from spm_stream.store import Store
@@ -125,7 +127,13 @@ async def test_tv_page_updates_itself_in_headless_chromium(
             async with http.ws_connect(tab["webSocketDebuggerUrl"], max_msg_size=0) as ws:
                 page = Page(ws)
                 await page.call("Page.enable")
-                url = f"{worker.web}/tv?team=t1&metrics=calls,emails&period=week&interval=0.5"
+                # A wall screen sends no header: it opens its signed link.
+                link = sign_tv_query(
+                    tv_key(env["SPM_API_TOKEN"]),
+                    "lobby",
+                    {"team": "t1", "metrics": "calls,emails", "period": "week"},
+                )
+                url = f"{worker.web}/tv?{urlencode(link)}&interval=0.5"
                 await page.call("Page.navigate", url=url)
                 first = await page.until(
                     "document.querySelector('ol[data-metric=calls] li')?.dataset.rep"
@@ -150,7 +158,7 @@ async def test_tv_page_updates_itself_in_headless_chromium(
                 png = base64.b64decode(shot["data"])
                 assert png.startswith(b"\x89PNG")
                 keep_artifact("tv-page.png", png)
-            async with http.get(f"{worker.web}/tv?team=nope") as response:
+            async with http.get(f"{worker.web}/tv?team=nope", headers=worker.auth) as response:
                 assert response.status == 400
                 assert "unknown team 'nope'" in json.dumps(await response.json())
     finally:

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from spm_stream.crm.close import map_close
 from spm_stream.crm.endpoints import remap
-from spm_stream.crm.generic import map_canonical
+from spm_stream.crm.generic import MAX_EVENTS, Roster, map_canonical
 from spm_stream.crm.hubspot import map_hubspot
 from spm_stream.crm.mapping import CrmMappings, Owner
 from spm_stream.crm.model import BadPayload, Mapped, Unauthorized, WebhookRequest
@@ -181,10 +181,12 @@ def test_salesforce_refuses_other_orgs_and_dtds() -> None:
     )
     with pytest.raises(Unauthorized):
         map_salesforce(body, MAPPINGS.salesforce, NOW)
-    bomb = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>'
-    mapped = map_salesforce(bomb, MAPPINGS.salesforce, NOW)
-    assert mapped.events == []
-    assert "DTD" in mapped.rejects[0].reason
+    bomb = '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>'
+    # UTF-16 hides "<!DOCTYPE" from a byte search (a NUL after each ASCII byte).
+    for encoded in (bomb.encode(), bomb.replace("1.0", '1.0" encoding="UTF-16').encode("utf-16")):
+        mapped = map_salesforce(encoded, MAPPINGS.salesforce, NOW)
+        assert mapped.events == []
+        assert "DTD" in mapped.rejects[0].reason
 
 
 @pytest.mark.parametrize(
@@ -218,6 +220,38 @@ def test_generic_endpoint_accepts_one_event_an_array_or_json_lines() -> None:
     assert (len(lines.events), len(lines.rejects)) == (1, 1)
     with pytest.raises(BadPayload):
         map_canonical(b"{not json")
+
+
+def test_generic_endpoint_checks_reps_and_teams_against_the_directory() -> None:
+    def call(i: int, rep: str, team: str | None = None) -> dict[str, str]:
+        body = {"event_id": f"e{i}", "type": "activity.call", "rep_id": rep}
+        return {
+            **body,
+            "occurred_at": "2026-11-02T09:00:00Z",
+            **({"team_id": team} if team else {}),
+        }
+
+    roster = Roster(frozenset({"rep-1"}), frozenset({"t1"}))
+    body = [call(1, "rep-1", "t1"), call(2, "rep-x"), call(3, "rep-1", "t9"), call(4, "rep-1")]
+    mapped = map_canonical(orjson.dumps(body), roster)
+    assert len(mapped.events) == 2
+    assert [(r.field, r.reason.split(":")[0]) for r in mapped.rejects] == [
+        ("rep_id", "unknown rep 'rep-x'"),
+        ("team_id", "unknown team 't9'"),
+    ]
+    # Without a people file there is nothing to check against.
+    assert len(map_canonical(orjson.dumps(body), Roster()).events) == 4
+
+
+def test_generic_endpoint_refuses_more_than_max_events_whole() -> None:
+    one = {"event_id": "e", "type": "activity.call", "occurred_at": "2026-11-02T09:00:00Z"}
+    many = [{**one, "rep_id": f"r{i}"} for i in range(MAX_EVENTS + 1)]
+    with pytest.raises(BadPayload, match=f"send at most {MAX_EVENTS} per request"):
+        map_canonical(orjson.dumps(many))
+    lines = b"\n".join(orjson.dumps(e) for e in many)
+    with pytest.raises(BadPayload, match="1001 events in one request"):
+        map_canonical(lines)
+    assert len(map_canonical(orjson.dumps(many[:MAX_EVENTS])).events) == MAX_EVENTS
 
 
 # --- signatures -----------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from notifications.boards import board_message
-from notifications.render import LOCALES, SAMPLES, as_terminal, render, sample
+from notifications.render import LOCALES, SAMPLES, as_terminal, check_templates, render, sample
 from spm_stream.directory import Directory
 from spm_stream.store import BoardEntry
 
@@ -88,6 +88,16 @@ def test_override_directory_wins(tmp_path: Path) -> None:
     assert message.blocks == []
 
 
+def test_override_templates_cannot_reach_python_internals(tmp_path: Path) -> None:
+    """An override renders in Jinja2's sandbox: the classic escape is refused at start-up."""
+    escape = "{{ ''.__class__.__mro__[1].__subclasses__() | length }}"
+    (tmp_path / "nudge.json.j2").write_text(
+        '{"text": "' + escape + '", "blocks": []}', encoding="utf-8"
+    )
+    problems = check_templates(["en"], tmp_path)
+    assert any("nudge" in p and "unsafe" in p for p in problems), problems
+
+
 def test_local_slack_page_renders_our_mrkdwn_safely() -> None:
     from notifications.slack_server import _mrkdwn
 
@@ -157,3 +167,15 @@ def test_terminal_preview_shows_the_text_and_the_button() -> None:
 def test_unknown_sample_kind_names_the_known_ones() -> None:
     with pytest.raises(ValueError, match="known: back_on_pace"):
         sample("nope")
+
+
+def test_user_text_cannot_ping_link_or_break_a_message() -> None:
+    from notifications.render import mrkdwn_escape
+
+    escaped = mrkdwn_escape("Ana\n\n*URGENT* see http://evil.example or www.evil.example <!here>")
+    assert "\n" not in escaped
+    assert "http://" not in escaped
+    assert "www." not in escaped
+    assert "<!here>" not in escaped
+    assert escaped.startswith("Ana *URGENT* see http")
+    assert mrkdwn_escape("Jürgen Müller · 张伟") == "Jürgen Müller · 张伟"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
 
 from spm_stream.directory import load_directory
-from spm_stream.settings import ConfigError, load_settings
+from spm_stream.settings import ConfigError, Settings, load_settings, redact_url
 
 
 def test_defaults_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -150,3 +151,22 @@ def test_webhook_secrets_are_checked_and_never_shown() -> None:
     assert settings.public_url == "https://x.example"
     assert settings.redacted()["hubspot_client_secret"] == "***"
     assert settings.redacted()["close_signature_key"] == "***"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://:hunter2@redis:6379/0", "redis://:***@redis:6379/0"),
+        (
+            "rediss://default:p@ss:w@r.d@cache.example:6380",
+            "rediss://default:***@cache.example:6380",
+        ),
+        ("redis://redis:6379/0", "redis://redis:6379/0"),
+        ("redis://user@redis:6379/0", "redis://user@redis:6379/0"),
+    ],
+)
+def test_passwords_in_urls_are_redacted(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+    dumped = json.dumps(Settings(redis_url=url).redacted())
+    assert shown in dumped
+    assert "hunter2" not in dumped

@@ -1,0 +1,203 @@
+"""The notifier at Slack's limits and over long outages, against real Redis and the local
+Slack server (which refuses what Slack refuses): one message with "+N more" instead of a
+flood, texts cut to Block Kit's sizes, one bad alert not taking its group down, token
+errors surfaced, stale alerts expired at delivery, a bounded outbox, replayed clicks."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+from notifications import blockkit
+from notifications.interactions import handle_interaction
+from notifications.outbox import GROUP_LIMIT
+from notifications.policy import backoff
+from notifications.slack_server import Fault
+from spm_stream.alerts import Alert, Recipient
+from tests.integration.test_alerts import Stack, berlin, make_stack, people, quiet
+
+__all__ = ["make_stack"]  # the fixture, shared with test_alerts
+
+pytestmark = pytest.mark.integration
+
+NOW = berlin("2026-11-30T10:00:00")  # a Monday, inside working hours
+
+
+def big_deal(n: int, rep: str = "rep-2", product: str = "Enterprise") -> Alert:
+    return Alert(
+        "deal.big",
+        rep,
+        f"d-{n}",
+        Recipient("person", "mgr-1"),
+        NOW - timedelta(minutes=60 - n),
+        {
+            "rep_id": rep,
+            "deal_id": f"d-{n}",
+            "amount": 1000 + n,
+            "currency": "EUR",
+            "product": product,
+        },
+    )
+
+
+async def _stack(make_stack: Any, env: dict[str, str]) -> Stack:
+    stack: Stack = await make_stack(people(env["SPM_TEST_TAG"], **quiet()))
+    return stack
+
+
+async def test_a_burst_is_one_message_with_the_rest_counted(
+    make_stack: Any, env: dict[str, str]
+) -> None:
+    stack = await _stack(make_stack, env)
+    for n in range(25):
+        assert await stack.notifier.accept(big_deal(n), NOW) == "queued"
+    done = await stack.notifier.deliver_due(NOW)
+    (message,) = stack.messages("mgr-1")
+    assert len(message.blocks) <= blockkit.MAX_BLOCKS
+    assert "+15 more notifications" in json.dumps(message.blocks)
+    shown = json.dumps(message.blocks)
+    assert "1,024" in shown  # the newest ten (1,015 to 1,024) are shown
+    assert "1,015" in shown
+    assert "1,014" not in shown
+    assert done.sent == 10
+    await stack.notifier.deliver_due(NOW + timedelta(minutes=5))
+    assert len(stack.messages("mgr-1")) == 1  # no second message for the backlog
+    log = await stack.notifier.outbox.log(limit=100)
+    (counted,) = [e for e in log if e.status == "summarized"]
+    assert len(counted.identities.split(",")) == 15
+
+
+async def test_long_texts_are_cut_to_block_kit_limits(make_stack: Any, env: dict[str, str]) -> None:
+    stack = await _stack(make_stack, env)
+    await stack.notifier.accept(big_deal(1, product="P" * 5000), NOW)
+    await stack.notifier.deliver_due(NOW)
+    (message,) = stack.messages("mgr-1")  # accepted by a server that refuses what Slack does
+    assert blockkit.problems(message.text, message.blocks) == []
+    assert "…" in json.dumps(message.blocks, ensure_ascii=False)
+
+
+async def test_the_local_slack_server_refuses_what_slack_refuses(
+    make_stack: Any, env: dict[str, str]
+) -> None:
+    stack = await _stack(make_stack, env)
+    client = stack.notifier.client
+    assert client is not None
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": "x"}}
+    for blocks, why in [
+        ([section] * 51, "no more than 50 items"),
+        ([{"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}], "151"),
+        ([{**section, "text": {"type": "mrkdwn", "text": "y" * 3001}}], "3001"),
+    ]:
+        from slack_sdk.errors import SlackApiError
+
+        with pytest.raises(SlackApiError) as caught:
+            await client.chat_postMessage(channel="#ops", text="t", blocks=blocks)
+        assert caught.value.response["error"] == "invalid_blocks"
+        assert why in " ".join(caught.value.response["errors"])
+
+
+async def test_invalid_blocks_loses_only_the_alert_that_caused_it(
+    make_stack: Any, env: dict[str, str]
+) -> None:
+    stack = await _stack(make_stack, env)
+    for n in range(3):
+        await stack.notifier.accept(big_deal(n), NOW)
+    # Slack refuses the grouped message once (as for one alert's bad blocks), then the
+    # first of the alerts sent alone: the other two still arrive.
+    stack.slack.state.faults += [
+        Fault("chat.postMessage", 200, 2, error="invalid_blocks"),
+    ]
+    done = await stack.notifier.deliver_due(NOW)
+    assert (done.sent, done.dropped) == (2, 1)
+    assert len(stack.messages("mgr-1")) == 2
+
+
+async def test_a_refused_token_fails_health_and_waits_in_the_outbox(
+    make_stack: Any, env: dict[str, str]
+) -> None:
+    stack = await _stack(make_stack, env)
+    await stack.notifier.accept(big_deal(1), NOW)
+    stack.slack.state.faults.append(Fault("chat.postMessage", 200, 3, error="invalid_auth"))
+    done = await stack.notifier.deliver_due(NOW)
+    assert done.retried == 1
+    assert stack.notifier.slack_error == "invalid_auth"
+    assert await stack.notifier.outbox.pending() == 1  # not dropped
+    # Fixed: the next delivery goes out and the error clears.
+    stack.slack.state.faults.clear()
+    await stack.notifier.deliver_due(NOW + timedelta(hours=1))
+    assert stack.notifier.slack_error is None
+    assert len(stack.messages("mgr-1")) == 1
+
+
+def test_backoff_is_capped_for_any_attempt() -> None:
+    assert backoff(45) == timedelta(minutes=10)
+    assert backoff(10**6) == timedelta(minutes=10)
+    assert backoff(1) == timedelta(seconds=5)
+
+
+async def test_alerts_older_than_max_age_expire_at_delivery(
+    make_stack: Any, env: dict[str, str]
+) -> None:
+    stack = await _stack(make_stack, env)
+    await stack.notifier.accept(big_deal(1), NOW)
+    stack.slack.state.faults.append(Fault("chat.postMessage", 503, 1))
+    await stack.notifier.deliver_due(NOW)  # Slack is down; the alert waits
+    done = await stack.notifier.deliver_due(NOW + timedelta(days=3))  # back, days later
+    assert (done.sent, done.dropped) == (0, 1)
+    assert stack.messages("mgr-1") == []
+    log = await stack.notifier.outbox.log(limit=10)
+    assert any(e.status == "expired" for e in log)
+
+
+async def test_the_outbox_holds_a_bounded_backlog_per_recipient(
+    make_stack: Any, env: dict[str, str]
+) -> None:
+    stack = await _stack(make_stack, env)
+    many = [big_deal(n) for n in range(GROUP_LIMIT + 3)]
+    statuses = await stack.notifier.accept_many(many, NOW)
+    assert statuses.count("queued") == GROUP_LIMIT
+    assert statuses[-3:] == ["full", "full", "full"]
+
+
+def _signed(body: bytes, secret: str, at: str) -> dict[str, str]:
+    base = f"v0:{at}:".encode() + body
+    sig = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": at, "X-Slack-Signature": sig}
+
+
+async def test_a_replayed_interaction_is_answered_once(
+    make_stack: Any, env: dict[str, str]
+) -> None:
+    stack = await _stack(make_stack, env)
+    rep_slack = stack.directory.people["rep-1"].slack_id
+    payload = {
+        "type": "block_actions",
+        "trigger_id": "1337.42.abc",
+        "user": {"id": rep_slack},
+        "actions": [{"action_id": "snooze", "value": "snooze:rep-1", "action_ts": "1.2"}],
+    }
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    headers = _signed(body, "s3cret", str(int(time.time())))
+
+    async def call(h: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        from datetime import UTC, datetime
+
+        return await handle_interaction(
+            body, h, "s3cret", stack.notifier.outbox, stack.directory, datetime.now(UTC)
+        )
+
+    first = await call(headers)
+    assert first[0] == 200
+    assert "silences" in first[1]
+    again = await call(headers)  # the same signed request within Slack's five minutes
+    assert again == (200, {"ok": True, "duplicate": True})
+    assert len(await stack.notifier.outbox.silences()) == 2  # from the first click only
+    status, _ = await call({**headers, "X-Slack-Request-Timestamp": "not-a-number"})
+    assert status == 401

@@ -1,0 +1,163 @@
+"""The read API against a real worker: 401 without the token, 421 for a foreign Host,
+signed TV links that work until revoked, and no start on a public bind without a token."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import pytest
+
+from spm_stream.access import sign_tv_query, tv_key
+from tests.integration.conftest import run_cli
+from tests.integration.test_webhooks import wait_until_serving
+
+pytestmark = pytest.mark.integration
+
+READ_PATHS = [
+    "/kpis?scope=org",
+    "/leaderboard?scope=team&id=t1",
+    "/stats",
+    "/tv?team=t1",
+    "/tv/stream?team=t1",
+]
+
+
+async def _status(http: aiohttp.ClientSession, url: str, **headers: str) -> int:
+    async with http.get(url, headers=headers) as response:
+        return response.status
+
+
+async def test_the_read_api_wants_the_token_and_a_known_host(
+    env: dict[str, str], start_worker: Any
+) -> None:
+    worker = start_worker(SPM_LEADERBOARD_INTERVAL_S="0", SPM_RULES_INTERVAL_S="0")
+    bearer = worker.auth["Authorization"]
+    async with aiohttp.ClientSession() as http:
+        await wait_until_serving(http, worker.web, worker)
+        for path in READ_PATHS:
+            url = worker.web + path
+            assert await _status(http, url) == 401, path
+            assert await _status(http, url, Authorization="Bearer wrong") == 401, path
+            assert await _status(http, url, Authorization=bearer + "x") == 401, path
+        async with http.get(worker.web + "/stats") as response:
+            assert response.headers["WWW-Authenticate"].startswith("Bearer")
+            assert "SPM_API_TOKEN" in (await response.json())["error"]
+        for path in READ_PATHS[:-1]:  # the stream stays open: its 200 is checked below
+            assert await _status(http, worker.web + path, Authorization=bearer) == 200, path
+        # A web page whose DNS name was rebound to 127.0.0.1 sends its own Host.
+        foreign = await _status(
+            http, worker.web + "/stats", Authorization=bearer, Host="evil.example"
+        )
+        assert foreign == 421
+        assert await _status(http, worker.web + "/health") == 200  # orchestrators need no token
+
+
+async def test_a_signed_tv_link_works_until_its_screen_is_revoked(
+    env: dict[str, str], start_worker: Any
+) -> None:
+    worker = start_worker(SPM_LEADERBOARD_INTERVAL_S="0", SPM_RULES_INTERVAL_S="0")
+    made = run_cli(env, "tv", "link", "lobby", "--team", "t1", "--base-url", worker.web)
+    assert made.returncode == 0, made.stderr
+    link = made.stdout.strip()
+    query = link.split("?", 1)[1]
+    async with aiohttp.ClientSession() as http:
+        await wait_until_serving(http, worker.web, worker)
+        assert await _status(http, link) == 200
+        # The signature covers the query: another team with the same signature is refused.
+        assert await _status(http, link.replace("team=t1", "team=t2")) == 401
+        other_key = sign_tv_query(tv_key("another-token"), "lobby", {"team": "t1"})
+        assert await _status(http, f"{worker.web}/tv?{urlencode(other_key)}") == 401
+        async with http.get(f"{worker.web}/tv/stream?{query}&interval=0.5") as stream:
+            assert stream.status == 200
+            assert (await stream.content.readline()).startswith(b"data: ")
+            revoked = run_cli(env, "tv", "revoke", "lobby")
+            assert revoked.returncode == 0, revoked.stderr
+            # The open stream ends within a refresh; new requests are refused at once.
+            deadline = time.monotonic() + 10
+            while await stream.content.readline():
+                assert time.monotonic() < deadline, "the revoked screen's stream stayed open"
+        assert await _status(http, link) == 401
+        assert run_cli(env, "tv", "allow", "lobby").returncode == 0
+        assert await _status(http, link) == 200
+
+
+async def test_tv_streams_and_queries_are_bounded(env: dict[str, str], start_worker: Any) -> None:
+    worker = start_worker(
+        SPM_LEADERBOARD_INTERVAL_S="0", SPM_RULES_INTERVAL_S="0", SPM_TV_MAX_STREAMS="2"
+    )
+    auth = worker.auth
+    async with aiohttp.ClientSession(headers=auth) as http:
+        await wait_until_serving(http, worker.web, worker)
+        seven = "calls,emails,demos,deals_won,meetings_booked,reach_rate,win_rate"
+        async with http.get(f"{worker.web}/tv?metrics={seven}") as response:
+            assert response.status == 400
+            assert "at most 6 per screen, got 7" in (await response.json())["error"]
+        assert await _status(http, f"{worker.web}/tv?period=year") == 400
+        streams = [await http.get(f"{worker.web}/tv/stream?interval=0.5") for _ in range(2)]
+        try:
+            assert [s.status for s in streams] == [200, 200]
+            assert await _status(http, f"{worker.web}/tv/stream") == 503
+        finally:
+            for s in streams:
+                s.close()
+        await asyncio.sleep(1.5)  # the server notices the screens went away
+        async with http.get(f"{worker.web}/tv/stream") as again:
+            assert again.status == 200
+
+
+def test_a_public_bind_without_a_token_does_not_start(env: dict[str, str]) -> None:
+    bare = {k: v for k, v in env.items() if k != "SPM_API_TOKEN"}
+    done = run_cli({**bare, "SPM_WEB_HOST": "0.0.0.0"}, "worker", timeout_s=60)
+    assert done.returncode == 2
+    assert "SPM_API_TOKEN is not set, but SPM_WEB_HOST=0.0.0.0" in done.stderr
+    checked = run_cli({**bare, "SPM_WEB_HOST": "0.0.0.0"}, "config", "check")
+    assert checked.returncode == 2
+
+
+async def _raw_exchange(port: int, head: str, timeout_s: float) -> tuple[str, float]:
+    """Send a request head (no body) and read the status line: the answer, and how long."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    started = time.monotonic()
+    try:
+        writer.write(head.replace("\n", "\r\n").encode() + b"\r\n")
+        await writer.drain()
+        line = await asyncio.wait_for(reader.readline(), timeout_s)
+        return line.decode().strip(), time.monotonic() - started
+    finally:
+        writer.close()
+
+
+async def test_webhook_credentials_come_before_the_body_and_bodies_get_a_deadline(
+    env: dict[str, str], start_worker: Any
+) -> None:
+    worker = start_worker(
+        SPM_LEADERBOARD_INTERVAL_S="0",
+        SPM_RULES_INTERVAL_S="0",
+        SPM_CLOSE_SIGNATURE_KEY="00ff" * 8,
+        SPM_WEBHOOK_TOKEN="hook-token",
+        SPM_WEBHOOK_READ_TIMEOUT_S="1",
+    )
+    port = int(worker.web.rsplit(":", 1)[1])
+    async with aiohttp.ClientSession() as http:
+        await wait_until_serving(http, worker.web, worker)
+    # No credential, a body announced but never sent: refused at once, nothing held.
+    unsigned = "POST /webhooks/close HTTP/1.1\nHost: 127.0.0.1\nContent-Length: 1000000\n"
+    status, took = await _raw_exchange(port, unsigned, 5)
+    assert status.startswith("HTTP/1.1 401"), status
+    assert took < 1.0
+    # A 400-digit signature timestamp is no credential, not a server error.
+    huge = f"{unsigned}close-sig-timestamp: {'9' * 400}\nclose-sig-hash: ab\n"
+    status, _ = await _raw_exchange(port, huge, 5)
+    assert status.startswith("HTTP/1.1 401"), status
+    # Authenticated, but the body trickles: 408 at the deadline.
+    slow = (
+        "POST /webhooks/events HTTP/1.1\nHost: 127.0.0.1\nContent-Length: 1000\n"
+        "Authorization: Bearer hook-token\n"
+    )
+    status, took = await _raw_exchange(port, slow, 10)
+    assert status.startswith("HTTP/1.1 408"), status
+    assert 0.9 < took < 5
