@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 from agents.app import Runtime
 from notifications.interactions import handle_interaction
 from notifications.notifier import Notifier
+from spm_stream.events import EARLIEST, LATEST
 from spm_stream.leaderboards import check_metric
 from spm_stream.query import live_board, live_report
 from spm_stream.report import SCOPE_KINDS
@@ -26,6 +27,20 @@ from spm_stream.scopes import ORG
 from spm_stream.windows import PERIOD_KINDS
 
 __all__ = ["register"]
+
+
+def _day(value: str | None) -> date | None:
+    """The ``at`` of a query: a day of the contract's range (a period around 9999-12-31
+    would overflow the calendar), None when not given."""
+    if not value:
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        day = None
+    if day is None or not EARLIEST.date() <= day < LATEST.date():
+        raise ValueError(f"at: expected a date YYYY-MM-DD from {EARLIEST.date()} to 2099-12-31")
+    return day
 
 
 def register(app: faust.App, rt: Runtime, notifier: Notifier) -> None:
@@ -96,13 +111,9 @@ def register(app: faust.App, rt: Runtime, notifier: Notifier) -> None:
             if kind not in PERIOD_KINDS:
                 return self.error(400, f"period: expected one of {', '.join(PERIOD_KINDS)}")
             try:
-                at = (
-                    date.fromisoformat(query["at"])
-                    if "at" in query
-                    else rt.routing.today(scope, scope_id)
-                )
-            except ValueError:
-                return self.error(400, "at: expected a date YYYY-MM-DD")
+                at = _day(query.get("at")) or rt.routing.today(scope, scope_id)
+            except ValueError as exc:
+                return self.error(400, str(exc))
             body = await live_report(
                 rt.store,
                 routing=rt.routing,
@@ -133,11 +144,7 @@ def register(app: faust.App, rt: Runtime, notifier: Notifier) -> None:
                 if kind not in PERIOD_KINDS:
                     raise ValueError(f"period: expected one of {', '.join(PERIOD_KINDS)}")
                 metric = check_metric(q.get("metric", "calls"))
-                at = (
-                    date.fromisoformat(q["at"])
-                    if q.get("at")
-                    else rt.routing.today(scope, scope_id)
-                )
+                at = _day(q.get("at")) or rt.routing.today(scope, scope_id)
                 top, min_volume = int(q.get("top", "10")), int(q.get("min_volume", "1"))
             except ValueError as exc:
                 return self.json({"error": str(exc)}, status=400)

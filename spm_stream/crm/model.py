@@ -151,15 +151,20 @@ def instant(value: Any, field: str) -> datetime:
     if isinstance(value, bool) or value is None or value == "":
         raise BadPayload(field, "missing timestamp")
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        if len(value.strip()) > 20:  # epoch ms of year 9999 has 15 digits; int() refuses 4,301
+            raise BadPayload(field, f"timestamp out of range: {value[:40]!r}")
         value = int(value)
     if isinstance(value, int | float):
+        if isinstance(value, int) and abs(value) > 10**20:
+            raise BadPayload(field, f"timestamp out of range: {str(value)[:40]!r}")
         if not math.isfinite(value):
             raise BadPayload(field, f"not a timestamp: {value!r}")
-        seconds = value / 1000 if abs(value) >= 10**11 else value
         try:
+            # A 400-digit integer overflows the division itself: inside the try too.
+            seconds = value / 1000 if abs(value) >= 10**11 else value
             return datetime.fromtimestamp(seconds, UTC)
         except (OverflowError, OSError, ValueError):
-            raise BadPayload(field, f"timestamp out of range: {value!r}") from None
+            raise BadPayload(field, f"timestamp out of range: {str(value)[:40]!r}") from None
     if not isinstance(value, str):
         raise BadPayload(field, f"not a timestamp: {value!r}")
     try:

@@ -4,6 +4,7 @@ signed TV links that work until revoked, and no start on a public bind without a
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 from urllib.parse import urlencode
@@ -12,6 +13,7 @@ import aiohttp
 import pytest
 
 from spm_stream.access import sign_tv_query, tv_key
+from spm_stream.embedded import free_port
 from tests.integration.conftest import run_cli
 from tests.integration.test_webhooks import wait_until_serving
 
@@ -161,3 +163,61 @@ async def test_webhook_credentials_come_before_the_body_and_bodies_get_a_deadlin
     status, took = await _raw_exchange(port, slow, 10)
     assert status.startswith("HTTP/1.1 408"), status
     assert 0.9 < took < 5
+
+
+async def test_odd_queries_get_a_4xx_not_a_500(env: dict[str, str], start_worker: Any) -> None:
+    worker = start_worker(SPM_LEADERBOARD_INTERVAL_S="0", SPM_RULES_INTERVAL_S="0")
+    async with aiohttp.ClientSession(headers=worker.auth) as http:
+        await wait_until_serving(http, worker.web, worker)
+        for path in (
+            "/kpis?scope=org&at=9999-12-31",
+            "/kpis?scope=org&at=0001-01-01",
+            "/leaderboard?scope=org&at=9999-12-31",
+            "/leaderboard?scope=org&top=1e400",
+        ):
+            assert await _status(http, worker.web + path) == 400, path
+        # A locale is never a path: anything outside en/de/zh is shown in English.
+        for locale in ("x" * 300, "../../../../etc", "de"):
+            async with http.get(f"{worker.web}/tv/stream?team=t1&locale={locale}") as stream:
+                assert stream.status == 200
+                first = json.loads((await stream.content.readline()).removeprefix(b"data: "))
+                assert first["empty"] == (
+                    "Noch keine Aktivität." if locale == "de" else "No activity yet."
+                )
+
+
+async def test_health_and_stats_tell_when_redis_is_away_or_unsafe(
+    env: dict[str, str], start_worker: Any, store: Any
+) -> None:
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    away = start_worker(
+        SPM_REDIS_URL=dead, SPM_LEADERBOARD_INTERVAL_S="0", SPM_RULES_INTERVAL_S="0"
+    )
+    async with aiohttp.ClientSession(headers=away.auth) as http:
+        deadline = time.monotonic() + 60
+        while True:
+            assert time.monotonic() < deadline, away.tail()
+            try:
+                health = await _status(http, away.web + "/health")
+                break
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.5)
+        assert health == 503
+        assert await _status(http, away.web + "/stats") == 503  # not a 500
+    away.stop()
+
+    worker = start_worker(SPM_LEADERBOARD_INTERVAL_S="0", SPM_RULES_INTERVAL_S="0")
+    async with aiohttp.ClientSession() as http:
+        await wait_until_serving(http, worker.web, worker)
+        before = (await store.redis.config_get("maxmemory-policy"))["maxmemory-policy"]
+        await store.redis.config_set("maxmemory-policy", "allkeys-lru")
+        try:
+            async with http.get(worker.web + "/health") as response:
+                assert response.status == 503
+                problems = (await response.json())["redis_problems"]
+                assert problems == [
+                    "maxmemory-policy allkeys-lru: Redis may evict state; set noeviction"
+                ]
+        finally:
+            await store.redis.config_set("maxmemory-policy", before)
+        assert await _status(http, worker.web + "/health") == 200
