@@ -168,7 +168,8 @@ class Notifier:
             result.dropped += len(muted)
         live = {i: a for i, a in alerts.items() if i not in muted}
         # max_age at delivery too: an alert that waited out a long outage is no news now.
-        stale = {i: a for i, a in live.items() if now - a.raised_at > self.policy.max_age}
+        # Counted from when it was meant to go out, so a weekend's quiet hours never expire it.
+        stale = {i: a for i, a in live.items() if self._overdue(a, where, now)}
         if stale:
             await self.outbox.audit(
                 now, "expired", where.recipient, stale.values(), reason="older than max_age"
@@ -290,6 +291,11 @@ class Notifier:
                 "alerts": list(included),
             },
         )
+
+    def _overdue(self, alert: Alert, where: Route, now: datetime) -> bool:
+        """True when an alert is ``max_age`` past the time the policy meant to deliver it."""
+        meant = deliver_at(alert.raised_at + self.policy.group_wait, where, self.policy)
+        return now - meant > self.policy.max_age
 
     def _channel_free_at(self, channel: str, now: datetime) -> datetime:
         last = self._last_post.get(channel)

@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import time
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -154,6 +155,11 @@ async def test_alerts_older_than_max_age_expire_at_delivery(
     assert stack.messages("mgr-1") == []
     log = await stack.notifier.outbox.log(limit=10)
     assert any(e.status == "expired" for e in log)
+    # Held over a weekend by quiet and working hours, an alert is not stale on Monday.
+    friday_night = berlin("2026-11-27T21:00:00")
+    await stack.notifier.accept(replace(big_deal(2), raised_at=friday_night), friday_night)
+    done = await stack.notifier.deliver_due(berlin("2026-11-30T09:00:00"))
+    assert done.sent == 1
 
 
 async def test_the_outbox_holds_a_bounded_backlog_per_recipient(

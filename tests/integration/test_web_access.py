@@ -1,5 +1,6 @@
 """The read API against a real worker: 401 without the token, 421 for a foreign Host,
-signed TV links that work until revoked, and no start on a public bind without a token."""
+signed TV links that work until revoked, no start on a public bind without a token, and
+webhooks that check credentials first and bound what one request may carry."""
 
 from __future__ import annotations
 
@@ -13,8 +14,11 @@ import aiohttp
 import pytest
 
 from spm_stream.access import sign_tv_query, tv_key
+from spm_stream.crm.generic import MAX_EVENTS
 from spm_stream.embedded import free_port
-from tests.integration.conftest import run_cli
+from spm_stream.settings import Settings
+from tests.events import event
+from tests.integration.conftest import read_topic, run_cli
 from tests.integration.test_webhooks import wait_until_serving
 
 pytestmark = pytest.mark.integration
@@ -163,6 +167,34 @@ async def test_webhook_credentials_come_before_the_body_and_bodies_get_a_deadlin
     status, took = await _raw_exchange(port, slow, 10)
     assert status.startswith("HTTP/1.1 408"), status
     assert 0.9 < took < 5
+
+
+async def test_canonical_events_name_known_people_and_come_in_bounded_requests(
+    env: dict[str, str], settings: Settings, start_worker: Any
+) -> None:
+    worker = start_worker(
+        SPM_LEADERBOARD_INTERVAL_S="0", SPM_RULES_INTERVAL_S="0", SPM_WEBHOOK_TOKEN="hook-token"
+    )
+    url = worker.web + "/webhooks/events"
+    headers = {"Authorization": "Bearer hook-token", "Content-Type": "application/json"}
+    known = [json.loads(event(f"k{i}", rep="rep-1", team="t1")) for i in range(3)]
+    strangers = [json.loads(event("s1", rep="rep-x")), json.loads(event("s2", team="t9"))]
+    async with aiohttp.ClientSession() as http:
+        await wait_until_serving(http, worker.web, worker)
+        async with http.post(url, data=json.dumps(known + strangers), headers=headers) as answer:
+            assert answer.status == 200
+            body = await answer.json()
+        assert body["accepted"] == 3
+        assert [r["field"] for r in body["rejected"]] == ["rep_id", "team_id"]
+        # Over the limit: refused whole, nothing produced (the CRM splits and retries).
+        many = [json.loads(event(f"m{i}", rep="rep-1")) for i in range(MAX_EVENTS + 1)]
+        async with http.post(url, data=json.dumps(many), headers=headers) as answer:
+            assert answer.status == 400
+            assert f"at most {MAX_EVENTS} per request" in (await answer.json())["error"]
+    dead = read_topic(settings, settings.dlq_topic, 2)
+    assert sorted(dict(r.headers)["spm-field"] for r in dead) == [b"rep_id", b"team_id"]
+    produced = read_topic(settings, settings.topic, 4, timeout_s=5)
+    assert len(produced) == 3
 
 
 async def test_odd_queries_get_a_4xx_not_a_500(env: dict[str, str], start_worker: Any) -> None:
