@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -19,6 +20,7 @@ from typing import Any, TypeVar
 
 import click
 
+from spm_stream.checks import Checked, check_configuration
 from spm_stream.directory import load_directory
 from spm_stream.report import SCOPE_KINDS
 from spm_stream.scopes import ORG, Routing
@@ -31,6 +33,13 @@ __all__ = ["main"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class _ConfigProblem(click.ClickException):
+    """A configuration error: one line naming what to fix, exit code 2, no usage text
+    (the command was typed right; a variable or file is wrong)."""
+
+    exit_code = 2
+
+
 def _config_errors(fn: F) -> F:
     """Turn configuration errors into a one-line CLI error (exit code 2)."""
 
@@ -39,9 +48,17 @@ def _config_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except ConfigError as exc:
-            raise click.UsageError(str(exc)) from None
+            raise _ConfigProblem(str(exc)) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _checked(settings: Settings) -> Checked:
+    """The configuration files, cross-checked; warnings printed to stderr."""
+    checked = check_configuration(settings, os.environ)
+    for warning in checked.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    return checked
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -72,8 +89,9 @@ def worker() -> None:
     from spm_stream.topics import ensure_topics
 
     settings = load_settings()
-    directory = load_directory(settings.config)
+    directory = _checked(settings).directory
     settings.require_redis()
+    settings.check_exposure()
     _check_notifications(settings, directory)
     ensure_topics(settings)
     app = create_app(settings, directory)
@@ -1302,8 +1320,14 @@ def tv_link(
     settings = load_settings()
     if settings.api_token is None:
         raise ConfigError("SPM_API_TOKEN is not set: TV links are signed with it")
-    wanted = {"team": team, "contest": contest, "metrics": metrics, "period": period}
-    query = {k: v for k, v in {**wanted, "locale": locale}.items() if v}
+    given = {
+        "team": team,
+        "contest": contest,
+        "metrics": metrics,
+        "period": period,
+        "locale": locale,
+    }
+    query = {k: v for k, v in given.items() if v}
     signed = sign_tv_query(tv_key(settings.api_token.get_secret_value()), screen, query)
     base = base_url or settings.public_url or f"http://{settings.web_host}:{settings.web_port}"
     click.echo(f"{base.rstrip('/')}/tv?{urlencode(signed)}")
@@ -1349,11 +1373,21 @@ def config() -> None:
 @config.command("check")
 @_config_errors
 def config_check() -> None:
-    """Validate SPM_* settings and the SPM_CONFIG file; print them with secrets redacted."""
+    """Validate everything the service reads, and print it with secrets redacted.
+
+    \b
+    Errors (exit 2, one line naming the variable, file and key):
+      SPM_* settings, the people file (SPM_CONFIG), the targets file (SPM_TARGETS:
+      metrics, periods, currencies, numbers, reps and teams the people file has),
+      duplicate YAML keys, template overrides (SPM_TEMPLATES_DIR), and a read API
+      reachable from other machines without SPM_API_TOKEN.
+    Warnings: unknown SPM_* variables, an empty people file, people Slack cannot reach.
+    """
     settings = load_settings()
     settings.check_exposure()
-    directory = load_directory(settings.config)
-    warnings = _check_notifications(settings, directory)
+    checked = _checked(settings)
+    directory = checked.directory
+    warnings = checked.warnings + _check_notifications(settings, directory)
     click.echo(
         json.dumps(
             {

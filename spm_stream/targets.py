@@ -11,6 +11,7 @@ version and logs why.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from pathlib import Path
 from typing import Annotated, Any, Final
 
@@ -28,6 +29,7 @@ __all__ = [
     "ScopeTargets",
     "Targets",
     "load_targets",
+    "unknown_scopes",
 ]
 
 log = logging.getLogger("spm_stream.targets")
@@ -87,10 +89,15 @@ class ScopeTargets(BaseModel):
                     f"{name}: unknown metric (rates: {', '.join(RATE_METRICS)}; "
                     f"counts: {', '.join(COUNT_METRICS)})"
                 )
-            if not isinstance(value, dict) or not all(
-                k in PERIOD_KINDS and isinstance(v, int | float) and v > 0 for k, v in value.items()
-            ):
+            if not isinstance(value, dict):
                 raise ValueError(f"{name}: expected a positive number per period, e.g. {{day: 50}}")
+            for kind, target in value.items():
+                if kind not in PERIOD_KINDS:
+                    raise ValueError(
+                        f"{name}.{kind}: unknown period (expected {', '.join(PERIOD_KINDS)})"
+                    )
+                if isinstance(target, bool) or not isinstance(target, int | float) or target <= 0:
+                    raise ValueError(f"{name}.{kind}: expected a positive number, got {target!r}")
         return self
 
     def counts(self) -> dict[str, dict[str, float]]:
@@ -153,6 +160,25 @@ class Targets(BaseModel):
 def load_targets(path: Path | None) -> Targets:
     """Load and validate a targets file; no file means the shipped defaults."""
     return Targets() if path is None else load_yaml_model(path, Targets)
+
+
+def unknown_scopes(targets: Targets, reps: Collection[str], teams: Collection[str]) -> list[str]:
+    """Targets for reps or teams the people file does not have (a typo sets nobody's target).
+    Empty when the people file lists nobody: there is nothing to check against."""
+    found = []
+    if reps:
+        found += [
+            f"reps.{r}: unknown rep (not in SPM_CONFIG's people)"
+            for r in targets.reps
+            if r not in reps
+        ]
+    if teams:
+        found += [
+            f"teams.{t}: unknown team (not in SPM_CONFIG's teams)"
+            for t in targets.teams
+            if t not in teams
+        ]
+    return found
 
 
 class ReloadingTargets:

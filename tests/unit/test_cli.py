@@ -108,3 +108,68 @@ def test_silence_needs_a_matcher() -> None:
     result = CliRunner().invoke(cli, ["silence", "add", "--for", "1h"])
     assert result.exit_code == 2
     assert "give --rule, --rep or both" in result.output
+
+
+PEOPLE = "teams: {t1: {name: T}}\npeople: {rep-1: {team: t1}}\n"
+
+
+@pytest.mark.parametrize(
+    ("targets", "named"),
+    [
+        ("defaults: {meetings: {day: 5}}", "meetings: unknown metric"),
+        ("defaults: {calls: {dayy: 50}}", "calls.dayy: unknown period"),
+        ("defaults: {quota: {month: {EUX: 100}}}", "quota.month.EUX: unknown ISO 4217"),
+        ("defaults: {calls: {day: fifty}}", "calls.day: expected a positive number, got 'fifty'"),
+        ("defaults: {reach_rate: high}", "defaults.reach_rate"),
+        ("reps: {rep-9: {calls: {day: 50}}}", "reps.rep-9: unknown rep"),
+        ("teams: {t9: {calls: {day: 50}}}", "teams.t9: unknown team"),
+        ("reps: {rep-1: {calls: {day: 5}}, rep-1: {calls: {day: 6}}}", "duplicate key 'rep-1'"),
+    ],
+)
+def test_config_check_validates_the_targets_file(
+    targets: str, named: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "people.yaml").write_text(PEOPLE, encoding="utf-8")
+    (tmp_path / "targets.yaml").write_text(targets + "\n", encoding="utf-8")
+    monkeypatch.setenv("SPM_CONFIG", str(tmp_path / "people.yaml"))
+    monkeypatch.setenv("SPM_TARGETS", str(tmp_path / "targets.yaml"))
+    result = CliRunner().invoke(cli, ["config", "check"])
+    assert result.exit_code == 2, result.output
+    assert named in result.output
+    assert "SPM_TARGETS" in result.output
+    assert "Usage:" not in result.output  # one line: what to fix, not how to type the command
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_config_check_names_a_missing_targets_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SPM_TARGETS", str(tmp_path / "nope.yaml"))
+    result = CliRunner().invoke(cli, ["config", "check"])
+    assert result.exit_code == 2
+    assert "SPM_TARGETS" in result.output
+    assert "nope.yaml: cannot read: No such file or directory" in result.output
+
+
+def test_duplicate_keys_in_the_people_file_are_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "people.yaml"
+    config.write_text("people:\n  rep-1: {name: Ana}\n  rep-1: {name: Ben}\n", encoding="utf-8")
+    monkeypatch.setenv("SPM_CONFIG", str(config))
+    result = CliRunner().invoke(cli, ["config", "check"])
+    assert result.exit_code == 2
+    assert "line 3: duplicate key 'rep-1'" in result.output
+
+
+def test_config_check_warns_about_an_empty_people_file_and_unknown_variables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "people.yaml"
+    config.write_text("# to be filled in\n", encoding="utf-8")
+    monkeypatch.setenv("SPM_CONFIG", str(config))
+    monkeypatch.setenv("SPM_KAFKA_UR", "kafka://typo:9092")
+    result = CliRunner().invoke(cli, ["config", "check"])
+    assert result.exit_code == 0, result.output
+    assert "SPM_KAFKA_UR: unknown variable, ignored (did you mean SPM_KAFKA_URL?)" in result.output
+    assert "has no teams and no people" in result.output
