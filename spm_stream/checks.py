@@ -9,15 +9,26 @@ file, the targets file and how the two refer to each other. Errors raise
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+import os
+import socket
+import struct
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
+from urllib.parse import urlsplit
 
 from spm_stream.directory import Directory, load_directory
 from spm_stream.settings import ENV_PREFIX, ConfigError, Settings
 from spm_stream.targets import Targets, load_targets, unknown_scopes
 
-__all__ = ["TOOLING_VARIABLES", "Checked", "check_configuration", "unknown_variables"]
+__all__ = [
+    "TOOLING_VARIABLES",
+    "Checked",
+    "ServiceDown",
+    "check_configuration",
+    "require_services",
+    "unknown_variables",
+]
 
 #: SPM_* variables read by the repository's scripts and tests, not by the service.
 TOOLING_VARIABLES: Final = frozenset(
@@ -74,3 +85,78 @@ def check_configuration(settings: Settings, environ: Mapping[str, str]) -> Check
             "nobody gets Slack messages"
         )
     return Checked(directory, targets, warnings)
+
+
+class ServiceDown(RuntimeError):
+    """A service a command needs does not answer; the message names where and what to check."""
+
+
+#: Kafka's ApiVersions v0 request, correlation id 0x5350 ("SP"), client id "spm-check":
+#: every broker version answers it, before any authentication.
+_KAFKA_PROBE: Final = struct.pack(">ihhih", 2 + 2 + 4 + 2 + 9, 18, 0, 0x5350, 9) + b"spm-check"
+
+
+def _answers(
+    host: str, port: int, timeout_s: float, probe: bytes | None, expect: Callable[[bytes], bool]
+) -> str | None:
+    """None when the service at host:port answers ``probe`` as ``expect`` says, else why not.
+
+    A TCP connection alone proves little: a proxy or another program may accept it.
+    """
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s) as conn:
+            if probe is None:
+                return None
+            conn.sendall(probe)
+            reply = conn.recv(64)
+    except TimeoutError:
+        return f"no answer within {timeout_s:g} s"
+    except OSError as exc:
+        return (exc.strerror or str(exc)).lower()
+    return None if expect(reply) else "something answers there, but not this service"
+
+
+def _is_kafka(reply: bytes) -> bool:
+    return len(reply) >= 8 and struct.unpack(">i", reply[4:8])[0] == 0x5350
+
+
+def _is_redis(reply: bytes) -> bool:
+    return reply[:1] in (b"+", b"-")  # +PONG, or -NOAUTH: Redis either way
+
+
+def require_services(
+    settings: Settings, *, kafka: bool = False, redis: bool = False, timeout_s: float = 3.0
+) -> None:
+    """Fail in seconds, with one line, when Kafka or Redis is not there: the clients would
+    retry for half a minute and end in a long traceback."""
+    if kafka:
+        hosts = settings.bootstrap_servers
+        reasons = []
+        for host in hosts:
+            name, _, port = host.rpartition(":")
+            reason = _answers(name.strip("[]"), int(port), timeout_s, _KAFKA_PROBE, _is_kafka)
+            if reason is None:
+                break
+            reasons.append(reason)
+        else:
+            raise ServiceDown(
+                f"Kafka does not answer at {', '.join(hosts)} ({ENV_PREFIX}KAFKA_URL): "
+                f"{reasons[0]}. Is the broker running, and is the address right?"
+            )
+    if redis:
+        url = settings.require_redis()
+        parts = urlsplit(url)
+        shown = f"{parts.hostname}:{parts.port or 6379}"
+        if parts.scheme == "unix":
+            shown = parts.path
+            reason = None if os.path.exists(parts.path) else "no such socket"
+        else:
+            # TLS (rediss://) speaks no plain PING: the connection is all that is checked.
+            probe = b"PING\r\n" if parts.scheme == "redis" else None
+            host = parts.hostname or "localhost"
+            reason = _answers(host, parts.port or 6379, timeout_s, probe, _is_redis)
+        if reason is not None:
+            raise ServiceDown(
+                f"Redis does not answer at {shown} ({ENV_PREFIX}REDIS_URL): {reason}. "
+                "Is it running, and is the address right?"
+            )

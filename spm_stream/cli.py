@@ -19,8 +19,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from kafka.errors import KafkaConnectionError, KafkaTimeoutError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from spm_stream.checks import Checked, check_configuration
+from spm_stream.checks import Checked, ServiceDown, check_configuration, require_services
 from spm_stream.directory import load_directory
 from spm_stream.report import SCOPE_KINDS
 from spm_stream.scopes import ORG, Routing
@@ -31,6 +34,13 @@ from spm_stream.windows import PERIOD_KINDS
 __all__ = ["main"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _ServiceProblem(click.ClickException):
+    """Kafka or Redis is not there: one line naming the address, exit code 69 (sysexits'
+    EX_UNAVAILABLE), so scripts can tell it from a configuration error."""
+
+    exit_code = 69
 
 
 class _ConfigProblem(click.ClickException):
@@ -49,6 +59,13 @@ def _config_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except ConfigError as exc:
             raise _ConfigProblem(str(exc)) from None
+        except ServiceDown as exc:
+            raise _ServiceProblem(str(exc)) from None
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            # Up at the start, gone since: still one line, not the client's traceback.
+            raise _ServiceProblem(f"Redis stopped answering (SPM_REDIS_URL): {exc}") from None
+        except (KafkaTimeoutError, KafkaConnectionError) as exc:
+            raise _ServiceProblem(f"Kafka stopped answering (SPM_KAFKA_URL): {exc}") from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -93,6 +110,7 @@ def worker() -> None:
     settings.require_redis()
     settings.check_exposure()
     _check_notifications(settings, directory)
+    require_services(settings, kafka=True, redis=True)  # after every local check
     ensure_topics(settings)
     app = create_app(settings, directory)
     click.echo(f"settings: {json.dumps(settings.redacted())}", err=True)
@@ -116,6 +134,7 @@ def topics_create() -> None:
     from spm_stream.topics import ensure_topics
 
     settings = load_settings()
+    require_services(settings, kafka=True)
     ensure_topics(settings)
     click.echo(
         f"topics ready: {settings.topic} ({settings.partitions} partitions), {settings.dlq_topic}"
@@ -136,6 +155,7 @@ def replay(file: Path, topic: str | None) -> None:
     from spm_stream.replay import replay_file
 
     settings = load_settings()
+    require_services(settings, kafka=True)
     sent = replay_file(settings, file, topic or settings.topic)
     click.echo(f"produced {sent} events to {topic or settings.topic}")
 
@@ -212,6 +232,7 @@ def generate(
     from spm_stream.replay import produce
 
     settings = load_settings()
+    require_services(settings, kafka=True)
     count = produce(settings, records)
     click.echo(f"produced {count} events to {settings.topic} ({first} + {days} days)", err=True)
 
@@ -258,6 +279,7 @@ def import_(
     from spm_stream.importer import count_rows, import_file, load_import_mapping
 
     settings = load_settings()
+    require_services(settings, kafka=True)
     rules = load_import_mapping(mapping)
     rejects = rejects or file.with_name(file.name + ".rejects.jsonl")
     state = state or file.with_name(file.name + ".import-state")
@@ -344,6 +366,7 @@ def leaderboard(
     from spm_stream.query import live_board
 
     settings = load_settings()
+    require_services(settings, redis=True)
     directory = load_directory(settings.config)
     if scope == "team" and not scope_id:
         raise click.UsageError("--id is required for --scope team")
@@ -434,6 +457,7 @@ def kpis(scope: str, scope_id: str | None, period: str, at: datetime | None, fmt
         raise click.BadParameter("required for --scope rep and team", param_hint="--id")
     sid = ORG if scope == "org" or scope_id is None else scope_id
     settings = load_settings()
+    require_services(settings, redis=True)
     routing = Routing.from_directory(load_directory(settings.config))
     targets = load_targets(settings.targets)
 
@@ -565,6 +589,7 @@ def post_leaderboard(team: str, metric: str, force: bool) -> None:
     from notifications.slack import make_client
 
     settings = load_settings()
+    require_services(settings, redis=True)
     directory = load_directory(settings.config)
     if team not in directory.teams:
         raise click.BadParameter(
@@ -645,6 +670,8 @@ def demo(
     from spm_stream.demo import DemoOptions, install_stop_signals, run_demo
     from spm_stream.logs import configure_logging
 
+    given = load_settings()  # embedded services unless these point elsewhere
+    require_services(given, kafka=given.kafka_url is not None, redis=given.redis_url is not None)
     configure_logging("warn")
     install_stop_signals()
     options = DemoOptions(
@@ -712,6 +739,8 @@ def bench(
     from spm_stream.bench import BenchOptions, run_bench
     from spm_stream.logs import configure_logging
 
+    given = load_settings()  # embedded services unless these point elsewhere
+    require_services(given, kafka=given.kafka_url is not None, redis=given.redis_url is not None)
     configure_logging("warn")
     options = BenchOptions(
         events=n,
@@ -825,6 +854,7 @@ def silence_add(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--for") from None
     settings = load_settings()
+    require_services(settings, redis=True)
 
     async def run() -> Any:
         outbox = _outbox(settings)
@@ -853,6 +883,7 @@ def silence_add(
 def silence_list(fmt: str) -> None:
     """Active silences, soonest to end first."""
     settings = load_settings()
+    require_services(settings, redis=True)
 
     async def run() -> Any:
         outbox = _outbox(settings)
@@ -879,6 +910,7 @@ def silence_list(fmt: str) -> None:
 def silence_remove(silence_id: str) -> None:
     """End a silence now."""
     settings = load_settings()
+    require_services(settings, redis=True)
 
     async def run() -> bool:
         outbox = _outbox(settings)
@@ -910,6 +942,7 @@ def notifications() -> None:
 def notifications_log(rep: str | None, since: datetime | None, limit: int, fmt: str) -> None:
     """The audit trail: what was sent (or held back) to whom, when and why."""
     settings = load_settings()
+    require_services(settings, redis=True)
     since_utc = since.replace(tzinfo=UTC) if since else None
 
     async def run() -> Any:
@@ -940,6 +973,7 @@ def progress(rep: str, fmt: str) -> None:
     from spm_stream.gamification import points_of_day, streak
 
     settings = load_settings()
+    require_services(settings, redis=True)
     directory = load_directory(settings.config)
     game = directory.gamification
     cal = directory.calendar_of(rep)
@@ -1052,6 +1086,8 @@ def contest_create(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--milestones") from None
 
+    require_services(settings, redis=True)  # after the arguments are checked
+
     async def run() -> bool:
         store = Store.from_settings(settings)
         try:
@@ -1072,6 +1108,7 @@ def contest_create(
 def contest_list(fmt: str) -> None:
     """Every contest with its status (upcoming, running, ended)."""
     settings = load_settings()
+    require_services(settings, redis=True)
 
     async def run() -> Any:
         store = Store.from_settings(settings)
@@ -1106,6 +1143,7 @@ def contest_standings_command(contest_id: str, fmt: str) -> None:
     from spm_stream.query import contest_standings
 
     settings = load_settings()
+    require_services(settings, redis=True)
     directory = load_directory(settings.config)
 
     async def run() -> Any:
@@ -1174,6 +1212,7 @@ def dlq_list(only_open: bool, limit: int, fmt: str) -> None:
     from spm_stream.dlq import read_dead_letters
 
     settings = load_settings()
+    require_services(settings, kafka=True, redis=True)
     letters = read_dead_letters(settings, _sync_redis(settings))
     if only_open:
         letters = [letter for letter in letters if letter.replayed is None]
@@ -1200,6 +1239,7 @@ def dlq_show(letter_id: str) -> None:
     from spm_stream.dlq import read_dead_letters
 
     settings = load_settings()
+    require_services(settings, kafka=True, redis=True)
     found = [x for x in read_dead_letters(settings, _sync_redis(settings)) if x.id == letter_id]
     if not found:
         raise click.UsageError(f"LETTER_ID: no dead letter {letter_id!r} (see `dlq list`)")
@@ -1229,6 +1269,7 @@ def dlq_replay(
     from spm_stream.dlq import fixed_events, read_dead_letters, replay, revive
 
     settings = load_settings()
+    require_services(settings, kafka=True, redis=True)
     directory = load_directory(settings.config)
     redis = _sync_redis(settings)
     letters = read_dead_letters(settings, redis)
@@ -1353,6 +1394,7 @@ def tv_allow(screen: str) -> None:
 
 def _tv_revoked(screen: str, *, revoke: bool) -> None:
     settings = load_settings()
+    require_services(settings, redis=True)
 
     async def run() -> None:
         store = Store.from_settings(settings)

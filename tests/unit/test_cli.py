@@ -173,3 +173,65 @@ def test_config_check_warns_about_an_empty_people_file_and_unknown_variables(
     assert result.exit_code == 0, result.output
     assert "SPM_KAFKA_UR: unknown variable, ignored (did you mean SPM_KAFKA_URL?)" in result.output
     assert "has no teams and no people" in result.output
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("command", "service"),
+    [
+        (["generate", "--days", "1", "--teams", "1", "--reps-per-team", "1"], "Kafka"),
+        (["import", "examples/crm/pipedrive-call-v1.json"], "Kafka"),
+        (["kpis", "--scope", "org"], "Redis"),
+        (["leaderboard", "--scope", "org"], "Redis"),
+        (["worker"], "Kafka"),
+        (["demo", "--duration", "5"], "Kafka"),
+        (["dlq", "list"], "Kafka"),
+        (["topics", "create"], "Kafka"),
+        (["silence", "list"], "Redis"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else " ".join(v[:2]),
+)
+def test_a_service_that_is_down_is_one_line_naming_where(
+    command: list[str], service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    kafka, redis = _closed_port(), _closed_port()
+    monkeypatch.setenv("SPM_KAFKA_URL", f"kafka://127.0.0.1:{kafka}")
+    monkeypatch.setenv("SPM_REDIS_URL", f"redis://127.0.0.1:{redis}/0")
+    started = time.monotonic()
+    result = CliRunner().invoke(cli, command)
+    assert time.monotonic() - started < 5
+    assert result.exit_code == 69, result.output
+    (line,) = result.output.strip().splitlines()
+    port = kafka if service == "Kafka" else redis
+    assert f"{service} does not answer at 127.0.0.1:{port}" in line
+    assert "connection refused" in line
+
+
+def test_something_else_on_the_port_is_not_taken_for_redis(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def answer_http() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(64)
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+    threading.Thread(target=answer_http, daemon=True).start()
+    monkeypatch.setenv("SPM_REDIS_URL", f"redis://127.0.0.1:{port}/0")
+    result = CliRunner().invoke(cli, ["kpis", "--scope", "org"])
+    server.close()
+    assert result.exit_code == 69
+    assert "something answers there, but not this service" in result.output
