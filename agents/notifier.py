@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from redis.exceptions import RedisError
 
 from agents.app import Runtime
 from agents.batching import ack_all, take_batches
+from agents.rules import RulesEngine
 from notifications.notifier import Notifier
 from notifications.outbox import Outbox
 from notifications.slack import make_client
@@ -33,8 +35,18 @@ def register(app: faust.App, rt: Runtime) -> Notifier:
     """Add the alerts agent and, with a Slack token, the delivery timer."""
     settings = rt.settings
     client = make_client(settings, outbox=True) if settings.slack_token is not None else None
+
+    async def nothing_to_publish(alerts: Sequence[Alert]) -> None:
+        return None
+
+    # The engine reads alerts again at delivery; its own rules run in the rules process.
+    engine = RulesEngine(rt.store, rt.directory, rt.targets, nothing_to_publish)
     notifier = Notifier(
-        Outbox(rt.store.redis, settings.redis_prefix), client, rt.directory, settings.templates_dir
+        Outbox(rt.store.redis, settings.redis_prefix),
+        client,
+        rt.directory,
+        settings.templates_dir,
+        refresh=engine.current,
     )
     topic = app.topic(settings.alerts_topic, key_serializer="raw", value_serializer="raw")
 

@@ -18,6 +18,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -27,12 +28,14 @@ from redis.exceptions import RedisError
 
 from agents.child import ChildDied, ChildProcess
 from spm_stream.alerting import (
+    REFRESHED_AT_DELIVERY,
     RepDay,
     digest_alert,
     is_due_today,
     nudge_alert,
     pace_alerts,
     rep_paces,
+    still_behind,
     yesterday_of,
 )
 from spm_stream.alerts import Alert, Recipient
@@ -303,6 +306,41 @@ class RulesEngine:
         await self.store.set_pace_firing(started, stopped)
         return raised
 
+    async def current(self, alert: Alert, now: datetime) -> Alert | None:
+        """An alert as it would be raised at ``now``, when it is delivered (a nudge raised
+        before the morning's data arrived must not say "0 of 200"); None when its
+        condition no longer holds. Alerts of other rules are returned as they are."""
+        if alert.rule not in REFRESHED_AT_DELIVERY:
+            return alert
+        rule = self.rules.behind_target
+        if alert.rule == "behind_target":
+            rep = alert.subject
+            cal = self.calendar_of(rep)
+            period = period_containing(rule.period, now.astimezone(cal.zone).date(), cal.zone)
+            acc = await self.store.accumulate("rep", rep, period.buckets())
+            wanted = self.targets.current().for_scope(
+                "rep", rep, rule.period, self.directory.team_of(rep)
+            )
+            return still_behind(alert, rep_paces(acc, wanted, rule, period, now, cal), period, rule)
+        open_by_rep = await self._open_no_shows()
+        today = date.fromisoformat(alert.key)
+        if alert.rule == "nudge":
+            day = await self._rep_day(alert.subject, now, open_by_rep.get(alert.subject, []))
+            return replace(nudge_alert(day, today, rule, now), raised_at=alert.raised_at)
+        reports = self.directory.reports_of(alert.subject)
+        team = [await self._rep_day(r, now, open_by_rep.get(r, [])) for r in reports]
+        fresh = digest_alert(alert.subject, today, team, rule, self.rules.digest.top, now)
+        return replace(fresh, raised_at=alert.raised_at)
+
+    async def _open_no_shows(self) -> dict[str, list[Watch]]:
+        """Each rep's open no-show watches."""
+        found: dict[str, list[Watch]] = defaultdict(list)
+        for _, raw in await self.store.open_watches():
+            w = Watch.loads(raw)
+            if w.state == "no_show":
+                found[w.rep_id].append(w)
+        return found
+
     async def daily(self, now: datetime) -> list[Alert]:
         """Each rep's morning nudge and each manager's digest, once per local working day."""
         raised: list[Alert] = []
@@ -314,11 +352,7 @@ class RulesEngine:
             if rep in days:
                 return days[rep]
             if open_by_rep is None:
-                open_by_rep = defaultdict(list)
-                for _, raw in await self.store.open_watches():
-                    w = Watch.loads(raw)
-                    if w.state == "no_show":
-                        open_by_rep[w.rep_id].append(w)
+                open_by_rep = await self._open_no_shows()
             days[rep] = await self._rep_day(rep, now, open_by_rep.get(rep, []))
             return days[rep]
 

@@ -13,7 +13,7 @@ channel. Both take ``now``, so tests drive the clock.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -31,7 +31,14 @@ from notifications.render import Message, labels, render
 from spm_stream.alerts import Alert
 from spm_stream.directory import Directory
 
-__all__ = ["MAX_ALERTS_PER_MESSAGE", "TOKEN_ERRORS", "Composed", "Delivery", "Notifier"]
+__all__ = [
+    "MAX_ALERTS_PER_MESSAGE",
+    "TOKEN_ERRORS",
+    "Composed",
+    "Delivery",
+    "Notifier",
+    "Refresh",
+]
 
 log = logging.getLogger("spm_stream.notifications")
 
@@ -39,6 +46,9 @@ log = logging.getLogger("spm_stream.notifications")
 #: are summed up as "+N more" rather than sent as a stream of long messages.
 MAX_ALERTS_PER_MESSAGE: Final = 10
 
+
+#: Reads an alert again at delivery: its current form, or None when it no longer holds.
+Refresh = Callable[[Alert, datetime], Awaitable[Alert | None]]
 
 #: Slack errors about the token itself: every message fails alike until someone fixes it.
 TOKEN_ERRORS: Final = frozenset(
@@ -75,12 +85,14 @@ class Notifier:
         client: AsyncWebClient | None,
         directory: Directory,
         templates_dir: Path | None = None,
+        refresh: Refresh | None = None,
     ) -> None:
         self.outbox = outbox
         self.client = client
         self.directory = directory
         self.policy = directory.alerts.notify
         self.templates_dir = templates_dir
+        self.refresh = refresh
         self._last_post: dict[str, datetime] = {}
         #: The token error Slack last answered (invalid_auth, …), until a post succeeds.
         self.slack_error: str | None = None
@@ -179,6 +191,10 @@ class Notifier:
             live = {i: a for i, a in live.items() if i not in stale}
         if not live:
             return
+        if self.refresh is not None:
+            live = await self._refreshed(group, now, where, live)
+            if not live:
+                return
         if where.channel is None:  # the directory changed since the alert was queued
             await self._undeliverable(now, where.recipient, live.values(), "no slack_id")
             await self.outbox.finish(group, live, {}, now)
@@ -291,6 +307,31 @@ class Notifier:
                 "alerts": list(included),
             },
         )
+
+    async def _refreshed(
+        self, group: str, now: datetime, where: Route, live: dict[str, Alert]
+    ) -> dict[str, Alert]:
+        """The group's alerts with their numbers as of delivery (``refresh``); those whose
+        condition passed meanwhile are withdrawn, as a resolution withdraws its alert."""
+        assert self.refresh is not None
+        fresh: dict[str, Alert] = {}
+        gone: dict[str, Alert] = {}
+        for identity, alert in live.items():
+            current = await self.refresh(alert, now)
+            if current is None:
+                gone[identity] = alert
+            else:
+                fresh[identity] = current
+        if gone:
+            await self.outbox.audit(
+                now,
+                "withdrawn",
+                where.recipient,
+                gone.values(),
+                reason="no longer true at delivery",
+            )
+            await self.outbox.finish(group, gone, {}, now)
+        return fresh
 
     def _overdue(self, alert: Alert, where: Route, now: datetime) -> bool:
         """True when an alert is ``max_age`` past the time the policy meant to deliver it."""

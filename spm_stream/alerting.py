@@ -8,9 +8,9 @@ knows about Redis, Kafka or Slack.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Final
 
 from spm_stream.alerts import Alert, Recipient
 from spm_stream.events import DealWonData, Event, EventType, MeetingRescheduledData
@@ -22,6 +22,7 @@ from spm_stream.windows import Period
 from spm_stream.worktime import WorkCalendar
 
 __all__ = [
+    "REFRESHED_AT_DELIVERY",
     "FiringKey",
     "RepDay",
     "digest_alert",
@@ -31,6 +32,7 @@ __all__ = [
     "nudge_alert",
     "pace_alerts",
     "rep_paces",
+    "still_behind",
     "yesterday_of",
 ]
 
@@ -206,6 +208,26 @@ class RepDay:
                 for w in self.open_no_shows
             ],
         }
+
+
+#: Rules whose numbers are read again when the message goes out: an alert raised at
+#: 07:00 and delivered at 09:00 shows the 09:00 numbers, or is withdrawn.
+REFRESHED_AT_DELIVERY: Final = frozenset({"behind_target", "nudge", "digest"})
+
+
+def still_behind(
+    alert: Alert, paces: Sequence[Pace], period: Period, rule: PaceRule
+) -> Alert | None:
+    """A behind-target alert checked again at delivery: with the numbers of now, or None
+    when the rep caught up or the period it was raised for is over."""
+    metric, _, period_id = alert.key.partition("@")
+    if f"{period.kind}:{period.first.isoformat()}" != period_id:
+        return None
+    pace = next((p for p in paces if p.metric == metric), None)
+    if pace is None or not pace.behind(rule.threshold):
+        return None
+    data = {"rep_id": alert.subject, "period": period.as_json(), **pace.as_json()}
+    return replace(alert, data=data)
 
 
 def nudge_alert(day: RepDay, today: date, rule: PaceRule, raised_at: datetime) -> Alert:

@@ -133,6 +133,7 @@ async def make_stack(settings: Settings, slack: SlackFixture, tmp_path: Path) ->
             stack.raised.extend(alerts)
 
         stack.engine = RulesEngine(store, directory, ReloadingTargets(path), publish)
+        notifier.refresh = stack.engine.current  # as agents.notifier wires it
         return stack
 
     yield build
@@ -502,6 +503,44 @@ async def test_pace_nudge_and_digest(make_stack: Any, env: dict[str, str]) -> No
     raised = await stack.tick(berlin("2026-11-24T16:40:00"))
     assert [(a.rule, a.subject) for a in raised] == [("behind_target.resolved", "rep-2")]
     assert "Back on pace" in stack.texts("rep-2")[-1]
+
+
+async def test_delayed_alerts_show_the_numbers_of_their_delivery(
+    make_stack: Any, env: dict[str, str]
+) -> None:
+    """Raised at 07:00 before the morning's data, delivered at 09:00 (working hours): the
+    nudge and the pace alert say what is true at 09:00, and an alert whose rep caught up
+    meanwhile is withdrawn instead of delivered."""
+    tag = env["SPM_TEST_TAG"]
+    rules = quiet(
+        nudge={"enabled": True, "at": "07:00"},
+        behind_target={"enabled": True, "metrics": ["calls"], "every": "0s", "min_share": 0},
+    )
+    rules["notify"]["working_hours_only"] = True
+    stack: Stack = await make_stack(people(tag, **rules), {"defaults": {"calls": {"week": 200}}})
+    tuesday_7 = berlin("2026-11-24T07:00:00")
+    raised = await stack.tick(tuesday_7)
+    ben = [a for a in raised if a.subject == "rep-2" and a.rule == "behind_target"]
+    assert ben[0].data["actual"] == 0  # what was true at 07:00
+    assert stack.messages("rep-2") == []  # held until working hours
+    # The CRM's overnight sync lands at 08:00: Ben has 50 calls this week, Ana 150.
+    at = berlin("2026-11-23T15:00:00").isoformat()
+    calls = [event(f"{tag}-b{i}", rep="rep-2", at=at) for i in range(50)]
+    calls += [event(f"{tag}-a{i}", rep="rep-1", at=at) for i in range(150)]
+    await stack.events(*calls, now=berlin("2026-11-24T08:00:00"))
+    await stack.notifier.deliver_due(berlin("2026-11-24T09:00:00"))
+    (bens,) = stack.messages("rep-2")
+    shown = json.dumps(bens.blocks, ensure_ascii=False)
+    assert "50" in shown
+    assert " 0 of 200" not in shown
+    # Ana is ahead now: her pace alert is withdrawn; her nudge goes out with 150 calls.
+    (anas,) = stack.messages("rep-1")
+    assert "Hinter dem Plan" not in anas.text
+    assert "150" in json.dumps(anas.blocks, ensure_ascii=False)
+    log = await stack.notifier.outbox.log(limit=100)
+    withdrawn = [e for e in log if e.status == "withdrawn" and e.recipient == "rep-1"]
+    assert [e.rules for e in withdrawn] == ["behind_target"]
+    assert withdrawn[0].reason == "no longer true at delivery"
 
 
 async def test_a_replayed_history_escalates_silently(make_stack: Any, env: dict[str, str]) -> None:
