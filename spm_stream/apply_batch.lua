@@ -8,6 +8,7 @@
 --                 "offsets": [offset, …], "ids": [event_id|"", …],
 --                 "seen": [seen_key_index|0, …], "plan": [plan_index|0, …],
 --                 "watches": [[event_position, watch], …],
+--                 "outcomes": [[event_position, outcome], …] (see count_outcome below),
 --                 "expire": [[key_index, ttl_seconds], …], "watch_ttl": seconds}
 --          one column entry per event, sorted by offset; an empty event_id marks a
 --          reject. Events with the same increments share a plan (most of a batch is a
@@ -77,6 +78,8 @@ local ops, plans = batch['ops'], batch['plans']
 local offsets, ids, seen_of, plan_of = batch['offsets'], batch['ids'], batch['seen'], batch['plan']
 local watch_at = {}
 for _, pw in ipairs(batch['watches']) do watch_at[pw[1]] = pw[2] end
+local outcome_at = {}
+for _, po in ipairs(batch['outcomes']) do outcome_at[po[1]] = po[2] end
 
 -- The ids of this batch each seen set already holds.
 local asked = {}
@@ -97,6 +100,45 @@ for seen, list in pairs(asked) do
     end
   end)
   known[seen], fresh[seen] = set, {}
+end
+
+-- One outcome per meeting (spm_stream/outcomes.py): a meeting counts as the strongest
+-- outcome reported for it (no-show 3 > canceled 2 > held 1), between equals the earliest
+-- by event time, then by event id. A report that beats the counted one takes its count
+-- back, in the counter fields recorded with it; one that does not adds nothing.
+-- outcome: [record_key_index, rank, type, [[key_index, field], ...], at_ms, event_id]
+-- (the fields its own plan counts it in). A record keeps those keys relative to the
+-- partition's shard (batch['shard']), so state rebuilt under another prefix is the same;
+-- a take-back names its key by shard .. suffix: the same hash tag, the same cluster slot.
+local records, changed, take_back = {}, {}, {}
+local shard = batch['shard']
+
+local function beats(o, record)
+  if not record then return true end
+  if o[2] ~= record['rank'] then return o[2] > record['rank'] end
+  if o[5] ~= record['at'] then return o[5] < record['at'] end
+  return o[6] < record['id']
+end
+
+local function count_outcome(o)
+  if o == nil then return true end
+  local record = records[o[1]]
+  if record == nil then
+    local raw = redis.call('GET', KEYS[o[1]])
+    record = raw and cjson.decode(raw) or false
+    records[o[1]] = record
+  end
+  if not beats(o, record) then return false end
+  if record then
+    for _, kf in ipairs(record['ops']) do take_back[#take_back + 1] = kf end
+  end
+  local fields = {}
+  for _, kf in ipairs(o[4]) do
+    fields[#fields + 1] = {string.sub(KEYS[kf[1]], #shard + 1), kf[2]}
+  end
+  records[o[1]] = {rank = o[2], type = o[3], ops = fields, at = o[5], id = o[6]}
+  changed[o[1]] = true
+  return true
 end
 
 local uses = {}
@@ -122,7 +164,9 @@ for i = 1, #offsets do
       new[#new + 1] = id
       counted = counted + 1
       counted_at[#counted_at + 1] = i
-      uses[plan_of[i]] = (uses[plan_of[i]] or 0) + 1
+      if count_outcome(outcome_at[i]) then
+        uses[plan_of[i]] = (uses[plan_of[i]] or 0) + 1
+      end
       if watch_at[i] then watch_list[#watch_list + 1] = watch_at[i] end
     end
   end
@@ -195,6 +239,10 @@ for op, parts in pairs(sums) do
 end
 
 for _, w in ipairs(watch_list) do put_watch(w) end
+for _, kf in ipairs(take_back) do redis.call('HINCRBY', shard .. kf[1], kf[2], -1) end
+for index in pairs(changed) do
+  redis.call('SET', KEYS[index], cjson.encode(records[index]), 'EX', batch['outcome_ttl'])
+end
 
 for seen, new in pairs(fresh) do
   if #new > 0 then

@@ -17,6 +17,7 @@ from spm_stream.events import Event, EventType
 from spm_stream.facts import contributions, ramp_fact
 from spm_stream.keys import Keys
 from spm_stream.noshow import Watch
+from spm_stream.outcomes import Outcome
 from spm_stream.scopes import ORG, Routing
 from spm_stream.windows import day_bucket, day_span, utc_day
 
@@ -96,6 +97,7 @@ class Planned(NamedTuple):
     seen_key: str | None = None
     ops: tuple[tuple[Op, int], ...] = ()
     watch: Watch | None = None  # a meeting's new no-show watch state, written in event order
+    outcome: Outcome | None = None  # what a meeting counts as (spm_stream.outcomes)
 
     @property
     def rejected(self) -> bool:

@@ -16,6 +16,7 @@ from spm_stream.counters import PLAN_MEMO_LIMIT, PlanMemo, Planned, plan_event, 
 from spm_stream.events import Event, InvalidEvent, parse_event
 from spm_stream.keys import Keys
 from spm_stream.noshow import Watch
+from spm_stream.outcomes import outcome_of
 from spm_stream.scopes import Routing
 
 __all__ = ["IngestResult", "Record", "Reject", "ingest"]
@@ -106,6 +107,8 @@ def ingest(
             )
             if watch is not None and (state := watch(event)) is not None:
                 planned = planned._replace(watch=state)
+            if (outcome := outcome_of(event)) is not None:
+                planned = planned._replace(outcome=outcome)
             own = alerts(event) if alerts is not None else []
         except Exception as exc:
             # A valid event that breaks a planner must not take its batch down with it

@@ -68,6 +68,11 @@ class Keys:
         """STRING JSON: the no-show watch of one meeting (``spm_stream.noshow.Watch``)."""
         return f"{self.shard(partition)}:watch:{meeting_id}"
 
+    def outcome(self, partition: int, meeting_id: str) -> str:
+        """STRING JSON {rank, type, ops}: what a meeting counts as, and the counter fields it
+        was counted in, so a stronger outcome can take it back (spm_stream.outcomes)."""
+        return f"{self.shard(partition)}:outcome:{meeting_id}"
+
     def watch_due(self, partition: int) -> str:
         """ZSET meeting_id -> epoch seconds at which its watch next needs the rules timer."""
         return f"{self.shard(partition)}:watch-due"

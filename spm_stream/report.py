@@ -18,6 +18,7 @@ from typing import Any
 from spm_stream.events import InvalidEvent, parse_event
 from spm_stream.facts import contributions, ramp_fact
 from spm_stream.kpis import compute_kpis, ramp_days
+from spm_stream.outcomes import Outcome, beats, outcome_of
 from spm_stream.scopes import ORG, Routing
 from spm_stream.targets import Targets
 from spm_stream.windows import Period, day_bucket, period_containing
@@ -73,6 +74,8 @@ class Ledger:
     duplicates: int = 0
     rejected: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
+    #: meeting -> the outcome it counts as, and the day keys it was counted in
+    outcomes: dict[str, tuple[Outcome, list[tuple[str, str, str]]]] = field(default_factory=dict)
 
     def accumulate(self, scope: str, scope_id: str, period: Period) -> Counter[str]:
         """The sum of a scope's day accumulators over a period."""
@@ -105,8 +108,21 @@ def fold(lines: Iterable[bytes], routing: Routing) -> Ledger:
         seen.add(event.event_id)
         ledger.counted += 1
         facts = contributions(event)
-        for scope in routing.scopes(event):
-            key = (scope.kind, scope.id, day_bucket(event.occurred_at, scope.zone))
+        days = [
+            (scope.kind, scope.id, day_bucket(event.occurred_at, scope.zone))
+            for scope in routing.scopes(event)
+        ]
+        outcome = outcome_of(event)
+        if outcome is not None:  # one outcome per meeting (spm_stream.outcomes)
+            counted = ledger.outcomes.get(outcome.meeting_id)
+            if not beats(outcome, counted[0] if counted else None):
+                facts = {}
+            else:
+                if counted is not None:
+                    for key in counted[1]:
+                        ledger.days[key][counted[0].type] -= 1
+                ledger.outcomes[outcome.meeting_id] = (outcome, days)
+        for key in days:
             ledger.days.setdefault(key, Counter()).update(facts)
         ramp = ramp_fact(event)
         if ramp is not None:

@@ -182,6 +182,7 @@ def encode_batch(
     seen_of: list[int] = []
     plan_of: list[int] = []
     watches: list[tuple[int, list[Any]]] = []
+    outcomes: list[tuple[int, list[Any]]] = []
     # By identity: every memoised plan's ops tuple stays alive in ``planned`` meanwhile.
     plan_index: dict[int, int] = {}
     plans: list[list[int]] = []
@@ -211,6 +212,15 @@ def encode_batch(
         ids.append(plan.event_id)
         seen_of.append(seen)
         plan_of.append(index)
+        if plan.outcome is not None:
+            o = plan.outcome
+            record = key_at(keys.outcome(partition, o.meeting_id))
+            fields = [
+                [key_at(op.key), op.field]
+                for op, _ in plan.ops
+                if op.kind == "hincr" and op.field == o.type
+            ]
+            outcomes.append((len(offsets), [record, o.rank, o.type, fields, o.at_ms, o.event_id]))
         if plan.watch is not None:
             w = plan.watch
             leads = key_at(keys.watch_leads(partition))
@@ -235,8 +245,11 @@ def encode_batch(
         "seen": seen_of,
         "plan": plan_of,
         "watches": watches,
+        "outcomes": outcomes,
         "expire": sorted(expire.items()),
         "watch_ttl": ttls.watch_s,
+        "outcome_ttl": ttls.counters_s,  # as long as the counters it may take back
+        "shard": keys.shard(partition),  # outcome records keep keys relative to it
     }
     return key_list, orjson.dumps(payload)
 

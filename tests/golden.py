@@ -76,7 +76,11 @@ class Golden:
                 "team_id": self.team,
             }
             if data:
-                body["data"] = data
+                # "{n}" in a value makes it unique per event: each its own meeting, say.
+                body["data"] = {
+                    k: v.replace("{n}", str(len(self.events))) if isinstance(v, str) else v
+                    for k, v in data.items()
+                }
             self.events.append(json.dumps(body).encode())
         return self
 
@@ -235,7 +239,8 @@ def goldens() -> list[Golden]:
     no_show = Golden(
         "no-show", "001: no-shows among meetings that were due", "g-no-show", {"no_show_rate": 20.0}
     )
-    no_show.add(8, "meeting.held", meeting_id="m").add(2, "meeting.no_show", meeting_id="m")
+    # Ten meetings: one outcome each (spm_stream.outcomes).
+    no_show.add(8, "meeting.held", meeting_id="m{n}").add(2, "meeting.no_show", meeting_id="m{n}")
 
     discount = Golden(
         "discount", "000: pricing and discounting", "g-discount", {"avg_discount": 17.5}

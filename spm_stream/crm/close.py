@@ -25,6 +25,7 @@ from spm_stream.crm.model import (
     text,
 )
 from spm_stream.events import EventType
+from spm_stream.outcomes import RANKS
 
 __all__ = ["map_close"]
 
@@ -113,6 +114,12 @@ def _meeting(
     key = f"meeting:{meeting_id}"
     moved = "starts_at" in changed and previous.get("starts_at") not in (None, starts)
     etype = m.meeting_statuses.get(status)
+    extra = m.outcomes.get(text(data.get("outcome_id")) or "")
+    if extra in RANKS and (etype is None or etype in RANKS):
+        # The outcome the rep set wins over the status: Close marks every meeting
+        # "completed" once its time is over, no-shows too (spm_stream.outcomes).
+        emit(key, extra, when("starts_at", "date_updated"), {"meeting_id": meeting_id})
+        return
     if etype == EventType.MEETING_BOOKED and moved:
         new_start = instant(starts, "data.starts_at")
         emit(
@@ -136,7 +143,6 @@ def _meeting(
         )
     elif etype is not None:
         emit(key, etype, when("starts_at", "date_updated"), {"meeting_id": meeting_id})
-    extra = m.outcomes.get(text(data.get("outcome_id")) or "")
     if extra is not None:
         emit(key, extra, when("starts_at", "date_updated"), {"meeting_id": meeting_id})
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import yaml
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -29,7 +30,7 @@ from spm_stream.store import Store
 from spm_stream.targets import Targets
 from spm_stream.windows import PERIOD_KINDS
 from tests.golden import AT, TARGETS, TARGETS_YAML, UTC_ROUTING, goldens, offline_one
-from tests.integration.conftest import produce, wait_for_processed
+from tests.integration.conftest import directory, produce, wait_for_processed
 
 pytestmark = pytest.mark.integration
 
@@ -53,9 +54,15 @@ async def test_worked_examples_live_equal_offline(
 ) -> None:
     targets_file = tmp_path / "targets.yaml"
     targets_file.write_text(TARGETS_YAML, encoding="utf-8")
+    # Targets may only name teams of the people file: add the golden quota team to it.
+    people = directory(env["SPM_TEST_TAG"])
+    people["teams"]["g-quota"] = {"name": "Quota"}
+    config = tmp_path / "people-with-quota.yaml"
+    config.write_text(yaml.safe_dump(people), encoding="utf-8")
+    files = {"SPM_TARGETS": str(targets_file), "SPM_CONFIG": str(config)}
     events = [e for g in goldens() for e in g.events]
     produce(settings, [(json.loads(e)["rep_id"].encode(), e) for e in events])
-    worker = start_worker(SPM_TARGETS=str(targets_file))
+    worker = start_worker(**files)
     await wait_for_processed(store, len(events), worker)
 
     ledger = fold(events, UTC_ROUTING)
@@ -98,7 +105,7 @@ async def test_worked_examples_live_equal_offline(
         AT.isoformat(),
         "--format",
         "json",
-        env={**os.environ, **env, "SPM_TARGETS": str(targets_file)},
+        env={**os.environ, **env, **files},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 
 from spm_stream.counters import PlanMemo, Planned, plan_event, plan_reject
 from spm_stream.events import parse_event
+from spm_stream.ingest import Record, ingest
+from spm_stream.report import fold
 from spm_stream.scopes import Routing
 from spm_stream.store import Store
 from tests.events import event
@@ -134,3 +136,44 @@ async def test_any_redelivery_pattern_counts_each_event_once(
         got = (await store.counts("rep", rep, DAY)).get("activity.call", 0)
         assert got == expected[rep]
     assert await store.watermark(2) == len(log) - 1
+
+
+_OUTCOMES = st.sampled_from(["meeting.held", "meeting.no_show", "meeting.canceled"])
+
+
+@hsettings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    reports=st.lists(st.tuples(_OUTCOMES, st.integers(0, 3), st.integers(2, 4)), max_size=25),
+    cuts=st.lists(st.integers(0, 25), max_size=3),
+    seed=st.integers(0, 2**16),
+)
+async def test_each_meeting_counts_once_as_its_strongest_outcome_live_as_offline(
+    store: Store, reports: list[tuple[str, int, int]], cuts: list[int], seed: int
+) -> None:
+    """Outcome reports of a few meetings (Close's "completed", then the rep's no-show, CRM
+    repeats), applied in batches with redeliveries: the Lua apply gives the offline fold."""
+    store = Store(store.redis, replace(store.keys, prefix=uuid.uuid4().hex), store.ttls)
+    lines = [
+        event(f"r{i}", etype, at=f"2026-11-0{day}T10:00:00Z", meeting_id=f"m{m}")
+        for i, (etype, m, day) in enumerate(reports)
+    ]
+    routing = Routing(UTC, {})
+    records = [Record("t", 1, offset, b"k", raw) for offset, raw in enumerate(lines)]
+    planned = ingest(records, keys=store.keys, routing=routing, memo={}).batches.get(1, [])
+    rng = random.Random(seed)
+    position = 0
+    for cut in [*sorted(cuts), len(planned)]:
+        end = max(position, min(cut, len(planned)))
+        await store.apply({1: planned[rng.randint(0, position) : end]})
+        position = end
+    offline = fold(lines, routing)
+    for day in ("2026-11-02", "2026-11-03", "2026-11-04"):
+        live = {
+            k: v
+            for k, v in (await store.counts("rep", "rep-1", f"day:{day}")).items()
+            if k.startswith("meeting.") and v
+        }
+        expected = offline.days.get(("rep", "rep-1", f"day:{day}"), Counter())
+        assert live == {k: v for k, v in expected.items() if v}, day

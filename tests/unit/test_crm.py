@@ -133,6 +133,30 @@ def test_close_call_with_an_outcome_and_a_moved_meeting() -> None:
     }
 
 
+def test_close_completed_meeting_with_a_no_show_outcome_is_only_a_no_show() -> None:
+    """Close marks a meeting completed once its time is over: the no-show outcome the rep
+    set wins over that status (before, both held and no_show were emitted)."""
+    mappings = CrmMappings.model_validate(
+        {
+            **crm.mapping_config(),
+            "close": {
+                "owners": {"user_N6KhMpzHRCYQHdn4gRNIFNN5JExnsrprKA6ekxM63XA": "rep-2"},
+                "outcomes": {"outcome_noshow": "meeting.no_show"},
+            },
+        }
+    )
+    payload = orjson.loads(crm.sample("close-meeting-rescheduled.json"))
+    payload["event"]["changed_fields"] = ["status", "outcome_id"]
+    payload["event"]["data"] |= {"status": "completed", "outcome_id": "outcome_noshow"}
+    mapped = events(map_close(orjson.dumps(payload), mappings.close, NOW))
+    assert [e["type"] for e in mapped] == ["meeting.no_show"]
+    # completed before the rep set an outcome: held (the store replaces it if a no-show follows)
+    del payload["event"]["data"]["outcome_id"]
+    assert [e["type"] for e in events(map_close(orjson.dumps(payload), mappings.close, NOW))] == [
+        "meeting.held"
+    ]
+
+
 def test_pipedrive_v2_won_deal_and_v1_call_marked_done() -> None:
     [won] = events(map_pipedrive(crm.sample("pipedrive-deal-won-v2.json"), MAPPINGS.pipedrive, NOW))
     assert (won["type"], won["rep_id"], won["data"]["amount"], won["data"]["currency"]) == (
