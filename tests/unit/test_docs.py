@@ -99,3 +99,46 @@ def test_readme_documents_and_validates_the_crm_mapping_and_import_mapping() -> 
     ImportMapping.model_validate(
         yaml.safe_load((ROOT / "examples/crm/hubspot-calls-export.yaml").read_text())
     )
+
+
+def test_compose_wiring_matches_the_settings() -> None:
+    """docker-compose.yml runs a real install: every SPM_* it sets is a setting, every
+    secret is in .env.example, host-side commands reach Kafka and Redis, the worker has a
+    healthcheck and reads its files from a mounted config/, and the local Slack override
+    points the worker at the local server."""
+    from spm_stream.settings import Settings
+
+    fields = {f"SPM_{name.upper()}" for name in Settings.model_fields}
+    secrets = {
+        f"SPM_{name.upper()}"
+        for name, info in Settings.model_fields.items()
+        if "SecretStr" in str(info.annotation)
+    }
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    worker = compose["services"]["worker"]
+    assert set(worker["environment"]) <= fields
+    example = (ROOT / ".env.example").read_text()
+    listed = {line.split("=", 1)[0] for line in example.splitlines() if line.startswith("SPM_")}
+    assert listed <= fields
+    assert secrets <= listed, secrets - listed
+    assert worker["env_file"][0]["path"] == ".env"
+    assert "./config:/config:ro" in worker["volumes"]
+    assert worker["environment"]["SPM_CONFIG"] == "/config/spm.yaml"
+    assert worker["environment"]["SPM_TARGETS"] == "/config/targets.yaml"
+    assert "/health" in " ".join(worker["healthcheck"]["test"])
+    assert all(
+        p.startswith("127.0.0.1:") for s in compose["services"].values() for p in s.get("ports", [])
+    )
+    kafka = compose["services"]["kafka"]["environment"]
+    assert "HOST://127.0.0.1:9094" in kafka["KAFKA_ADVERTISED_LISTENERS"]
+    assert "127.0.0.1:9094:9094" in compose["services"]["kafka"]["ports"]
+    assert "noeviction" in compose["services"]["redis"]["command"]
+    local = yaml.safe_load((ROOT / "docker-compose.local-slack.yml").read_text())
+    assert local["services"]["worker"]["environment"]["SPM_SLACK_BASE_URL"] == (
+        "http://slack:8765/api/"
+    )
+    # The files the compose comments tell you to copy exist and are valid together.
+    from spm_stream.checks import check_configuration
+
+    settings = Settings(config=ROOT / "examples/spm.yaml", targets=ROOT / "examples/targets.yaml")
+    assert check_configuration(settings, {}).warnings == []
