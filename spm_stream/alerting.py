@@ -237,7 +237,10 @@ def nudge_alert(day: RepDay, today: date, rule: PaceRule, raised_at: datetime) -
     if day.open_no_shows:
         actions.append({"kind": "reschedule", "count": len(day.open_no_shows)})
     for p in day.behind(rule.threshold, rule.min_share):
-        actions.append({"kind": "catch_up", "metric": p.metric, "count": round(p.gap, 2)})
+        shown = p.as_json()
+        actions.append(
+            {"kind": "catch_up", "metric": p.metric, "count": shown["gap"], "unit": p.unit}
+        )
     data["actions"] = actions
     data["date"] = today.isoformat()
     return Alert(
@@ -255,13 +258,22 @@ def digest_alert(
 ) -> Alert:
     """The manager digest: team pace, reps at risk, open no-shows, top performers."""
     rows = [r.as_json(rule.threshold, rule.min_share) for r in team]
-    totals: dict[str, dict[str, float]] = {}
+    by_metric: dict[str, list[Pace]] = {}
     for r in team:
         for p in r.paces:
-            t = totals.setdefault(p.metric, {"actual": 0.0, "expected": 0.0, "target": 0.0})
-            t["actual"] += p.actual
-            t["expected"] += p.expected
-            t["target"] += p.target
+            by_metric.setdefault(p.metric, []).append(p)
+    team_pace = []
+    for metric, paces in sorted(by_metric.items()):
+        # Counts add up over the team; a rate of the team is the reps' mean, not their sum.
+        n = len(paces) if paces[0].unit == "percent" else 1
+        total = Pace(
+            metric,
+            sum(p.actual for p in paces) / n,
+            sum(p.target for p in paces) / n,
+            sum(p.expected for p in paces) / n,
+            paces[0].share,
+        )
+        team_pace.append(total.as_json())
     ranked = sorted(
         rows,
         key=lambda r: (
@@ -273,10 +285,7 @@ def digest_alert(
     )
     data = {
         "date": today.isoformat(),
-        "team_pace": [
-            {"metric": m, **{k: round(v, 2) for k, v in t.items()}}
-            for m, t in sorted(totals.items())
-        ],
+        "team_pace": team_pace,
         "at_risk": [r for r in rows if r["behind"]],
         "open_no_shows": [r for r in rows if r["open_no_shows"]],
         "top": [r for r in ranked[:top] if any(r["week"].values())],

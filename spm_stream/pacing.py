@@ -8,9 +8,11 @@ threshold; with threshold 0.8, 10 calls by Wednesday noon of a 50-call week
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 
+from spm_stream.targets import RATE_METRICS
 from spm_stream.windows import Period
 from spm_stream.worktime import WorkCalendar, working_seconds
 
@@ -45,15 +47,27 @@ class Pace:
         """How much is missing to be on pace (0 when on or ahead)."""
         return max(0.0, self.expected - self.actual)
 
+    @property
+    def unit(self) -> str:
+        """"percent" for a rate (reach rate 34.5 %), "count" for what is counted."""
+        return "percent" if self.metric in RATE_METRICS else "count"
+
     def as_json(self) -> dict[str, float | str]:
-        """Plain data for alerts and templates."""
+        """Plain data for alerts and templates: counts as whole numbers (nobody makes 14.6
+        calls; the gap rounds up, so doing it is enough), rates to one decimal."""
+        if self.unit == "count":
+            expected: float = round(self.expected)
+            gap: float = math.ceil(self.gap - 1e-9) if self.gap > 0 else 0
+        else:
+            expected, gap = round(self.expected, 1), round(self.gap, 1)
         return {
             "metric": self.metric,
-            "actual": self.actual,
+            "unit": self.unit,
+            "actual": round(self.actual, 1) if self.unit == "percent" else self.actual,
             "target": self.target,
-            "expected": round(self.expected, 2),
+            "expected": expected,
             "share": round(self.share, 4),
-            "gap": round(self.gap, 2),
+            "gap": gap,
         }
 
 

@@ -100,9 +100,21 @@ def test_nudge_lists_todays_actions() -> None:
     assert alert.identity == "nudge/rep-1/2026-11-25"
     assert alert.data["actions"] == [
         {"kind": "reschedule", "count": 1},
-        {"kind": "catch_up", "metric": "calls", "count": 15},
+        {"kind": "catch_up", "metric": "calls", "count": 15, "unit": "count"},
     ]
     assert alert.data["yesterday"]["calls"] == 4
+
+
+def test_counts_are_whole_numbers_and_a_gap_rounds_up() -> None:
+    """Nobody makes 14.6 calls: expected rounds, the gap rounds up (doing it is enough);
+    rates keep one decimal."""
+    from spm_stream.pacing import Pace
+
+    calls = Pace("calls", 10, 50, 24.6, 0.49).as_json()
+    assert (calls["expected"], calls["gap"], calls["unit"]) == (25, 15, "count")
+    assert Pace("calls", 30, 50, 24.6, 0.49).as_json()["gap"] == 0
+    reach = Pace("reach_rate", 34.4828, 40, 40, 1.0).as_json()
+    assert (reach["actual"], reach["gap"], reach["unit"]) == (34.5, 5.5, "percent")
 
 
 def test_digest_names_reps_at_risk_and_top_performers() -> None:
@@ -116,7 +128,15 @@ def test_digest_names_reps_at_risk_and_top_performers() -> None:
     assert [r["rep_id"] for r in alert.data["at_risk"]] == ["rep-1"]
     assert [r["rep_id"] for r in alert.data["top"]] == ["rep-2", "rep-1"]
     assert alert.data["team_pace"] == [
-        {"metric": "calls", "actual": 45.0, "expected": 50.0, "target": 100.0}
+        {
+            "metric": "calls",
+            "unit": "count",
+            "actual": 45.0,
+            "expected": 50,
+            "target": 100.0,
+            "share": 0.5,
+            "gap": 5,
+        }
     ]
 
 

@@ -160,8 +160,8 @@ def test_terminal_preview_shows_the_text_and_the_button() -> None:
     shown = as_terminal(message)
     assert "# :sunrise: Good morning, Ana" in shown
     assert "[ Snooze 1 day ]" in shown
-    assert "Reschedule 2 no-show(s)" in shown
-    assert "32 more Calls to be on pace" in shown
+    assert "Reschedule 2 no-shows" in shown
+    assert "Calls: 32 more to be on pace" in shown
 
 
 def test_unknown_sample_kind_names_the_known_ones() -> None:
@@ -179,3 +179,31 @@ def test_user_text_cannot_ping_link_or_break_a_message() -> None:
     assert "<!here>" not in escaped
     assert escaped.startswith("Ana *URGENT* see http")
     assert mrkdwn_escape("Jürgen Müller · 张伟") == "Jürgen Müller · 张伟"
+
+
+@pytest.mark.parametrize(
+    ("locale", "one", "many"),
+    [
+        ("en", "Reschedule 1 no-show", "Reschedule 3 no-shows"),
+        ("de", "1 No-Show neu terminieren", "3 No-Shows neu terminieren"),
+        ("zh", "重新安排 1 个爽约会议", "重新安排 3 个爽约会议"),
+    ],
+)
+def test_counts_take_real_plurals(locale: str, one: str, many: str) -> None:
+    given = sample("nudge")
+    for count, expected in ((1, one), (3, many)):
+        data = {**given["data"], "actions": [{"kind": "reschedule", "count": count}]}
+        message = render("nudge", locale, {"a": data, "rep": "Ana", "name": "Ana", "zone": "UTC"})
+        shown = json.dumps(message.blocks, ensure_ascii=False)
+        assert expected in shown
+        assert "(s)" not in shown
+
+
+def test_rates_show_one_decimal_and_the_locales_percent() -> None:
+    given = sample("behind_target")
+    data = {**given["data"], "metric": "reach_rate", "unit": "percent", "actual": 34.5,
+            "target": 40, "expected": 40.0, "gap": 5.5}  # fmt: skip
+    en = render("behind_target", "en", {"a": data, "rep": "Ana", "name": "Ana", "zone": "UTC"})
+    de = render("behind_target", "de", {"a": data, "rep": "Ana", "name": "Ana", "zone": "UTC"})
+    assert "34.5% of 40%" in json.dumps(en.blocks)
+    assert "bisher 34,5 % von 40 %" in json.dumps(de.blocks, ensure_ascii=False)
