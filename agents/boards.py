@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from agents.app import Runtime
 from notifications.boards import sync_board, sync_team_board
 from notifications.slack import make_client
+from spm_stream.boards import default_board_teams
 from spm_stream.cron import Cron, last_fire
 
 __all__ = ["register"]
@@ -27,8 +28,8 @@ log = logging.getLogger("spm_stream.agents.boards")
 def register(app: faust.App, rt: Runtime) -> None:
     """Schedule the live-board refresh when a Slack token and team channels are configured."""
     interval = rt.settings.leaderboard_interval_s
-    teams = [tid for tid, team in rt.directory.teams.items() if team.channel]
     specs = rt.directory.boards
+    teams = default_board_teams({t: team.channel for t, team in rt.directory.teams.items()}, specs)
     if interval <= 0 or not (teams or specs) or rt.settings.slack_token is None:
         log.info("live Slack leaderboards off (interval, channels or token missing)")
         return
@@ -53,7 +54,7 @@ async def configured_boards(rt: Runtime, client: AsyncWebClient, now: datetime) 
     zone = rt.directory.zone()
     for spec in rt.directory.boards:
         try:
-            if spec.live:
+            if spec.is_live:
                 await sync_board(rt.store, client, rt.directory, spec, now=now)
             if spec.schedule is not None:
                 last = await rt.store.swap_checked(f"board:{spec.key}", now.timestamp())

@@ -49,7 +49,7 @@ class Pace:
 
     @property
     def unit(self) -> str:
-        """"percent" for a rate (reach rate 34.5 %), "count" for what is counted."""
+        """ "percent" for a rate (reach rate 34.5 %), "count" for what is counted."""
         return "percent" if self.metric in RATE_METRICS else "count"
 
     def as_json(self) -> dict[str, float | str]:
