@@ -270,7 +270,7 @@ class RulesEngine:
                 self.calendar_of(watch.rep_id),
                 self.directory.manager_of,
             )
-            fresh = [a for a in alerts if a.raised_at >= stale_before]
+            fresh = [self._linked(a) for a in alerts if a.raised_at >= stale_before]
             stale += len(alerts) - len(fresh)
             raised += fresh
             moves.append((partition, raw, new))
@@ -281,6 +281,12 @@ class RulesEngine:
         if stale:
             log.info("%d no-show escalation(s) older than max_age recorded, not sent", stale)
         return raised
+
+    def _linked(self, alert: Alert) -> Alert:
+        """A no-show alert with the link to its lead in the CRM (``crm.<crm>.record_url``)."""
+        d = alert.data
+        url = self.directory.crm.lead_url(d.get("source"), d.get("lead_id"), d["meeting_id"])
+        return replace(alert, data={**d, "lead_url": url}) if url else alert
 
     async def pace(self, now: datetime) -> list[Alert]:
         """Behind-target alerts that started, and resolutions of those that stopped."""

@@ -38,10 +38,24 @@ local function newer(raw, at)
   return (not raw) or cjson.decode(raw)['at'] <= at
 end
 
+-- What a later report of a meeting (a no-show names no lead) keeps from the earlier ones.
+local CARRIED = {'lead_id', 'lead_name', 'source', 'scheduled_for'}
+
 local function put_watch(w)
   local key, at, due, member = KEYS[w[1]], w[2], KEYS[w[4]], w[6]
-  if not newer(redis.call('GET', key), at) then return end
-  redis.call('SET', key, w[3], 'EX', watch_ttl)
+  local before = redis.call('GET', key)
+  if not newer(before, at) then return end
+  local state = w[3]
+  if before then
+    local old, new, filled = cjson.decode(before), cjson.decode(state), false
+    for _, name in ipairs(CARRIED) do
+      if (new[name] == nil or new[name] == cjson.null) and old[name] ~= nil and old[name] ~= cjson.null then
+        new[name], filled = old[name], true
+      end
+    end
+    if filled then state = cjson.encode(new) end
+  end
+  redis.call('SET', key, state, 'EX', watch_ttl)
   if w[5] >= 0 then
     redis.call('ZADD', due, w[5], member)
   else

@@ -157,6 +157,8 @@ class MeetingBookedData(_Data):
     meeting_id: Id
     scheduled_for: Timestamp
     lead_id: Id | None = None
+    # The lead's or company's name: alerts about the meeting name it, not only its id.
+    lead_name: Annotated[StrictStr, Field(min_length=1, max_length=256)] | None = None
 
 
 class MeetingRescheduledData(_Data):

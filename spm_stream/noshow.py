@@ -56,6 +56,8 @@ class Watch:
     stage: int = 0  # 0: nobody told yet, 1: rep DM raised, 2: manager alert raised
     due: datetime | None = None  # next look, or when a finished watch is dropped
     closed_by: str | None = None
+    lead_name: str | None = None  # the lead or company, for people to recognise it
+    source: str | None = None  # the CRM the meeting came from (its link in alerts)
 
     @property
     def at_ms(self) -> int:
@@ -77,6 +79,8 @@ class Watch:
                 "stage": self.stage,
                 "due": _iso(self.due),
                 "closed_by": self.closed_by,
+                "lead_name": self.lead_name,
+                "source": self.source,
             }
         ).decode()
 
@@ -96,11 +100,18 @@ class Watch:
             stage=int(data.get("stage") or 0),
             due=_dt(data.get("due")),
             closed_by=data.get("closed_by") or None,
+            lead_name=_text(data.get("lead_name")),
+            source=_text(data.get("source")),
         )
 
 
 def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value else None
+
+
+def _text(value: Any) -> str | None:
+    # cjson's null sentinel, and a missing field of a watch written before it existed.
+    return value if isinstance(value, str) and value else None
 
 
 def _dt(value: Any) -> datetime | None:
@@ -119,12 +130,15 @@ def transition(
     if not rule.enabled or not isinstance(data, _MEETING_DATA):
         return None
     lead_id = getattr(data, "lead_id", None)  # optional, and an extra field on some types
+    lead_name = getattr(data, "lead_name", None)
     base = Watch(
         data.meeting_id,
         event.rep_id,
         "closed",
         event.occurred_at,
         lead_id if isinstance(lead_id, str) else None,
+        lead_name=lead_name if isinstance(lead_name, str) else None,
+        source=event.source,
     )
     kind = event.type
     if isinstance(data, MeetingBookedData | MeetingRescheduledData):
@@ -198,6 +212,8 @@ def _alert(rule: str, watch: Watch, recipient: Recipient) -> Alert:
         data={
             "meeting_id": watch.meeting_id,
             "lead_id": watch.lead_id,
+            "lead_name": watch.lead_name,
+            "source": watch.source,
             "rep_id": watch.rep_id,
             "scheduled_for": _iso(watch.scheduled_for),
             "opened_at": _iso(watch.opened_at),

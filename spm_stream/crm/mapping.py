@@ -9,9 +9,10 @@ YAML replaces the defaults it names and keeps the others.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
+from urllib.parse import quote
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from spm_stream.events import EventType
 
@@ -69,6 +70,33 @@ class _CrmMapping(BaseModel):
         default="prospect",
         description="Who moved a meeting when the CRM does not say (none of the four does).",
     )
+
+    record_url: str | None = Field(
+        default=None,
+        description="Link to a lead in this CRM, for alerts: a URL with {lead_id} (and "
+        "optionally {meeting_id}), e.g. https://app.close.com/lead/{lead_id}/.",
+    )
+
+    @field_validator("record_url")
+    @classmethod
+    def _url_template(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith("https://") or "{lead_id}" not in value:
+            raise ValueError("expected an https:// URL containing {lead_id}")
+        try:
+            value.format(lead_id="x", meeting_id="y")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"only {{lead_id}} and {{meeting_id}} may be used: {exc}") from None
+        return value
+
+    def lead_url(self, lead_id: str | None, meeting_id: str) -> str | None:
+        """The lead's page in the CRM, when a ``record_url`` is configured."""
+        if self.record_url is None or not lead_id:
+            return None
+        return self.record_url.format(
+            lead_id=quote(lead_id, safe=""), meeting_id=quote(meeting_id, safe="")
+        )
 
     def owner(self, crm_id: str | None) -> tuple[str, str | None] | None:
         """The (rep_id, team_id) of a CRM owner id, or None when unmapped."""
@@ -199,10 +227,18 @@ class PipedriveMapping(_CrmMapping):
     )
 
 
+_CRMS: Final = frozenset({"hubspot", "salesforce", "close", "pipedrive"})
+
+
 class CrmMappings(BaseModel):
     """The ``crm:`` section: one mapping per CRM, each with shipped defaults."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def lead_url(self, source: str | None, lead_id: str | None, meeting_id: str) -> str | None:
+        """The lead's page in the CRM an event came from (``source``), if configured."""
+        mapping = getattr(self, source, None) if source in _CRMS else None
+        return mapping.lead_url(lead_id, meeting_id) if mapping is not None else None
 
     hubspot: HubSpotMapping = HubSpotMapping()
     salesforce: SalesforceMapping = SalesforceMapping()

@@ -186,6 +186,40 @@ async def test_no_show_escalates_to_rep_then_manager_exactly_on_working_time(
     assert len(stack.messages("mgr-1")) == 1
 
 
+async def test_a_no_show_dm_names_the_lead_and_links_to_the_crm(
+    make_stack: Any, env: dict[str, str]
+) -> None:
+    """The booking names the lead; the no-show (which names none) keeps it; the DM shows
+    the name as a link to the lead's page through crm.close.record_url."""
+    tag = env["SPM_TEST_TAG"]
+    config = people(tag, **quiet())
+    config["crm"] = {"close": {"record_url": "https://app.close.com/lead/{lead_id}/"}}
+    stack: Stack = await make_stack(config)
+    monday = berlin("2026-11-30T09:00:00")
+
+    def close_event(event_id: str, etype: str, **data: Any) -> bytes:
+        body = json.loads(event(event_id, etype, rep="rep-2", at=monday.isoformat(), **data))
+        return json.dumps({**body, "source": "close"}).encode()
+
+    await stack.events(
+        close_event(
+            f"{tag}-b",
+            "meeting.booked",
+            meeting_id="m-274",
+            scheduled_for=monday.isoformat(),
+            lead_id="lead_KLine 1",
+            lead_name="KLine GmbH",
+        ),
+        close_event(f"{tag}-n", "meeting.no_show", meeting_id="m-274"),
+        now=monday,
+    )
+    raised = await stack.tick(berlin("2026-11-30T13:00:00"))
+    assert [a.rule for a in raised] == ["no_show.rep"]
+    (dm,) = stack.messages("rep-2")
+    body = json.dumps(dm.blocks)
+    assert "<https://app.close.com/lead/lead_KLine%201/|KLine GmbH>" in body
+
+
 async def test_reschedule_held_and_rebooking_close_the_watch(
     make_stack: Any, env: dict[str, str]
 ) -> None:
