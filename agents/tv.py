@@ -23,7 +23,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from redis.exceptions import RedisError
 
 from agents.app import Runtime
-from notifications.render import labels, number
+from notifications.render import LOCALES, labels, number
 from spm_stream.leaderboards import check_metric
 from spm_stream.query import contest_standings, live_board
 from spm_stream.scopes import ORG
@@ -77,7 +77,6 @@ async def tv_payload(rt: Runtime, query: dict[str, str], now: datetime) -> dict[
                         "id": r.rep_id,
                         "name": name_of(r.rep_id),
                         "value": r.value,
-                        "shown": number(r.value),
                     }
                     for r in rows[:10]
                 ],
@@ -124,19 +123,33 @@ async def tv_payload(rt: Runtime, query: dict[str, str], now: datetime) -> dict[
                             "id": r["rep_id"],
                             "name": directory.display_name(r["rep_id"]),
                             "value": r["value"],
-                            "shown": number(r["value"]),
                         }
                         for r in body["rows"]
                     ],
                 }
             )
     local = now.astimezone(directory.zone()).strftime("%H:%M:%S")
+    for board in boards:
+        for row in board["rows"]:
+            row["shown"] = _local_number(row["value"], t)
     return {
         "title": title,
         "boards": boards,
         "updated": f"{t['updated']} {local}",
         "empty": t["tv_empty"],
+        "locale": locale if locale in LOCALES else "en",
+        "connecting": t["tv_connecting"],
+        "reconnecting": t["tv_reconnecting"],
     }
+
+
+def _local_number(value: float, t: dict[str, Any]) -> str:
+    """12.500,5 in German, 12,500.5 in English: the separators of the page's locale."""
+    raw = number(value)
+    marks = t["number"]
+    return (
+        raw.replace(",", "\x00").replace(".", marks["decimal"]).replace("\x00", marks["thousands"])
+    )
 
 
 def register(app: faust.App, rt: Runtime) -> None:
@@ -152,7 +165,13 @@ def register(app: faust.App, rt: Runtime) -> None:
                 first = await tv_payload(rt, query, datetime.now(UTC))
             except ValueError as exc:
                 return self.json({"error": str(exc)}, status=400)
-            html = _PAGE.render(title=first["title"], stream_url="/tv/stream?" + urlencode(query))
+            html = _PAGE.render(
+                title=first["title"],
+                stream_url="/tv/stream?" + urlencode(query),
+                locale=first["locale"],
+                connecting=first["connecting"],
+                reconnecting=first["reconnecting"],
+            )
             return self.html(html)
 
     streams = 0  # open /tv/stream connections of this worker

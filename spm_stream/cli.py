@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import importlib.util
 import json
 import os
 import sys
@@ -24,7 +25,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from spm_stream.checks import Checked, ServiceDown, check_configuration, require_services
-from spm_stream.directory import load_directory
+from spm_stream.directory import Directory, load_directory
 from spm_stream.report import SCOPE_KINDS
 from spm_stream.scopes import ORG, Routing
 from spm_stream.settings import ConfigError, Settings, load_settings
@@ -400,10 +401,11 @@ def leaderboard(
     from rich.console import Console
     from rich.table import Table
 
+    from spm_stream.tables import board_value, period_label
+
     names = directory.display_name
-    where = f"{scope} {board_id}"
-    p = body["period"]
-    table = Table(title=f"{metric} · {where} · {period} {p['start'][:10]}…{p['end'][:10]}")
+    where = directory.scope_name(scope, board_id)
+    table = Table(title=f"{metric} · {where} · {period_label(body['period'])}")
     for column in ("#", "rep", metric, "volume", "reached"):
         table.add_column(column)
     shown = body["rows"] + [
@@ -414,7 +416,7 @@ def leaderboard(
         row = (
             str(r["rank"]),
             names(r["rep_id"]),
-            f"{r['value']:g}",
+            board_value(metric, r["value"]),
             str(r["volume"]),
             r["reached"],
         )
@@ -458,7 +460,8 @@ def kpis(scope: str, scope_id: str | None, period: str, at: datetime | None, fmt
     sid = ORG if scope == "org" or scope_id is None else scope_id
     settings = load_settings()
     require_services(settings, redis=True)
-    routing = Routing.from_directory(load_directory(settings.config))
+    directory = load_directory(settings.config)
+    routing = Routing.from_directory(directory)
     targets = load_targets(settings.targets)
 
     async def read() -> dict[str, Any]:
@@ -476,7 +479,7 @@ def kpis(scope: str, scope_id: str | None, period: str, at: datetime | None, fmt
         finally:
             await store.close()
 
-    _print_reports([asyncio.run(read())], fmt, single=True)
+    _print_reports([asyncio.run(read())], fmt, directory, single=True)
 
 
 @cli.command()
@@ -557,11 +560,14 @@ def report(
         scope=scope,
         scope_id=sid,
     )
-    _print_reports(reports, fmt)
+    _print_reports(reports, fmt, directory)
 
 
-def _print_reports(reports: list[dict[str, Any]], fmt: str, *, single: bool = False) -> None:
-    """JSON (one object when ``single``, else a list) or rich tables."""
+def _print_reports(
+    reports: list[dict[str, Any]], fmt: str, directory: Directory, *, single: bool = False
+) -> None:
+    """JSON (one object when ``single``, else a list) or rich tables sized to the terminal
+    (80 columns when piped), with names from the people file."""
     if fmt == "json":
         click.echo(json.dumps(reports[0] if single else reports, indent=2, ensure_ascii=False))
         return
@@ -569,8 +575,9 @@ def _print_reports(reports: list[dict[str, Any]], fmt: str, *, single: bool = Fa
 
     from spm_stream.tables import kpi_tables
 
-    for table in kpi_tables(reports):
-        Console().print(table)
+    console = Console()
+    for table in kpi_tables(reports, name_of=directory.scope_name, width=console.width):
+        console.print(table)
 
 
 @cli.command("post-leaderboard")
@@ -769,7 +776,28 @@ def bench_noop_worker(expected: int) -> None:
     ).execute_from_commandline()
 
 
-@cli.command()
+def _message_kinds() -> tuple[list[str], list[str]]:
+    """Every shipped message template, and those with no shipped sample, read from the
+    package's folders (so the help of `preview` cannot go stale) without importing it."""
+    spec = importlib.util.find_spec("notifications")
+    if spec is None or spec.origin is None:
+        return [], []
+    package = Path(spec.origin).parent
+    kinds = sorted(p.name.removesuffix(".json.j2") for p in package.glob("templates/*.json.j2"))
+    samples = {p.stem for p in package.glob("samples/*.json")}
+    return kinds, [k for k in kinds if k not in samples]
+
+
+_KINDS, _NO_SAMPLE = _message_kinds()
+_PREVIEW_HELP = f"""Render one message KIND to the terminal without sending it.
+
+KIND is a template: {", ".join(_KINDS)}. Without a shipped sample
+({", ".join(_NO_SAMPLE) or "none"}), give --data. Templates in SPM_TEMPLATES_DIR
+override the shipped ones.
+"""
+
+
+@cli.command(help=_PREVIEW_HELP)
 @click.argument("kind")
 @click.option("--locale", type=click.Choice(["en", "de", "zh"]), default="en", show_default=True)
 @click.option(
@@ -782,12 +810,6 @@ def bench_noop_worker(expected: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the Block Kit JSON instead.")
 @_config_errors
 def preview(kind: str, locale: str, data_file: Path | None, zone: str, as_json: bool) -> None:
-    """Render one message KIND to the terminal without sending it.
-
-    KIND is a template: nudge, digest, no_show_rep, no_show_manager,
-    reschedule_by_rep, behind_target, back_on_pace, big_deal (or leaderboard
-    with --data). Templates in SPM_TEMPLATES_DIR override the shipped ones.
-    """
     from notifications.render import as_terminal, render, sample
 
     settings = load_settings()

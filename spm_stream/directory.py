@@ -146,6 +146,15 @@ class Directory(_Strict):
         config = team.calendar if team and team.calendar else self.calendar
         return config.for_zone(self.zone_of(person_id))
 
+    def scope_name(self, scope: str, scope_id: str) -> str:
+        """What people call a rep, team or the org (tables show names, not ids)."""
+        if scope == "rep":
+            return self.display_name(scope_id)
+        if scope == "team":
+            team = self.teams.get(scope_id)
+            return (team.name if team is not None else None) or scope_id
+        return "org"
+
     def roster(self) -> Roster:
         """The reps and teams events may name (canonical webhooks check it)."""
         return Roster(frozenset(self.reps()), frozenset(self.teams))

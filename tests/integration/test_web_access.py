@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -19,7 +20,7 @@ from spm_stream.crm.generic import MAX_EVENTS
 from spm_stream.embedded import free_port, redis_server_binary, spawn, stop, wait_for_port
 from spm_stream.settings import Settings
 from tests.events import event
-from tests.integration.conftest import read_topic, run_cli
+from tests.integration.conftest import produce, read_topic, run_cli, wait_for_processed
 from tests.integration.test_webhooks import wait_until_serving
 
 pytestmark = pytest.mark.integration
@@ -258,3 +259,23 @@ async def test_health_and_stats_tell_when_redis_is_away_or_unsafe(
         finally:
             await store.redis.config_set("maxmemory-policy", before)
         assert await _status(http, worker.web + "/health") == 200
+
+
+async def test_the_tv_page_speaks_the_screens_language(
+    env: dict[str, str], settings: Settings, store: Any, start_worker: Any
+) -> None:
+    now = datetime.now(UTC).isoformat()
+    produce(settings, [(b"rep-1", event(f"tv-{i}", rep="rep-1", at=now)) for i in range(1234)])
+    worker = start_worker(SPM_LEADERBOARD_INTERVAL_S="0", SPM_RULES_INTERVAL_S="0")
+    await wait_for_processed(store, 1234, worker)
+    async with aiohttp.ClientSession(headers=worker.auth) as http:
+        query = "team=t1&metrics=calls&period=rolling_7&locale=de"
+        async with http.get(f"{worker.web}/tv?{query}") as page:
+            html = await page.text()
+        assert '<html lang="de">' in html
+        assert "verbinde…" in html
+        async with http.get(f"{worker.web}/tv/stream?{query}") as stream:
+            first = json.loads((await stream.content.readline()).removeprefix(b"data: "))
+    (board,) = first["boards"]
+    assert board["title"] == "Anrufe · Letzte 7 Tage"
+    assert board["rows"][0]["shown"] == "1.234"

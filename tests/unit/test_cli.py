@@ -235,3 +235,12 @@ def test_something_else_on_the_port_is_not_taken_for_redis(monkeypatch: pytest.M
     server.close()
     assert result.exit_code == 69
     assert "something answers there, but not this service" in result.output
+
+
+def test_preview_help_lists_every_template() -> None:
+    templates = Path(__file__).parents[2] / "notifications" / "templates"
+    kinds = sorted(p.name.removesuffix(".json.j2") for p in templates.glob("*.json.j2"))
+    shown = " ".join(CliRunner().invoke(cli, ["preview", "--help"]).output.split())
+    for kind in kinds:
+        assert kind in shown
+    assert "Without a shipped sample (leaderboard)" in shown
