@@ -57,6 +57,7 @@ async def tv_payload(rt: Runtime, query: dict[str, str], now: datetime) -> dict[
     locale = query.get("locale", directory.locale)
     t = labels(locale)
     boards: list[dict[str, Any]] = []
+    scope_is_org = "contest" not in query and query.get("team") is None
     if "contest" in query:
         found = {c.id: c for c in await rt.store.contests()}
         contest = found.get(query["contest"])
@@ -132,6 +133,10 @@ async def tv_payload(rt: Runtime, query: dict[str, str], now: datetime) -> dict[
     for board in boards:
         for row in board["rows"]:
             row["shown"] = _local_number(row["value"], t)
+            if scope_is_org:  # the org board says which team each rep is on
+                team_id = directory.team_of(row["id"])
+                team = directory.teams.get(team_id) if team_id else None
+                row["team"] = (team.name or team_id) if team is not None else None
     return {
         "title": title,
         "boards": boards,

@@ -289,6 +289,10 @@ _EMOJI: Final = {
     "bar_chart": "📊",
     "red_circle": "🔴",
     "large_green_circle": "🟢",
+    "checkered_flag": "🏁",
+    "medal": "🏅",
+    "telephone_receiver": "📞",
+    "dart": "🎯",
 }
 
 
@@ -312,6 +316,14 @@ def _render_block(block: dict[str, Any]) -> str:
         return f"<pre>{_mrkdwn(block.get('text', {}).get('text', ''))}</pre>"
     if kind == "divider":
         return "<hr>"
+    if kind == "actions":
+        # Buttons as Slack shows them; pressing them in Slack posts to /slack/interactions.
+        labels = [
+            _mrkdwn(e.get("text", {}).get("text", ""))
+            for e in block.get("elements", [])
+            if e.get("type") == "button"
+        ]
+        return "<div class=actions>" + "".join(f"<button>{b}</button>" for b in labels) + "</div>"
     return f"<pre class=raw>{html.escape(json.dumps(block))}</pre>"
 
 

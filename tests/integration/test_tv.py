@@ -158,6 +158,38 @@ async def test_tv_page_updates_itself_in_headless_chromium(
                 png = base64.b64decode(shot["data"])
                 assert png.startswith(b"\x89PNG")
                 keep_artifact("tv-page.png", png)
+
+                # The org board, from a laptop to a wall screen: every name beside its value,
+                # with the rep's team.
+                org = sign_tv_query(
+                    tv_key(env["SPM_API_TOKEN"]),
+                    "hall",
+                    {"metrics": "calls,emails,meetings_booked", "period": "week"},
+                )
+                await page.call("Page.navigate", url=f"{worker.web}/tv?{urlencode(org)}")
+                await page.until("!!document.querySelector('ol[data-metric=calls] li .team')")
+                assert (
+                    await page.js(
+                        "document.querySelector('ol[data-metric=calls] li .team').textContent"
+                    )
+                    == "Team One"
+                )
+                for width, height in ((1280, 720), (1400, 900), (3840, 2160)):
+                    await page.call(
+                        "Emulation.setDeviceMetricsOverride",
+                        width=width, height=height, deviceScaleFactor=1, mobile=False,
+                    )  # fmt: skip
+                    overlaps = await page.js(
+                        "[...document.querySelectorAll('li')].filter(li => {"
+                        " const n = li.querySelector('.name').getBoundingClientRect();"
+                        " const v = li.querySelector('.value').getBoundingClientRect();"
+                        " const row = li.getBoundingClientRect();"
+                        " return n.right > v.left || v.right > row.right + 1;"
+                        "}).length"
+                    )
+                    assert overlaps == 0, f"names collide with values at {width} px"
+                    wide = await page.js("document.documentElement.scrollWidth")
+                    assert wide <= width, f"the page scrolls sideways at {width} px"
             async with http.get(f"{worker.web}/tv?team=nope", headers=worker.auth) as response:
                 assert response.status == 400
                 assert "unknown team 'nope'" in json.dumps(await response.json())

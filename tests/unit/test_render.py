@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -207,3 +208,21 @@ def test_rates_show_one_decimal_and_the_locales_percent() -> None:
     de = render("behind_target", "de", {"a": data, "rep": "Ana", "name": "Ana", "zone": "UTC"})
     assert "34.5% of 40%" in json.dumps(en.blocks)
     assert "bisher 34,5 % von 40 %" in json.dumps(de.blocks, ensure_ascii=False)
+
+
+def test_the_local_slack_page_shows_every_emoji_our_messages_use_and_real_buttons() -> None:
+    from notifications.slack_server import _EMOJI, _render_block
+
+    root = Path(__file__).parents[2]
+    sources = [*root.glob("notifications/templates/*.j2"), root / "spm_stream/gamification.py"]
+    used = {m for path in sources for m in re.findall(r":([a-z0-9_+-]+):", path.read_text())}
+    used -= {"emoji"}  # a docstring's placeholder
+    assert used <= set(_EMOJI), used - set(_EMOJI)
+    button = {
+        "type": "button",
+        "action_id": "snooze",
+        "text": {"type": "plain_text", "text": "Snooze"},
+    }
+    assert _render_block({"type": "actions", "elements": [button]}) == (
+        "<div class=actions><button>Snooze</button></div>"
+    )
