@@ -134,9 +134,11 @@ async def tv_payload(rt: Runtime, query: dict[str, str], now: datetime) -> dict[
         for row in board["rows"]:
             row["shown"] = _local_number(row["value"], t)
             if scope_is_org:  # the org board says which team each rep is on
-                team_id = directory.team_of(row["id"])
-                team = directory.teams.get(team_id) if team_id else None
-                row["team"] = (team.name or team_id) if team is not None else None
+                row["team"] = (
+                    directory.scope_name("team", t_id)
+                    if (t_id := directory.team_of(row["id"]))
+                    else None
+                )
     return {
         "title": title,
         "boards": boards,

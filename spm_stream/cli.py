@@ -650,10 +650,9 @@ def slack_server(host: str, port: int, token: str | None) -> None:
 )
 @click.option(
     "--rate",
-    default=200.0,
-    show_default=True,
-    type=click.FloatRange(min=1),
-    help="Generated events per second.",
+    type=click.FloatRange(min=0.1),
+    help="Generated episodes (a call, an e-mail, a booking and what follows) per second "
+    "(default: the compressed clock's, a working day of activity per rep every 5 minutes).",
 )
 @click.option("--teams", default=3, show_default=True, type=click.IntRange(1, 50))
 @click.option("--reps-per-team", default=5, show_default=True, type=click.IntRange(1, 200))
@@ -666,7 +665,7 @@ def slack_server(host: str, port: int, token: str | None) -> None:
 )
 @_config_errors
 def demo(
-    duration: float | None, rate: float, teams: int, reps_per_team: int, slack_port: int
+    duration: float | None, rate: float | None, teams: int, reps_per_team: int, slack_port: int
 ) -> None:
     """Run everything locally: broker, Redis, worker, local Slack and an event generator.
 

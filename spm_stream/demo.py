@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -24,10 +25,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlencode
 
 import yaml
 from kafka import KafkaProducer
 
+from spm_stream.access import sign_tv_query, tv_key
 from spm_stream.directory import load_directory
 from spm_stream.embedded import (
     EMBEDDED_SESSION_TIMEOUT_S,
@@ -45,16 +48,30 @@ from spm_stream.topics import ensure_topics
 __all__ = ["DemoOptions", "run_demo"]
 
 
+#: The demo's compressed clock: a rep's working day of activity passes in this many seconds,
+#: so the boards show a believable day (dozens of calls a rep, not thousands).
+DEMO_DAY_S: Final = 300.0
+#: Episodes (a call, an e-mail, a booking and what follows) a rep starts in a working day.
+EPISODES_PER_REP_DAY: Final = 45
+
+
 @dataclass(frozen=True)
 class DemoOptions:
     """What the demo runs: how long, how fast, how many teams and reps."""
 
     duration_s: float | None = None
-    rate: float = 200.0
+    rate: float | None = None  # episodes per second; None: the compressed clock's pace
     teams: int = 3
     reps_per_team: int = 5
     slack_port: int = 8765
     seed: int = 7
+
+    @property
+    def episodes_per_s(self) -> float:
+        """How fast episodes come: a working day of them per ``DEMO_DAY_S`` for every rep."""
+        if self.rate is not None:
+            return self.rate
+        return self.teams * self.reps_per_team * EPISODES_PER_REP_DAY / DEMO_DAY_S
 
 
 #: A weekly call target that the demo's slower reps fall behind on.
@@ -95,6 +112,7 @@ def run_demo(options: DemoOptions, say: Callable[[str], None]) -> dict[str, Any]
             app_id=f"spm-demo-{os.getpid()}",
             redis_prefix=f"spm-demo-{os.getpid()}",
             web_port=free_port(),
+            api_token=secrets.token_hex(16),
             data_dir=workdir / "faust",
             leaderboard_interval_s=3,
             kafka_session_timeout_s=(
@@ -117,9 +135,21 @@ def run_demo(options: DemoOptions, say: Callable[[str], None]) -> dict[str, Any]
         children.callback(stop, worker, 30.0)
 
         page = f"http://127.0.0.1:{slack_port}/"
+        web = f"http://127.0.0.1:{settings.web_port}"
+        assert settings.api_token is not None
+        token = settings.api_token.get_secret_value()
+        first_team = next(iter(load_directory(config).teams))
+        tv = sign_tv_query(tv_key(token), "demo", {"team": first_team, "period": "day"})
+        tv_page = f"{web}/tv?{urlencode(tv)}"
         say(f"Kafka: {settings.kafka_url} ({'embedded tansu' if embedded_kafka else 'external'})")
         say(f"Redis: {redact_url(settings.redis_url or '')} · logs in {workdir}")
         say(f"Slack messages appear at {page}  (Ctrl-C stops the demo)")
+        say(f"TV page (a screen's signed link): {tv_page}")
+        say(f"Worker: {web}/health · read API: curl -H 'Authorization: Bearer {token}' {web}/stats")
+        say(
+            f"Compressed clock: a working day of activity every {DEMO_DAY_S / 60:g} minutes "
+            f"(~{EPISODES_PER_REP_DAY} episodes a rep), alert timers in seconds"
+        )
 
         started = time.monotonic()
         producer = KafkaProducer(
@@ -149,6 +179,8 @@ def run_demo(options: DemoOptions, say: Callable[[str], None]) -> dict[str, Any]
             "elapsed_s": round(time.monotonic() - started, 1),
             "kafka": "embedded" if embedded_kafka else "external",
             "slack_page": page,
+            "tv_page": tv_page,
+            "worker": web,
         }
 
 
@@ -159,12 +191,12 @@ def _feed(
     options: DemoOptions,
     worker: subprocess.Popen[bytes],
 ) -> tuple[int, bool]:
-    """Produce at ``options.rate`` events/s until the duration ends or Ctrl-C.
+    """Produce ``options.episodes_per_s`` episodes a second until the duration ends or Ctrl-C.
 
     Returns how many records were handed to the producer and whether the feed was
     interrupted; the count survives the interrupt, so the summary stays true.
     """
-    produced = 0
+    produced = episodes = 0
     started = time.monotonic()
     try:
         while options.duration_s is None or time.monotonic() - started < options.duration_s:
@@ -176,7 +208,8 @@ def _feed(
                 producer.send(settings.topic, key=key, value=value)
                 produced += 1
             # Pace to the target rate without drifting.
-            ahead = produced / options.rate - (time.monotonic() - started)
+            episodes += 1
+            ahead = episodes / options.episodes_per_s - (time.monotonic() - started)
             if ahead > 0:
                 time.sleep(ahead)
     except KeyboardInterrupt:

@@ -365,7 +365,9 @@ def demo_directory(gen: Generator, timezone: str = "UTC") -> dict[str, Any]:
             "nudge": {"at": "00:00"},
             "digest": {"at": "00:00"},
             "big_deal": {"USD": 50000, "EUR": 50000},
-            "notify": {"group_wait": "3s", "quiet_hours": None, "working_hours_only": False},
+            # A minute's alerts to one person go as one message: managers see a few grouped
+            # DMs, not one per no-show of the compressed day.
+            "notify": {"group_wait": "60s", "quiet_hours": None, "working_hours_only": False},
         },
     }
 
