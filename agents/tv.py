@@ -23,7 +23,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from redis.exceptions import RedisError
 
 from agents.app import Runtime
-from notifications.render import LOCALES, labels, number
+from notifications.render import LOCALES, labels, local_number
 from spm_stream.leaderboards import check_metric
 from spm_stream.query import contest_standings, live_board
 from spm_stream.scopes import ORG
@@ -132,7 +132,7 @@ async def tv_payload(rt: Runtime, query: dict[str, str], now: datetime) -> dict[
     local = now.astimezone(directory.zone()).strftime("%H:%M:%S")
     for board in boards:
         for row in board["rows"]:
-            row["shown"] = _local_number(row["value"], t)
+            row["shown"] = local_number(row["value"], t)
             if scope_is_org:  # the org board says which team each rep is on
                 row["team"] = (
                     directory.scope_name("team", t_id)
@@ -148,15 +148,6 @@ async def tv_payload(rt: Runtime, query: dict[str, str], now: datetime) -> dict[
         "connecting": t["tv_connecting"],
         "reconnecting": t["tv_reconnecting"],
     }
-
-
-def _local_number(value: float, t: dict[str, Any]) -> str:
-    """12.500,5 in German, 12,500.5 in English: the separators of the page's locale."""
-    raw = number(value)
-    marks = t["number"]
-    return (
-        raw.replace(",", "\x00").replace(".", marks["decimal"]).replace("\x00", marks["thousands"])
-    )
 
 
 def register(app: faust.App, rt: Runtime) -> None:

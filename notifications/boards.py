@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date, datetime, timedelta
-from typing import Literal
+from typing import Any, Final, Literal
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from notifications.charts import bar_chart
-from notifications.render import Message, labels, render
+from notifications.render import Message, labels, local_number, render
 from notifications.slack import post_or_update
 from spm_stream.boards import BoardSpec
 from spm_stream.directory import Directory
@@ -42,8 +42,13 @@ def board_message(
     team_name = team.name if team and team.name else team_id
     names = {**labels(locale)["metrics"], **labels(locale).get("metrics_extra", {})}
     metric_label = names.get(metric, metric)
+    t = labels(locale)
     rows = [
-        {"rank": e.rank, "name": directory.display_name(e.rep_id), "score": f"{e.score:g}"}
+        {
+            "rank": e.rank,
+            "name": directory.display_name(e.rep_id),
+            "score": score(metric, e.score, t),
+        }
         for e in entries
     ]
     return render(
@@ -57,6 +62,34 @@ def board_message(
             "empty": not rows,
         },
     )
+
+
+#: Board metrics that are percentages (as opposed to counts, revenue and points).
+_RATES: Final = frozenset(
+    {"reach_rate", "success_rate", "pipe_rate", "win_rate", "quote_acceptance_rate",
+     "no_show_rate", "avg_discount"}
+)  # fmt: skip
+
+
+def score(metric: str, value: float, t: dict[str, Any]) -> str:
+    """A board score in the locale: "34,5 %" for a rate, "1.200 EUR" for revenue, "12" calls."""
+    shown = local_number(value, t)
+    if metric in _RATES:
+        return str(t["percent"]).format(n=shown)
+    if metric.startswith("revenue:"):
+        return f"{shown} {metric.partition(':')[2]}"
+    return shown
+
+
+_TO: Final = " \N{EN DASH} "
+
+
+def period_text(t: dict[str, Any], kind: str, first: date, last: date) -> str:
+    """One way to name a board's period on every board: "Today · 2026-11-02",
+    "This week · 2026-11-30 to 2026-12-06" with an en dash (the last day, not the exclusive
+    end)."""
+    name = t.get(f"period_{kind}", kind)
+    return f"{name} · {first}" if first == last else f"{name} · {first}{_TO}{last}"
 
 
 def _digest(entries: list[BoardEntry]) -> str:
@@ -80,6 +113,7 @@ async def sync_team_board(
     if team is None or team.channel is None:
         return "no-channel"
     period = day_bucket(now, directory.zone())
+    day = date.fromisoformat(period.removeprefix("day:"))
     entries = await store.board(metric, "team", team_id, period, top=top)
     board_id = f"team:{team_id}:{metric}:{period}"
     known = await store.get_message(board_id)
@@ -92,7 +126,7 @@ async def sync_team_board(
         directory=directory,
         team_id=team_id,
         metric=metric,
-        period_label=f"{labels(locale)['today']} {period.removeprefix('day:')}",
+        period_label=period_text(labels(locale), "day", day, day),
         updated=now.astimezone(directory.zone()).strftime("%H:%M:%S"),
         locale=locale,
     )
@@ -137,16 +171,14 @@ async def sync_board(
         return "unchanged"
     locale = directory.locale
     t = labels(locale)
-    first = period["start"][:10]
-    last = (
-        date.fromisoformat(period["end"][:10]) - timedelta(days=1)
-    ).isoformat()  # end: exclusive
+    first = date.fromisoformat(period["start"][:10])
+    last = date.fromisoformat(period["end"][:10]) - timedelta(days=1)  # end: exclusive
     message = board_message(
         entries,
         directory=directory,
         team_id=spec.team or t.get("leaderboard", "org"),
         metric=spec.metric,
-        period_label=f"{t.get('period_' + spec.period, spec.period)} ({first}..{last})",
+        period_label=period_text(t, spec.period, first, last),
         updated=now.astimezone(directory.zone()).strftime("%H:%M:%S"),
         locale=locale,
     )
@@ -157,7 +189,7 @@ async def sync_board(
         await store.set_message(board_id, posted.channel, posted.ts, digest)
     elif spec.chart:
         rows = [(directory.display_name(e.rep_id), e.score) for e in entries]
-        png = bar_chart(message.text, f"{first}..{last}", rows)
+        png = bar_chart(message.text, f"{first}{_TO}{last}", rows)
         # files.upload v2 wants a channel id: the one Slack answered the post with.
         await client.files_upload_v2(
             channel=posted.channel, file=png, filename="leaderboard.png", title=message.text

@@ -26,6 +26,7 @@ __all__ = [
     "as_terminal",
     "check_templates",
     "labels",
+    "local_number",
     "local_time",
     "mrkdwn_escape",
     "number",
@@ -62,6 +63,13 @@ def mrkdwn_escape(text: object) -> str:
 def number(value: float) -> str:
     """12,500 or 12.5: whole numbers without decimals, others with one (charts, TV page)."""
     return f"{value:,.0f}" if value == round(value) else f"{value:,.1f}"
+
+
+def local_number(value: float, t: dict[str, Any]) -> str:
+    """``number`` with the separators of a locale's labels: 12.500,5 (de), 12,500.5 (en)."""
+    marks = t["number"]
+    swapped = number(value).replace(",", "\x00").replace(".", marks["decimal"])
+    return swapped.replace("\x00", marks["thousands"])
 
 
 def local_time(iso: object, zone: str = "UTC") -> str:

@@ -226,3 +226,20 @@ def test_the_local_slack_page_shows_every_emoji_our_messages_use_and_real_button
     assert _render_block({"type": "actions", "elements": [button]}) == (
         "<div class=actions><button>Snooze</button></div>"
     )
+
+
+def test_board_scores_and_periods_read_the_same_on_every_board() -> None:
+    from datetime import date
+
+    from notifications.boards import period_text, score
+    from notifications.render import labels
+
+    de, en = labels("de"), labels("en")
+    assert score("reach_rate", 34.4828, de) == "34,5 %"
+    assert score("reach_rate", 34.4828, en) == "34.5%"
+    assert score("revenue:EUR", 1200, de) == "1.200 EUR"
+    assert score("calls", 12.0, en) == "12"
+    day = date(2026, 11, 2)
+    assert period_text(en, "day", day, day) == "Today · 2026-11-02"
+    week = period_text(de, "week", date(2026, 11, 30), date(2026, 12, 6))
+    assert week == "Diese Woche · 2026-11-30 \N{EN DASH} 2026-12-06"
