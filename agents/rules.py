@@ -78,6 +78,7 @@ class RulesEngine:
         self.rules = directory.alerts
         self.routing = Routing.from_directory(directory)
         self.calendar_of = functools.lru_cache(maxsize=4096)(directory.calendar_of)
+        self._open_at: tuple[datetime, dict[str, list[Watch]]] | None = None
 
     async def tick(self, now: datetime) -> list[Alert]:
         """One evaluation of every rule at ``now``; returns the alerts published."""
@@ -328,7 +329,11 @@ class RulesEngine:
                 "rep", rep, rule.period, self.directory.team_of(rep)
             )
             return still_behind(alert, rep_paces(acc, wanted, rule, period, now, cal), period, rule)
-        open_by_rep = await self._open_no_shows()
+        # One read of the watches per delivery round (every refresh of a round has its `now`),
+        # not one per nudge: a morning delivers a nudge to every rep.
+        if self._open_at is None or self._open_at[0] != now:
+            self._open_at = (now, await self._open_no_shows())
+        open_by_rep = self._open_at[1]
         today = date.fromisoformat(alert.key)
         if alert.rule == "nudge":
             day = await self._rep_day(alert.subject, now, open_by_rep.get(alert.subject, []))
