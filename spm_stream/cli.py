@@ -71,6 +71,13 @@ def _config_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _require_given_services() -> None:
+    """For commands that start embedded services unless SPM_KAFKA_URL/SPM_REDIS_URL point
+    elsewhere (demo, bench): the ones pointed at must answer."""
+    given = load_settings()
+    require_services(given, kafka=given.kafka_url is not None, redis=given.redis_url is not None)
+
+
 def _checked(settings: Settings) -> Checked:
     """The configuration files, cross-checked; warnings printed to stderr."""
     checked = check_configuration(settings, os.environ)
@@ -459,10 +466,10 @@ def kpis(scope: str, scope_id: str | None, period: str, at: datetime | None, fmt
         raise click.BadParameter("required for --scope rep and team", param_hint="--id")
     sid = ORG if scope == "org" or scope_id is None else scope_id
     settings = load_settings()
-    require_services(settings, redis=True)
     directory = load_directory(settings.config)
     routing = Routing.from_directory(directory)
     targets = load_targets(settings.targets)
+    require_services(settings, redis=True)  # after the local checks
 
     async def read() -> dict[str, Any]:
         store = Store.from_settings(settings)
@@ -676,8 +683,7 @@ def demo(
     from spm_stream.demo import DemoOptions, install_stop_signals, run_demo
     from spm_stream.logs import configure_logging
 
-    given = load_settings()  # embedded services unless these point elsewhere
-    require_services(given, kafka=given.kafka_url is not None, redis=given.redis_url is not None)
+    _require_given_services()
     configure_logging("warn")
     install_stop_signals()
     options = DemoOptions(
@@ -745,8 +751,7 @@ def bench(
     from spm_stream.bench import BenchOptions, run_bench
     from spm_stream.logs import configure_logging
 
-    given = load_settings()  # embedded services unless these point elsewhere
-    require_services(given, kafka=given.kafka_url is not None, redis=given.redis_url is not None)
+    _require_given_services()
     configure_logging("warn")
     options = BenchOptions(
         events=n,
