@@ -172,29 +172,16 @@ class Notifier:
         where = route(first, self.directory)
         silences = await self.outbox.silences(now)
         muted = {i: a for i, a in alerts.items() if any(s.matches(a, now) for s in silences)}
-        if muted:
-            await self.outbox.audit(
-                now, "silenced", where.recipient, muted.values(), reason="at delivery"
-            )
-            await self.outbox.finish(group, muted, {}, now)
-            result.dropped += len(muted)
-        live = {i: a for i, a in alerts.items() if i not in muted}
+        live = await self._drop(group, now, where, alerts, muted, "silenced", "at delivery")
         # max_age at delivery too: an alert that waited out a long outage is no news now.
         # Counted from when it was meant to go out, so a weekend's quiet hours never expire it.
         stale = {i: a for i, a in live.items() if self._overdue(a, where, now)}
-        if stale:
-            await self.outbox.audit(
-                now, "expired", where.recipient, stale.values(), reason="older than max_age"
-            )
-            await self.outbox.finish(group, stale, {}, now)
-            result.dropped += len(stale)
-            live = {i: a for i, a in live.items() if i not in stale}
+        live = await self._drop(group, now, where, live, stale, "expired", "older than max_age")
+        result.dropped += len(muted) + len(stale)
+        if live and self.refresh is not None:
+            live = await self._refreshed(group, now, where, live)
         if not live:
             return
-        if self.refresh is not None:
-            live = await self._refreshed(group, now, where, live)
-            if not live:
-                return
         if where.channel is None:  # the directory changed since the alert was queued
             await self._undeliverable(now, where.recipient, live.values(), "no slack_id")
             await self.outbox.finish(group, live, {}, now)
@@ -314,24 +301,27 @@ class Notifier:
         """The group's alerts with their numbers as of delivery (``refresh``); those whose
         condition passed meanwhile are withdrawn, as a resolution withdraws its alert."""
         assert self.refresh is not None
-        fresh: dict[str, Alert] = {}
-        gone: dict[str, Alert] = {}
-        for identity, alert in live.items():
-            current = await self.refresh(alert, now)
-            if current is None:
-                gone[identity] = alert
-            else:
-                fresh[identity] = current
-        if gone:
-            await self.outbox.audit(
-                now,
-                "withdrawn",
-                where.recipient,
-                gone.values(),
-                reason="no longer true at delivery",
-            )
-            await self.outbox.finish(group, gone, {}, now)
-        return fresh
+        current = {identity: await self.refresh(alert, now) for identity, alert in live.items()}
+        gone = {i: live[i] for i, alert in current.items() if alert is None}
+        await self._drop(group, now, where, live, gone, "withdrawn", "no longer true at delivery")
+        return {i: alert for i, alert in current.items() if alert is not None}
+
+    async def _drop(
+        self,
+        group: str,
+        now: datetime,
+        where: Route,
+        alerts: dict[str, Alert],
+        dropped: dict[str, Alert],
+        status: str,
+        reason: str,
+    ) -> dict[str, Alert]:
+        """Finish ``dropped`` undelivered, audited with ``status``; the rest of ``alerts``."""
+        if not dropped:
+            return alerts
+        await self.outbox.audit(now, status, where.recipient, dropped.values(), reason=reason)
+        await self.outbox.finish(group, dropped, {}, now)
+        return {i: a for i, a in alerts.items() if i not in dropped}
 
     def _overdue(self, alert: Alert, where: Route, now: datetime) -> bool:
         """True when an alert is ``max_age`` past the time the policy meant to deliver it."""
