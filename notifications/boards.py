@@ -20,6 +20,7 @@ from spm_stream.directory import Directory
 from spm_stream.query import live_board
 from spm_stream.scopes import ORG, Routing
 from spm_stream.store import BoardEntry, Store
+from spm_stream.tables import PERCENT_KPIS
 from spm_stream.windows import day_bucket
 
 __all__ = ["SyncOutcome", "board_message", "sync_board", "sync_team_board"]
@@ -64,17 +65,10 @@ def board_message(
     )
 
 
-#: Board metrics that are percentages (as opposed to counts, revenue and points).
-_RATES: Final = frozenset(
-    {"reach_rate", "success_rate", "pipe_rate", "win_rate", "quote_acceptance_rate",
-     "no_show_rate", "avg_discount"}
-)  # fmt: skip
-
-
 def score(metric: str, value: float, t: dict[str, Any]) -> str:
     """A board score in the locale: "34,5 %" for a rate, "1.200 EUR" for revenue, "12" calls."""
     shown = local_number(value, t)
-    if metric in _RATES:
+    if metric in PERCENT_KPIS:
         return str(t["percent"]).format(n=shown)
     if metric.startswith("revenue:"):
         return f"{shown} {metric.partition(':')[2]}"

@@ -16,7 +16,15 @@ from rich.table import Table
 
 from spm_stream.kpis import KPI_KEYS
 
-__all__ = ["board_value", "format_kpi", "format_value", "kpi_tables", "period_label"]
+__all__ = [
+    "MONEY_KPIS",
+    "PERCENT_KPIS",
+    "board_value",
+    "format_kpi",
+    "format_value",
+    "kpi_tables",
+    "period_label",
+]
 
 #: KPIs that are percentages (per currency, for quota attainment).
 PERCENT_KPIS: Final = frozenset(
