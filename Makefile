@@ -37,7 +37,7 @@ demo: ## Run the demo on embedded services
 	$(VENV)/bin/spm-stream demo
 
 schema: ## Regenerate the committed JSON Schema of the event contract
-	$(VENV)/bin/spm-stream schema > spm_stream/schema/event.schema.json
+	$(VENV)/bin/spm-stream schema > spm_stream/contract/schema/event.schema.json
 
 snapshots: ## Regenerate the Slack message snapshots after a template change
 	SPM_UPDATE_SNAPSHOTS=1 $(PY) -m pytest tests/unit/test_render.py

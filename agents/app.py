@@ -17,11 +17,11 @@ from faust.sensors import Monitor
 
 from agents.consumer import consumer_class
 from agents.guard import ReadGuard
-from spm_stream.directory import Directory
-from spm_stream.scopes import Routing
-from spm_stream.settings import Settings
-from spm_stream.store import Store
-from spm_stream.targets import ReloadingTargets
+from spm_stream.config.directory import Directory
+from spm_stream.config.scopes import Routing
+from spm_stream.config.settings import Settings
+from spm_stream.config.targets import ReloadingTargets
+from spm_stream.store.redis_store import Store
 
 __all__ = ["PerEventQuietMonitor", "Runtime", "create_app", "new_faust_app"]
 

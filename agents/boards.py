@@ -17,8 +17,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from agents.app import Runtime
 from notifications.boards import sync_board, sync_team_board
 from notifications.slack import make_client
-from spm_stream.boards import default_board_teams
-from spm_stream.cron import Cron, last_fire
+from spm_stream.ranking.boards import default_board_teams
+from spm_stream.time.cron import Cron, last_fire
 
 __all__ = ["register"]
 

@@ -1,6 +1,6 @@
 """The counters agent: consumed batch → ingest and apply (``agents.ingester``) → DLQ, alerts → ack.
 
-Thin by design: validation and planning are ``spm_stream.ingest``; exactly-once
+Thin by design: validation and planning are ``spm_stream.counting.ingest``; exactly-once
 effect is the store's Lua script; both run in the ingest process. The batch is
 acked (so Faust may commit its offsets) only after the apply, and after its
 rejects and alerts are in their topics. A crash anywhere before the ack

@@ -15,8 +15,8 @@ from faust.web import Request, Response, View
 from redis.exceptions import RedisError
 
 from spm_stream.access import allowed_hosts, bearer_ok, host_allowed, tv_key, tv_screen
-from spm_stream.settings import Settings
-from spm_stream.store import Store
+from spm_stream.config.settings import Settings
+from spm_stream.store.redis_store import Store
 
 __all__ = ["ReadGuard"]
 

@@ -18,16 +18,16 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from agents.child import ChildDied, ChildProcess
-from spm_stream.alerting import event_alerts
-from spm_stream.alerts import Alert
-from spm_stream.counters import PlanMemo
-from spm_stream.directory import Directory
-from spm_stream.events import Event
-from spm_stream.ingest import Record, Reject, ingest
-from spm_stream.noshow import Watch, transition
-from spm_stream.scopes import Routing
-from spm_stream.settings import Settings
-from spm_stream.store import ApplyResult, Store, until_redis_answers
+from spm_stream.config.directory import Directory
+from spm_stream.config.scopes import Routing
+from spm_stream.config.settings import Settings
+from spm_stream.contract.events import Event
+from spm_stream.counting.ingest import Record, Reject, ingest
+from spm_stream.counting.planning import PlanMemo
+from spm_stream.rules.alerts import Alert
+from spm_stream.rules.evaluate import event_alerts
+from spm_stream.rules.noshow import Watch, transition
+from spm_stream.store.redis_store import ApplyResult, Store, until_redis_answers
 
 __all__ = [
     "BatchIngest",

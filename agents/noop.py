@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 
 from agents.app import new_faust_app
 from agents.batching import ack_all, take_batches
-from spm_stream.settings import Settings
+from spm_stream.config.settings import Settings
 
 __all__ = ["create_noop_app", "noop_key"]
 

@@ -23,8 +23,8 @@ from agents.rules import RulesEngine
 from notifications.notifier import Notifier
 from notifications.outbox import Outbox
 from notifications.slack import make_client
-from spm_stream.alerts import Alert
-from spm_stream.store import until_redis_answers
+from spm_stream.rules.alerts import Alert
+from spm_stream.store.redis_store import until_redis_answers
 
 __all__ = ["register"]
 

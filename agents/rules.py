@@ -27,7 +27,16 @@ from kafka.errors import KafkaError
 from redis.exceptions import RedisError
 
 from agents.child import ChildDied, ChildProcess
-from spm_stream.alerting import (
+from spm_stream.config.directory import Directory
+from spm_stream.config.scopes import ORG, Routing
+from spm_stream.config.settings import Settings
+from spm_stream.config.targets import ReloadingTargets
+from spm_stream.ranking.contests import Contest, announcements_due
+from spm_stream.ranking.gamification import earned_badges, points_by_bucket
+from spm_stream.ranking.leaderboards import Pass, Row, passes, rank
+from spm_stream.reports.query import contest_standings
+from spm_stream.rules.alerts import Alert, Recipient
+from spm_stream.rules.evaluate import (
     REFRESHED_AT_DELIVERY,
     RepDay,
     digest_alert,
@@ -38,18 +47,9 @@ from spm_stream.alerting import (
     still_behind,
     yesterday_of,
 )
-from spm_stream.alerts import Alert, Recipient
-from spm_stream.contests import Contest, announcements_due
-from spm_stream.directory import Directory
-from spm_stream.gamification import earned_badges, points_by_bucket
-from spm_stream.leaderboards import Pass, Row, passes, rank
-from spm_stream.noshow import Watch, advance
-from spm_stream.query import contest_standings
-from spm_stream.scopes import ORG, Routing
-from spm_stream.settings import Settings
-from spm_stream.store import Store
-from spm_stream.targets import ReloadingTargets
-from spm_stream.windows import period_containing
+from spm_stream.rules.noshow import Watch, advance
+from spm_stream.store.redis_store import Store
+from spm_stream.time.windows import period_containing
 
 if TYPE_CHECKING:  # the rules process imports this module: it needs neither Faust nor the app
     import faust

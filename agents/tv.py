@@ -24,9 +24,9 @@ from redis.exceptions import RedisError
 
 from agents.app import Runtime
 from notifications.render import LOCALES, labels, local_number
-from spm_stream.leaderboards import check_metric
-from spm_stream.query import contest_standings, live_board
-from spm_stream.scopes import ORG
+from spm_stream.config.scopes import ORG
+from spm_stream.ranking.leaderboards import check_metric
+from spm_stream.reports.query import contest_standings, live_board
 
 __all__ = ["register", "tv_payload"]
 

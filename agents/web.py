@@ -19,12 +19,12 @@ from redis.exceptions import RedisError
 from agents.app import Runtime
 from notifications.interactions import handle_interaction
 from notifications.notifier import Notifier
-from spm_stream.events import EARLIEST, LATEST
-from spm_stream.leaderboards import check_metric
-from spm_stream.query import live_board, live_report
-from spm_stream.report import SCOPE_KINDS
-from spm_stream.scopes import ORG
-from spm_stream.windows import PERIOD_KINDS
+from spm_stream.config.scopes import ORG
+from spm_stream.contract.events import EARLIEST, LATEST
+from spm_stream.ranking.leaderboards import check_metric
+from spm_stream.reports.query import live_board, live_report
+from spm_stream.reports.report import SCOPE_KINDS
+from spm_stream.time.windows import PERIOD_KINDS
 
 __all__ = ["register"]
 

@@ -15,13 +15,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from notifications.charts import bar_chart
 from notifications.render import Message, labels, local_number, render
 from notifications.slack import post_or_update
-from spm_stream.boards import BoardSpec
-from spm_stream.directory import Directory
-from spm_stream.query import live_board
-from spm_stream.scopes import ORG, Routing
-from spm_stream.store import BoardEntry, Store
-from spm_stream.tables import PERCENT_KPIS
-from spm_stream.windows import day_bucket
+from spm_stream.config.directory import Directory
+from spm_stream.config.scopes import ORG, Routing
+from spm_stream.ranking.boards import BoardSpec
+from spm_stream.reports.query import live_board
+from spm_stream.reports.tables import PERCENT_KPIS
+from spm_stream.store.redis_store import BoardEntry, Store
+from spm_stream.time.windows import day_bucket
 
 __all__ = ["SyncOutcome", "board_message", "sync_board", "sync_team_board"]
 

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 from slack_sdk.signature import SignatureVerifier
 
 from notifications.outbox import Outbox
-from spm_stream.directory import Directory
+from spm_stream.config.directory import Directory
 
 __all__ = ["SNOOZE_RULES", "handle_interaction"]
 

@@ -28,8 +28,8 @@ from notifications import blockkit
 from notifications.outbox import GROUP_LIMIT, Audit, Enqueue, Outbox
 from notifications.policy import PERMANENT_ERRORS, Route, backoff, deliver_at, drop_reason, route
 from notifications.render import Message, labels, render
-from spm_stream.alerts import Alert
-from spm_stream.directory import Directory
+from spm_stream.config.directory import Directory
+from spm_stream.rules.alerts import Alert
 
 __all__ = [
     "MAX_ALERTS_PER_MESSAGE",

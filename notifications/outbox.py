@@ -26,7 +26,7 @@ from typing import Any, Final
 from redis.asyncio import Redis
 
 from notifications.policy import Silence
-from spm_stream.alerts import Alert
+from spm_stream.rules.alerts import Alert
 
 __all__ = ["GROUP_LIMIT", "Audit", "AuditEntry", "Enqueue", "Outbox"]
 

@@ -19,10 +19,10 @@ from typing import Any, Final
 
 import orjson
 
-from spm_stream.alerts import Alert
-from spm_stream.directory import Directory
-from spm_stream.rules import NotifyPolicy, QuietHours
-from spm_stream.worktime import ALWAYS, WorkCalendar, next_working_instant
+from spm_stream.config.directory import Directory
+from spm_stream.rules.alerts import Alert
+from spm_stream.rules.config import NotifyPolicy, QuietHours
+from spm_stream.time.worktime import ALWAYS, WorkCalendar, next_working_instant
 
 __all__ = [
     "PERMANENT_ERRORS",

@@ -19,7 +19,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from notifications.render import Message
-from spm_stream.settings import ConfigError, Settings
+from spm_stream.config.settings import ConfigError, Settings
 
 __all__ = ["Posted", "make_client", "post_or_update"]
 

@@ -24,13 +24,13 @@ from kafka.errors import KafkaConnectionError, KafkaTimeoutError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from spm_stream.checks import Checked, ServiceDown, check_configuration, require_services
-from spm_stream.directory import Directory, load_directory
-from spm_stream.report import SCOPE_KINDS
-from spm_stream.scopes import ORG, Routing
-from spm_stream.settings import ConfigError, Settings, load_settings
-from spm_stream.store import Store
-from spm_stream.windows import PERIOD_KINDS
+from spm_stream.config.checks import Checked, ServiceDown, check_configuration, require_services
+from spm_stream.config.directory import Directory, load_directory
+from spm_stream.config.scopes import ORG, Routing
+from spm_stream.config.settings import ConfigError, Settings, load_settings
+from spm_stream.reports.report import SCOPE_KINDS
+from spm_stream.store.redis_store import Store
+from spm_stream.time.windows import PERIOD_KINDS
 
 __all__ = ["main"]
 
@@ -110,8 +110,8 @@ def worker() -> None:
     from faust.worker import Worker
 
     from agents.app import create_app
+    from spm_stream.ingestion.topics import ensure_topics
     from spm_stream.logs import logging_config
-    from spm_stream.topics import ensure_topics
 
     settings = load_settings()
     directory = _checked(settings).directory
@@ -139,7 +139,7 @@ def topics() -> None:
 @_config_errors
 def topics_create() -> None:
     """Create the input and dead-letter topics if they do not exist (idempotent)."""
-    from spm_stream.topics import ensure_topics
+    from spm_stream.ingestion.topics import ensure_topics
 
     settings = load_settings()
     require_services(settings, kafka=True)
@@ -160,7 +160,7 @@ def replay(file: Path, topic: str | None) -> None:
     dead-letter topic with the reason, like any bad input. Re-running the same
     file is harmless: event_ids already counted are skipped.
     """
-    from spm_stream.replay import replay_file
+    from spm_stream.ingestion.replay import replay_file
 
     settings = load_settings()
     require_services(settings, kafka=True)
@@ -213,7 +213,7 @@ def generate(
 
     import yaml
 
-    from spm_stream.generator import Generator, demo_directory
+    from spm_stream.devtools.generator import Generator, demo_directory
 
     try:
         tz = ZoneInfo(zone)
@@ -237,7 +237,7 @@ def generate(
                 count += 1
         click.echo(f"wrote {count} events ({first} + {days} days)", err=True)
         return
-    from spm_stream.replay import produce
+    from spm_stream.ingestion.replay import produce
 
     settings = load_settings()
     require_services(settings, kafka=True)
@@ -284,7 +284,7 @@ def import_(
         TimeRemainingColumn,
     )
 
-    from spm_stream.importer import count_rows, import_file, load_import_mapping
+    from spm_stream.ingestion.importer import count_rows, import_file, load_import_mapping
 
     settings = load_settings()
     require_services(settings, kafka=True)
@@ -320,7 +320,7 @@ _SCOPE = click.Choice(list(SCOPE_KINDS))
 
 
 def _board_metric(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    from spm_stream.leaderboards import check_metric
+    from spm_stream.ranking.leaderboards import check_metric
 
     try:
         return check_metric(value)
@@ -371,7 +371,7 @@ def leaderboard(
     Ties go to the earlier achiever (the rep who reached the score on an earlier
     day), then to the rep id. Rates only rank reps with at least --min-volume.
     """
-    from spm_stream.query import live_board
+    from spm_stream.reports.query import live_board
 
     settings = load_settings()
     require_services(settings, redis=True)
@@ -408,7 +408,7 @@ def leaderboard(
     from rich.console import Console
     from rich.table import Table
 
-    from spm_stream.tables import board_value, period_label
+    from spm_stream.reports.tables import board_value, period_label
 
     names = directory.display_name
     where = directory.scope_name(scope, board_id)
@@ -459,8 +459,8 @@ def kpis(scope: str, scope_id: str | None, period: str, at: datetime | None, fmt
     The JSON is the same object `spm-stream report` computes offline from a file,
     and the worker serves it at GET /kpis?scope=&id=&period=&at=.
     """
-    from spm_stream.query import live_report
-    from spm_stream.targets import load_targets
+    from spm_stream.config.targets import load_targets
+    from spm_stream.reports.query import live_report
 
     if scope != "org" and not scope_id:
         raise click.BadParameter("required for --scope rep and team", param_hint="--id")
@@ -539,8 +539,8 @@ def report(
     """
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    from spm_stream.report import fold, offline_report
-    from spm_stream.targets import load_targets
+    from spm_stream.config.targets import load_targets
+    from spm_stream.reports.report import fold, offline_report
 
     directory = load_directory(config_file)
     routing = Routing.from_directory(directory)
@@ -580,7 +580,7 @@ def _print_reports(
         return
     from rich.console import Console
 
-    from spm_stream.tables import kpi_tables
+    from spm_stream.reports.tables import kpi_tables
 
     console = Console()
     for table in kpi_tables(reports, name_of=directory.scope_name, width=console.width):
@@ -639,7 +639,7 @@ def slack_server(host: str, port: int, token: str | None) -> None:
     Point SPM_SLACK_BASE_URL at http://HOST:PORT/api/. Received messages are
     shown at http://HOST:PORT/ and as JSON at /_messages.
     """
-    from notifications.slack_server import run_forever
+    from spm_stream.devtools.slack_server import run_forever
 
     click.echo(
         f"local Slack on http://{host}:{port}/ (API base http://{host}:{port}/api/)", err=True
@@ -680,7 +680,7 @@ def demo(
     and Redis from PyPI wheels. Open the printed URL to watch the live
     leaderboards being posted and edited.
     """
-    from spm_stream.demo import DemoOptions, install_stop_signals, run_demo
+    from spm_stream.devtools.demo import DemoOptions, install_stop_signals, run_demo
     from spm_stream.logs import configure_logging
 
     _require_given_services()
@@ -748,7 +748,7 @@ def bench(
     events_per_s, ceiling_events_per_s, faust_noop_events_per_s, ratio,
     ratio_to_faust_noop, p50_ms, p99_ms and rss_mb. See BENCHMARKS.md.
     """
-    from spm_stream.bench import BenchOptions, run_bench
+    from spm_stream.devtools.bench import BenchOptions, run_bench
     from spm_stream.logs import configure_logging
 
     _require_given_services()
@@ -869,7 +869,7 @@ def silence_add(
     rule: str | None, subject: str | None, duration: str, comment: str, created_by: str
 ) -> None:
     """Add a silence; matching alerts are dropped (and audited) until it ends."""
-    from spm_stream.rules import parse_duration
+    from spm_stream.rules.config import parse_duration
 
     if rule is None and subject is None:
         raise click.UsageError(
@@ -996,7 +996,7 @@ def notifications_log(rep: str | None, since: datetime | None, limit: int, fmt: 
 @_config_errors
 def progress(rep: str, fmt: str) -> None:
     """A rep's points (today, this week), current streak and badges earned."""
-    from spm_stream.gamification import points_of_day, streak
+    from spm_stream.ranking.gamification import points_of_day, streak
 
     settings = load_settings()
     require_services(settings, redis=True)
@@ -1082,7 +1082,7 @@ def contest_create(
     """Create a contest; it is announced at its start, milestones and end by the leader worker."""
     from pydantic import ValidationError
 
-    from spm_stream.contests import Contest
+    from spm_stream.ranking.contests import Contest
 
     settings = load_settings()
     directory = load_directory(settings.config)
@@ -1166,7 +1166,7 @@ def contest_list(fmt: str) -> None:
 @_config_errors
 def contest_standings_command(contest_id: str, fmt: str) -> None:
     """A contest's standings now (ties to the earlier achiever)."""
-    from spm_stream.query import contest_standings
+    from spm_stream.reports.query import contest_standings
 
     settings = load_settings()
     require_services(settings, redis=True)
@@ -1235,7 +1235,7 @@ def dlq() -> None:
 @_config_errors
 def dlq_list(only_open: bool, limit: int, fmt: str) -> None:
     """The latest dead letters: id (partition:offset), time, source, field and reason."""
-    from spm_stream.dlq import read_dead_letters
+    from spm_stream.ingestion.dlq import read_dead_letters
 
     settings = load_settings()
     require_services(settings, kafka=True, redis=True)
@@ -1262,7 +1262,7 @@ def dlq_list(only_open: bool, limit: int, fmt: str) -> None:
 @_config_errors
 def dlq_show(letter_id: str) -> None:
     """One dead letter as JSON, with its payload (edit it into a --fixed file)."""
-    from spm_stream.dlq import read_dead_letters
+    from spm_stream.ingestion.dlq import read_dead_letters
 
     settings = load_settings()
     require_services(settings, kafka=True, redis=True)
@@ -1292,7 +1292,7 @@ def dlq_replay(
     reason and stay open (exit code 1). Replaying is safe to repeat: event ids
     already counted are skipped by the worker.
     """
-    from spm_stream.dlq import fixed_events, read_dead_letters, replay, revive
+    from spm_stream.ingestion.dlq import fixed_events, read_dead_letters, replay, revive
 
     settings = load_settings()
     require_services(settings, kafka=True, redis=True)
@@ -1339,8 +1339,8 @@ def dlq_replay(
 
 @cli.command()
 def schema() -> None:
-    """Print the JSON Schema of the canonical event (committed as spm_stream/schema/)."""
-    from spm_stream.events import event_json_schema
+    """Print the JSON Schema of the canonical event (committed as spm_stream/contract/schema/)."""
+    from spm_stream.contract.events import event_json_schema
 
     click.echo(json.dumps(event_json_schema(), indent=2, ensure_ascii=False))
 

@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from spm_stream.report import Ledger, offline_report
-from spm_stream.scopes import Routing
-from spm_stream.targets import Targets
+from spm_stream.config.scopes import Routing
+from spm_stream.config.targets import Targets
+from spm_stream.reports.report import Ledger, offline_report
 
 AT = date(2026, 11, 2)
 DAY = "2026-11-02T10:00:00Z"
@@ -239,7 +239,7 @@ def goldens() -> list[Golden]:
     no_show = Golden(
         "no-show", "001: no-shows among meetings that were due", "g-no-show", {"no_show_rate": 20.0}
     )
-    # Ten meetings: one outcome each (spm_stream.outcomes).
+    # Ten meetings: one outcome each (spm_stream.counting.outcomes).
     no_show.add(8, "meeting.held", meeting_id="m{n}").add(2, "meeting.no_show", meeting_id="m{n}")
 
     discount = Golden(

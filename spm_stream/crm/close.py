@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from spm_stream.contract.events import EventType
+from spm_stream.counting.outcomes import RANKS
 from spm_stream.crm.mapping import CloseMapping
 from spm_stream.crm.model import (
     NOT_JSON,
@@ -24,8 +26,6 @@ from spm_stream.crm.model import (
     instant,
     text,
 )
-from spm_stream.events import EventType
-from spm_stream.outcomes import RANKS
 
 __all__ = ["map_close"]
 
@@ -117,7 +117,7 @@ def _meeting(
     extra = m.outcomes.get(text(data.get("outcome_id")) or "")
     if extra in RANKS and (etype is None or etype in RANKS):
         # The outcome the rep set wins over the status: Close marks every meeting
-        # "completed" once its time is over, no-shows too (spm_stream.outcomes).
+        # "completed" once its time is over, no-shows too (spm_stream.counting.outcomes).
         emit(key, extra, when("starts_at", "date_updated"), {"meeting_id": meeting_id})
         return
     if etype == EventType.MEETING_BOOKED and moved:

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from spm_stream.config.settings import Settings
 from spm_stream.crm import signatures
 from spm_stream.crm.close import map_close
 from spm_stream.crm.generic import Roster, map_canonical
@@ -23,7 +24,6 @@ from spm_stream.crm.mapping import CrmMappings
 from spm_stream.crm.model import Mapped, WebhookRequest
 from spm_stream.crm.pipedrive import map_pipedrive
 from spm_stream.crm.salesforce import ACK, map_salesforce, map_salesforce_record
-from spm_stream.settings import Settings
 
 __all__ = ["CRM_NAMES", "Endpoint", "endpoints", "remap"]
 

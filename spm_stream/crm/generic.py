@@ -14,8 +14,8 @@ from typing import Final, TypeVar
 
 import orjson
 
+from spm_stream.contract.events import Event, InvalidEvent, parse_event
 from spm_stream.crm.model import BadPayload, Mapped, Rejected
-from spm_stream.events import Event, InvalidEvent, parse_event
 
 __all__ = ["MAX_EVENTS", "Roster", "add_canonical", "map_canonical"]
 

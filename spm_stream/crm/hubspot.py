@@ -17,9 +17,9 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from spm_stream.contract.events import EventType
 from spm_stream.crm.mapping import HubSpotMapping
 from spm_stream.crm.model import NOT_JSON, BadPayload, Mapped, amount, canonical, instant, text
-from spm_stream.events import EventType
 
 __all__ = ["map_hubspot"]
 

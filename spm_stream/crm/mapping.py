@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from spm_stream.events import EventType
+from spm_stream.contract.events import EventType
 
 __all__ = [
     "CloseMapping",

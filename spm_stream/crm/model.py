@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from spm_stream.events import InvalidEvent, parse_event
+from spm_stream.contract.events import InvalidEvent, parse_event
 
 __all__ = [
     "NOT_JSON",

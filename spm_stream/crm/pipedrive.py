@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from spm_stream.contract.events import EventType
 from spm_stream.crm.mapping import PipedriveMapping
 from spm_stream.crm.model import NOT_JSON, BadPayload, Mapped, amount, canonical, instant, text
-from spm_stream.events import EventType
 
 __all__ = ["map_pipedrive"]
 

@@ -19,6 +19,7 @@ from typing import Any, Final
 import defusedxml.ElementTree as DefusedET
 from defusedxml import DefusedXmlException
 
+from spm_stream.contract.events import EventType
 from spm_stream.crm.mapping import SalesforceMapping
 from spm_stream.crm.model import (
     BadPayload,
@@ -30,7 +31,6 @@ from spm_stream.crm.model import (
     instant,
     text,
 )
-from spm_stream.events import EventType
 
 __all__ = ["ACK", "map_salesforce", "map_salesforce_record"]
 

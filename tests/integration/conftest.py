@@ -26,18 +26,18 @@ import pytest
 import yaml
 from kafka import KafkaConsumer, TopicPartition
 
-from notifications.slack_server import SlackState, serve
-from spm_stream import replay
-from spm_stream.embedded import (
+from spm_stream.config.settings import Settings, load_settings
+from spm_stream.devtools.embedded import (
     EMBEDDED_SESSION_TIMEOUT_S,
     embedded_services,
     free_port,
     spawn,
     stop,
 )
-from spm_stream.settings import Settings, load_settings
-from spm_stream.store import Stats, Store
-from spm_stream.topics import ensure_topics
+from spm_stream.devtools.slack_server import SlackState, serve
+from spm_stream.ingestion import replay
+from spm_stream.ingestion.topics import ensure_topics
+from spm_stream.store.redis_store import Stats, Store
 
 pytestmark = pytest.mark.integration
 

@@ -25,17 +25,17 @@ from agents.rules import RulesEngine
 from notifications.notifier import Notifier
 from notifications.outbox import Outbox
 from notifications.slack import make_client
-from notifications.slack_server import Fault
-from spm_stream.alerting import event_alerts
-from spm_stream.alerts import Alert, Recipient
-from spm_stream.directory import Directory
-from spm_stream.embedded import free_port
-from spm_stream.ingest import Record, ingest
-from spm_stream.noshow import transition
-from spm_stream.scopes import Routing
-from spm_stream.settings import Settings
-from spm_stream.store import Store
-from spm_stream.targets import ReloadingTargets
+from spm_stream.config.directory import Directory
+from spm_stream.config.scopes import Routing
+from spm_stream.config.settings import Settings
+from spm_stream.config.targets import ReloadingTargets
+from spm_stream.counting.ingest import Record, ingest
+from spm_stream.devtools.embedded import free_port
+from spm_stream.devtools.slack_server import Fault
+from spm_stream.rules.alerts import Alert, Recipient
+from spm_stream.rules.evaluate import event_alerts
+from spm_stream.rules.noshow import transition
+from spm_stream.store.redis_store import Store
 from tests.events import event
 from tests.integration.conftest import SlackFixture, run_cli
 

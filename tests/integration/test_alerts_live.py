@@ -28,8 +28,8 @@ import aiohttp
 import pytest
 import yaml
 
-from spm_stream.settings import Settings
-from spm_stream.store import Store
+from spm_stream.config.settings import Settings
+from spm_stream.store.redis_store import Store
 from tests.events import event
 from tests.integration.conftest import SlackFixture, produce, run_cli, wait_for_processed
 from tests.integration.test_alerts import people

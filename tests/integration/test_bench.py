@@ -13,7 +13,7 @@ import pytest
 from kafka.admin import KafkaAdminClient
 from redis import Redis
 
-from spm_stream.settings import load_settings
+from spm_stream.config.settings import load_settings
 from tests.integration.conftest import Services
 
 pytestmark = pytest.mark.integration

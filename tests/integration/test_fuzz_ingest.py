@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from spm_stream.events import InvalidEvent, parse_event
-from spm_stream.settings import Settings
-from spm_stream.store import Store
+from spm_stream.config.settings import Settings
+from spm_stream.contract.events import InvalidEvent, parse_event
+from spm_stream.store.redis_store import Store
 from tests.events import event
 from tests.integration.conftest import produce, read_topic, wait_for_processed
 

@@ -15,9 +15,9 @@ from typing import Any
 import orjson
 import pytest
 
-from spm_stream.importer import ImportMapping, import_file
-from spm_stream.settings import Settings
-from spm_stream.store import Store
+from spm_stream.config.settings import Settings
+from spm_stream.ingestion.importer import ImportMapping, import_file
+from spm_stream.store.redis_store import Store
 from tests import crm
 from tests.integration.conftest import produce, run_cli, wait_for_processed
 

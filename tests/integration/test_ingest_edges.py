@@ -16,10 +16,10 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from agents.ingester import BatchIngest, RawRecord
-from spm_stream.directory import load_directory
-from spm_stream.events import EventType
-from spm_stream.settings import Settings
-from spm_stream.store import Store
+from spm_stream.config.directory import load_directory
+from spm_stream.config.settings import Settings
+from spm_stream.contract.events import EventType
+from spm_stream.store.redis_store import Store
 from tests.events import event
 from tests.integration.test_fuzz_ingest import _mutations
 

@@ -18,11 +18,11 @@ from kafka.errors import KafkaError
 
 from agents import rules
 from agents.rules import KafkaPublish
-from spm_stream.alerts import Alert, Recipient
-from spm_stream.embedded import free_port
-from spm_stream.settings import Settings
-from spm_stream.store import Store
-from spm_stream.topics import ensure_topics
+from spm_stream.config.settings import Settings
+from spm_stream.devtools.embedded import free_port
+from spm_stream.ingestion.topics import ensure_topics
+from spm_stream.rules.alerts import Alert, Recipient
+from spm_stream.store.redis_store import Store
 from tests import crm
 from tests.integration.conftest import (
     advance,

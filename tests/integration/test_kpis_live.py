@@ -19,16 +19,16 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from spm_stream.counters import plan_event
-from spm_stream.events import parse_event
-from spm_stream.generator import Generator
-from spm_stream.query import live_report
-from spm_stream.report import fold
-from spm_stream.scopes import ORG
-from spm_stream.settings import Settings
-from spm_stream.store import Store
-from spm_stream.targets import Targets
-from spm_stream.windows import PERIOD_KINDS
+from spm_stream.config.scopes import ORG
+from spm_stream.config.settings import Settings
+from spm_stream.config.targets import Targets
+from spm_stream.contract.events import parse_event
+from spm_stream.counting.planning import plan_event
+from spm_stream.devtools.generator import Generator
+from spm_stream.reports.query import live_report
+from spm_stream.reports.report import fold
+from spm_stream.store.redis_store import Store
+from spm_stream.time.windows import PERIOD_KINDS
 from tests.golden import AT, TARGETS, TARGETS_YAML, UTC_ROUTING, goldens, offline_one
 from tests.integration.conftest import directory, produce, wait_for_processed
 

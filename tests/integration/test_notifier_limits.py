@@ -20,8 +20,8 @@ from notifications import blockkit
 from notifications.interactions import handle_interaction
 from notifications.outbox import GROUP_LIMIT
 from notifications.policy import backoff
-from notifications.slack_server import Fault
-from spm_stream.alerts import Alert, Recipient
+from spm_stream.devtools.slack_server import Fault
+from spm_stream.rules.alerts import Alert, Recipient
 from tests.integration.test_alerts import Stack, berlin, make_stack, people, quiet
 
 __all__ = ["make_stack"]  # the fixture, shared with test_alerts

@@ -11,8 +11,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from spm_stream.settings import Settings
-from spm_stream.store import Store
+from spm_stream.config.settings import Settings
+from spm_stream.store.redis_store import Store
 from tests.events import BAD_RECORDS, event
 from tests.integration.conftest import (
     SlackFixture,

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from spm_stream.settings import Settings
-from spm_stream.store import Store
+from spm_stream.config.settings import Settings
+from spm_stream.store.redis_store import Store
 from tests.integration.conftest import (
     advance,
     assert_counted_once,

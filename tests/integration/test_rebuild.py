@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from spm_stream.generator import Generator
-from spm_stream.settings import Settings
-from spm_stream.store import Store
+from spm_stream.config.settings import Settings
+from spm_stream.devtools.generator import Generator
+from spm_stream.store.redis_store import Store
 from tests.integration.conftest import produce, wait_for_processed
 
 pytestmark = pytest.mark.integration

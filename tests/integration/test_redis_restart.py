@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from spm_stream.embedded import free_port, redis_server_binary, spawn, stop, wait_for_port
-from spm_stream.settings import Settings
-from spm_stream.store import Store
+from spm_stream.config.settings import Settings
+from spm_stream.devtools.embedded import free_port, redis_server_binary, spawn, stop, wait_for_port
+from spm_stream.store.redis_store import Store
 from tests.integration.conftest import (
     advance,
     assert_counted_once,

@@ -11,11 +11,11 @@ import pytest
 
 from notifications.render import Message
 from notifications.slack import make_client, post_or_update
-from spm_stream.counters import plan_event
-from spm_stream.events import parse_event
-from spm_stream.scopes import Routing
-from spm_stream.settings import Settings
-from spm_stream.store import Store
+from spm_stream.config.scopes import Routing
+from spm_stream.config.settings import Settings
+from spm_stream.contract.events import parse_event
+from spm_stream.counting.planning import plan_event
+from spm_stream.store.redis_store import Store
 from tests.events import event
 from tests.integration.conftest import SlackFixture, run_cli
 
@@ -73,7 +73,7 @@ def test_unknown_team_is_a_clear_cli_error(env: dict[str, str]) -> None:
 
 async def test_rate_limit_retry_after_is_honoured(settings: Settings, slack: SlackFixture) -> None:
     slack.state.faults.clear()
-    from notifications.slack_server import Fault
+    from spm_stream.devtools.slack_server import Fault
 
     slack.state.faults.append(Fault("chat.postMessage", 429, count=1, retry_after=1))
     client = make_client(settings)
@@ -98,8 +98,8 @@ async def test_configured_boards_live_and_on_a_schedule(
 ) -> None:
     from agents.app import Runtime
     from agents.boards import configured_boards
-    from spm_stream.directory import Directory
-    from spm_stream.targets import ReloadingTargets
+    from spm_stream.config.directory import Directory
+    from spm_stream.config.targets import ReloadingTargets
 
     tag = env["SPM_TEST_TAG"]
     directory = Directory.model_validate(

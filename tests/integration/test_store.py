@@ -13,12 +13,12 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from spm_stream.counters import PlanMemo, Planned, plan_event, plan_reject
-from spm_stream.events import parse_event
-from spm_stream.ingest import Record, ingest
-from spm_stream.report import fold
-from spm_stream.scopes import Routing
-from spm_stream.store import Store
+from spm_stream.config.scopes import Routing
+from spm_stream.contract.events import parse_event
+from spm_stream.counting.ingest import Record, ingest
+from spm_stream.counting.planning import PlanMemo, Planned, plan_event, plan_reject
+from spm_stream.reports.report import fold
+from spm_stream.store.redis_store import Store
 from tests.events import event
 
 pytestmark = pytest.mark.integration

@@ -25,9 +25,9 @@ import aiohttp
 import pytest
 
 from spm_stream.access import sign_tv_query, tv_key
-from spm_stream.embedded import free_port
-from spm_stream.settings import Settings
-from spm_stream.store import Store
+from spm_stream.config.settings import Settings
+from spm_stream.devtools.embedded import free_port
+from spm_stream.store.redis_store import Store
 from tests.events import event
 from tests.integration.conftest import produce, wait_for_processed
 

@@ -16,9 +16,9 @@ import aiohttp
 import pytest
 
 from spm_stream.access import sign_tv_query, tv_key
+from spm_stream.config.settings import Settings
 from spm_stream.crm.generic import MAX_EVENTS
-from spm_stream.embedded import free_port, redis_server_binary, spawn, stop, wait_for_port
-from spm_stream.settings import Settings
+from spm_stream.devtools.embedded import free_port, redis_server_binary, spawn, stop, wait_for_port
 from tests.events import event
 from tests.integration.conftest import produce, read_topic, run_cli, wait_for_processed
 from tests.integration.test_webhooks import wait_until_serving

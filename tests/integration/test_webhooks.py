@@ -22,8 +22,8 @@ import aiohttp
 import pytest
 import yaml
 
-from spm_stream.settings import Settings
-from spm_stream.store import Store
+from spm_stream.config.settings import Settings
+from spm_stream.store.redis_store import Store
 from tests import crm
 from tests.integration.conftest import directory, read_topic, run_cli, wait_for_processed
 

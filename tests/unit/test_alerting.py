@@ -18,7 +18,11 @@ from notifications.policy import (
     in_quiet_hours,
     route,
 )
-from spm_stream.alerting import (
+from spm_stream.config.directory import Directory
+from spm_stream.contract.events import parse_event
+from spm_stream.rules.alerts import Alert, Recipient
+from spm_stream.rules.config import AlertRules, NotifyPolicy, PaceRule, QuietHours, parse_duration
+from spm_stream.rules.evaluate import (
     RepDay,
     digest_alert,
     event_alerts,
@@ -28,13 +32,9 @@ from spm_stream.alerting import (
     rep_paces,
     yesterday_of,
 )
-from spm_stream.alerts import Alert, Recipient
-from spm_stream.directory import Directory
-from spm_stream.events import parse_event
-from spm_stream.noshow import Watch
-from spm_stream.rules import AlertRules, NotifyPolicy, PaceRule, QuietHours, parse_duration
-from spm_stream.windows import period_containing
-from spm_stream.worktime import WorkCalendar
+from spm_stream.rules.noshow import Watch
+from spm_stream.time.windows import period_containing
+from spm_stream.time.worktime import WorkCalendar
 
 BERLIN = ZoneInfo("Europe/Berlin")
 CAL = WorkCalendar(BERLIN)
@@ -108,7 +108,7 @@ def test_nudge_lists_todays_actions() -> None:
 def test_counts_are_whole_numbers_and_a_gap_rounds_up() -> None:
     """Nobody makes 14.6 calls: expected rounds, the gap rounds up (doing it is enough);
     rates keep one decimal."""
-    from spm_stream.pacing import Pace
+    from spm_stream.rules.pacing import Pace
 
     calls = Pace("calls", 10, 50, 24.6, 0.49).as_json()
     assert (calls["expected"], calls["gap"], calls["unit"]) == (25, 15, "count")

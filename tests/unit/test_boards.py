@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from spm_stream.boards import BoardSpec, default_board_teams
+from spm_stream.ranking.boards import BoardSpec, default_board_teams
 
 
 def test_a_scheduled_board_posts_only_on_its_schedule_unless_live() -> None:

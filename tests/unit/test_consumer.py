@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from agents.app import new_faust_app
-from spm_stream.settings import load_settings
+from spm_stream.config.settings import load_settings
 
 
 def test_the_worker_consumer_fetches_with_the_configured_wait_not_fausts_1500_ms() -> None:

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from pydantic import ValidationError
 
 from spm_stream.cli import cli
-from spm_stream.contests import Contest, announcements_due, contest_days, standings
+from spm_stream.ranking.contests import Contest, announcements_due, contest_days, standings
 
 START = datetime(2026, 11, 23, 9, tzinfo=UTC)
 END = datetime(2026, 11, 28, 0, tzinfo=UTC)

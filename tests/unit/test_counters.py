@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spm_stream.counters import ORG, PLAN_MEMO_LIMIT, PlanMemo, plan_event, plan_reject
-from spm_stream.events import DealWonData, Event, EventType, parse_event
-from spm_stream.ingest import Record, ingest
-from spm_stream.keys import Keys
-from spm_stream.scopes import Routing
-from spm_stream.store import Ttls, encode_batch
+from spm_stream.config.scopes import Routing
+from spm_stream.contract.events import DealWonData, Event, EventType, parse_event
+from spm_stream.counting.ingest import Record, ingest
+from spm_stream.counting.planning import ORG, PLAN_MEMO_LIMIT, PlanMemo, plan_event, plan_reject
+from spm_stream.store.keys import Keys
+from spm_stream.store.redis_store import Ttls, encode_batch
 from tests.events import event
 
 KEYS = Keys("spm", "crm-events", 4)

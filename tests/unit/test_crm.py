@@ -18,6 +18,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from spm_stream.config.directory import Directory
+from spm_stream.config.settings import ConfigError
 from spm_stream.crm.close import map_close
 from spm_stream.crm.endpoints import remap
 from spm_stream.crm.generic import MAX_EVENTS, Roster, map_canonical
@@ -33,8 +35,6 @@ from spm_stream.crm.signatures import (
     verify_hubspot_v3,
     verify_token,
 )
-from spm_stream.directory import Directory
-from spm_stream.settings import ConfigError
 from tests import crm
 
 NOW = datetime(2026, 11, 2, 17, 0, tzinfo=UTC)
@@ -350,7 +350,7 @@ def test_basic_auth_bearer_and_token() -> None:
 
 
 def test_mapping_config_names_the_bad_key(tmp_path: Path) -> None:
-    from spm_stream.directory import load_directory
+    from spm_stream.config.directory import load_directory
 
     def load(crm_section: dict[str, Any]) -> Directory:
         path = tmp_path / "spm.yaml"

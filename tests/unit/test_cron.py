@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from spm_stream.cron import Cron, last_fire
-from spm_stream.directory import Directory
+from spm_stream.config.directory import Directory
+from spm_stream.time.cron import Cron, last_fire
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

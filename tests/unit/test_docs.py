@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from spm_stream.directory import load_directory
-from spm_stream.events import EventType
+from spm_stream.config.directory import load_directory
+from spm_stream.contract.events import EventType
 
 ROOT = Path(__file__).parents[2]
 
@@ -62,10 +62,10 @@ def test_readme_documents_every_event_type() -> None:
 
 
 def test_readme_documents_every_alert_rule_and_knob() -> None:
-    from spm_stream.alerts import RULES
-    from spm_stream.gamification import Celebrate, Gamification, Points, StreakRule
-    from spm_stream.rules import NoShowRule, NotifyPolicy, PaceRule
-    from spm_stream.settings import Settings
+    from spm_stream.config.settings import Settings
+    from spm_stream.ranking.gamification import Celebrate, Gamification, Points, StreakRule
+    from spm_stream.rules.alerts import RULES
+    from spm_stream.rules.config import NoShowRule, NotifyPolicy, PaceRule
 
     readme = _documentation()
     for rule in RULES:
@@ -78,7 +78,7 @@ def test_readme_documents_every_alert_rule_and_knob() -> None:
 
 
 def test_readme_config_examples_are_valid() -> None:
-    from spm_stream.directory import Directory
+    from spm_stream.config.directory import Directory
 
     readme = _documentation()
     checked = 0
@@ -93,7 +93,7 @@ def test_readme_config_examples_are_valid() -> None:
 
 def test_readme_documents_and_validates_the_crm_mapping_and_import_mapping() -> None:
     from spm_stream.crm.mapping import CrmMappings
-    from spm_stream.importer import ImportMapping
+    from spm_stream.ingestion.importer import ImportMapping
 
     readme = _documentation()
     for section, model in CrmMappings.model_fields.items():
@@ -124,7 +124,7 @@ def test_compose_wiring_matches_the_settings() -> None:
     secret is in .env.example, host-side commands reach Kafka and Redis, the worker has a
     healthcheck and reads its files from a mounted config/, and the local Slack override
     points the worker at the local server."""
-    from spm_stream.settings import Settings
+    from spm_stream.config.settings import Settings
 
     fields = {f"SPM_{name.upper()}" for name in Settings.model_fields}
     secrets = {
@@ -156,7 +156,7 @@ def test_compose_wiring_matches_the_settings() -> None:
         "http://slack:8765/api/"
     )
     # The files the compose comments tell you to copy exist and are valid together.
-    from spm_stream.checks import check_configuration
+    from spm_stream.config.checks import check_configuration
 
     settings = Settings(config=ROOT / "examples/spm.yaml", targets=ROOT / "examples/targets.yaml")
     assert check_configuration(settings, {}).warnings == []

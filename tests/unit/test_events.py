@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spm_stream.events import EventType, InvalidEvent, event_json_schema, parse_event
+from spm_stream.contract.events import EventType, InvalidEvent, event_json_schema, parse_event
 
-SCHEMA_FILE = Path(__file__).parents[2] / "spm_stream" / "schema" / "event.schema.json"
+SCHEMA_FILE = Path(__file__).parents[2] / "spm_stream" / "contract" / "schema" / "event.schema.json"
 
 DEAL_WON = {
     "event_id": "hs-88213",
@@ -174,7 +174,7 @@ def test_arbitrary_bytes_never_crash_the_parser(raw: bytes) -> None:
 def test_committed_schema_matches_the_model() -> None:
     committed = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
     assert committed == event_json_schema(), (
-        "run `spm-stream schema > spm_stream/schema/event.schema.json`"
+        "run `spm-stream schema > spm_stream/contract/schema/event.schema.json`"
     )
 
 

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from spm_stream.directory import Directory
-from spm_stream.gamification import (
+from spm_stream.config.directory import Directory
+from spm_stream.ranking.gamification import (
     BadgeRule,
     Gamification,
     Multiplier,
@@ -23,8 +23,8 @@ from spm_stream.gamification import (
     streak,
     streaks,
 )
-from spm_stream.leaderboards import rank
-from spm_stream.worktime import WorkCalendar
+from spm_stream.ranking.leaderboards import rank
+from spm_stream.time.worktime import WorkCalendar
 
 CAL = WorkCalendar(ZoneInfo("Europe/Berlin"))  # Mon-Fri
 MON = date(2026, 11, 16)

@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from spm_stream.directory import Directory
-from spm_stream.events import InvalidEvent, parse_event
-from spm_stream.generator import Generator, demo_directory
+from spm_stream.config.directory import Directory
+from spm_stream.contract.events import InvalidEvent, parse_event
+from spm_stream.devtools.generator import Generator, demo_directory
 
 AT = datetime(2026, 11, 2, 10, tzinfo=UTC)
 

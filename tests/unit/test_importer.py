@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from spm_stream.events import InvalidEvent, parse_event
-from spm_stream.importer import ImportMapping, Skip, load_import_mapping, row_event
-from spm_stream.settings import ConfigError
+from spm_stream.config.settings import ConfigError
+from spm_stream.contract.events import InvalidEvent, parse_event
+from spm_stream.ingestion.importer import ImportMapping, Skip, load_import_mapping, row_event
 
 SAMPLES = Path(__file__).parents[2] / "examples" / "crm"
 

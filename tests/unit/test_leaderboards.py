@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spm_stream.leaderboards import check_metric, metric_value, neighbours, rank
+from spm_stream.ranking.leaderboards import check_metric, metric_value, neighbours, rank
 
 D1, D2, D3 = "day:2026-11-23", "day:2026-11-24", "day:2026-11-25"
 
@@ -97,7 +97,7 @@ def test_passes_name_who_overtook_whom_in_the_top() -> None:
     def rows(*reps: str) -> list:
         return rank({r: days({"activity.call": 10 - i}) for i, r in enumerate(reps)}, "calls")
 
-    from spm_stream.leaderboards import Pass, passes
+    from spm_stream.ranking.leaderboards import Pass, passes
 
     assert passes(["ben", "ana", "cat"], rows("ana", "ben", "cat"), top=3) == [
         Pass("ana", "ben", 1)

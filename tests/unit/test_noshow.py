@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spm_stream.events import parse_event
-from spm_stream.noshow import Watch, advance, transition
-from spm_stream.rules import NoShowRule
-from spm_stream.worktime import WorkCalendar
+from spm_stream.contract.events import parse_event
+from spm_stream.rules.config import NoShowRule
+from spm_stream.rules.noshow import Watch, advance, transition
+from spm_stream.time.worktime import WorkCalendar
 
 BERLIN = WorkCalendar(ZoneInfo("Europe/Berlin"))  # Mon-Fri 09-17
 RULE = NoShowRule()  # grace 2h, rep after 4 working hours, manager after 4 more

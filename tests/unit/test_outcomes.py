@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spm_stream.events import parse_event
-from spm_stream.outcomes import beats, outcome_of
-from spm_stream.report import fold
-from spm_stream.scopes import Routing
+from spm_stream.config.scopes import Routing
+from spm_stream.contract.events import parse_event
+from spm_stream.counting.outcomes import beats, outcome_of
+from spm_stream.reports.report import fold
 from tests.events import event
 
 ROUTING = Routing(ZoneInfo("UTC"), {})

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spm_stream.pacing import elapsed_share, pace
-from spm_stream.windows import period_containing
-from spm_stream.worktime import (
+from spm_stream.rules.pacing import elapsed_share, pace
+from spm_stream.time.windows import period_containing
+from spm_stream.time.worktime import (
     ALWAYS,
     WorkCalendar,
     add_working_time,

@@ -11,8 +11,8 @@ import pytest
 
 from notifications.boards import board_message
 from notifications.render import LOCALES, SAMPLES, as_terminal, check_templates, render, sample
-from spm_stream.directory import Directory
-from spm_stream.store import BoardEntry
+from spm_stream.config.directory import Directory
+from spm_stream.store.redis_store import BoardEntry
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 
@@ -100,7 +100,7 @@ def test_override_templates_cannot_reach_python_internals(tmp_path: Path) -> Non
 
 
 def test_local_slack_page_renders_our_mrkdwn_safely() -> None:
-    from notifications.slack_server import _mrkdwn
+    from spm_stream.devtools.slack_server import _mrkdwn
 
     assert _mrkdwn(":first_place_medal: Ana &lt;admin&gt; — *12*") == (
         "🥇 Ana &lt;admin&gt; — <b>12</b>"
@@ -121,7 +121,7 @@ ALERT_DIRECTORY = Directory.model_validate(
 
 
 def test_every_alert_kind_has_a_sample() -> None:
-    from spm_stream.alerts import RULES
+    from spm_stream.rules.alerts import RULES
 
     assert sorted(set(RULES.values())) == ALERT_KINDS
 
@@ -211,10 +211,13 @@ def test_rates_show_one_decimal_and_the_locales_percent() -> None:
 
 
 def test_the_local_slack_page_shows_every_emoji_our_messages_use_and_real_buttons() -> None:
-    from notifications.slack_server import _EMOJI, _render_block
+    from spm_stream.devtools.slack_server import _EMOJI, _render_block
 
     root = Path(__file__).parents[2]
-    sources = [*root.glob("notifications/templates/*.j2"), root / "spm_stream/gamification.py"]
+    sources = [
+        *root.glob("notifications/templates/*.j2"),
+        root / "spm_stream/ranking/gamification.py",
+    ]
     used = {m for path in sources for m in re.findall(r":([a-z0-9_+-]+):", path.read_text())}
     used -= {"emoji"}  # a docstring's placeholder
     assert used <= set(_EMOJI), used - set(_EMOJI)

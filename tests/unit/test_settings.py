@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from spm_stream.directory import load_directory
-from spm_stream.settings import ConfigError, Settings, load_settings, redact_url
+from spm_stream.config.directory import load_directory
+from spm_stream.config.settings import ConfigError, Settings, load_settings, redact_url
 
 
 def test_defaults_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:

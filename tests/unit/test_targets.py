@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from spm_stream.settings import ConfigError
-from spm_stream.targets import ReloadingTargets, load_targets
+from spm_stream.config.settings import ConfigError
+from spm_stream.config.targets import ReloadingTargets, load_targets
 
 ISSUE_EXAMPLE = """
 defaults:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spm_stream.windows import day_bucket, day_span, utc_day
+from spm_stream.time.windows import day_bucket, day_span, utc_day
 
 #: Zones with DST changes at or across midnight (Santiago, Beirut, Havana, Sao Paulo
 #: until 2019), the day Samoa skipped (30 Dec 2011), half-hour offsets, and plain ones.
@@ -49,7 +49,7 @@ def test_utc_day_ignores_the_offset_of_the_input() -> None:
 
 from datetime import date  # noqa: E402
 
-from spm_stream.windows import PERIOD_KINDS, period_containing  # noqa: E402
+from spm_stream.time.windows import PERIOD_KINDS, period_containing  # noqa: E402
 
 
 @pytest.mark.parametrize(

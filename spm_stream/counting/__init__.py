@@ -1,0 +1,1 @@
+"""Counting: what each event contributes, the plan of increments, and the batch ingest."""

@@ -1,0 +1,122 @@
+"""The ingest stage: raw Kafka records → validated plans per partition, and rejects.
+
+Pure: the counters agent feeds it what it consumed and gets back what to write
+to Redis and what to send to the dead-letter topic, with the reason.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from spm_stream.config.scopes import Routing
+from spm_stream.contract.events import Event, InvalidEvent, parse_event
+from spm_stream.counting.outcomes import outcome_of
+from spm_stream.counting.planning import PLAN_MEMO_LIMIT, PlanMemo, Planned, plan_event, plan_reject
+from spm_stream.rules.alerts import Alert
+from spm_stream.rules.noshow import Watch
+from spm_stream.store.keys import Keys
+
+__all__ = ["IngestResult", "Record", "Reject", "ingest"]
+
+
+class Record(NamedTuple):
+    """One consumed Kafka record, as the agent saw it."""
+
+    # A NamedTuple, not a dataclass: one is built per event on the hot path.
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """A record that broke the contract, bound for the dead-letter topic."""
+
+    record: Record
+    field: str
+    reason: str
+
+    @property
+    def source(self) -> str:
+        """Where the record came from: "topic:partition:offset"."""
+        return f"{self.record.topic}:{self.record.partition}:{self.record.offset}"
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        """Kafka headers saying why and where from, so the DLQ can be inspected and replayed."""
+        return [
+            ("spm-reason", self.reason.encode()),
+            ("spm-field", self.field.encode()),
+            ("spm-source", self.source.encode()),
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """Plans grouped by partition, and the rejects among them."""
+
+    batches: Mapping[int, Sequence[Planned]]
+    rejects: Sequence[Reject]
+    alerts: Sequence[Alert] = ()
+
+
+def ingest(
+    records: Sequence[Record],
+    *,
+    keys: Keys,
+    routing: Routing,
+    watch: Callable[[Event], Watch | None] | None = None,
+    alerts: Callable[[Event], list[Alert]] | None = None,
+    memo: PlanMemo | None = None,
+) -> IngestResult:
+    """Validate and plan a consumed batch; a bad record becomes a reject, never an exception.
+
+    ``watch`` plans a meeting event's no-show watch state (``spm_stream.rules.noshow``);
+    ``alerts`` lists the alerts an event raises by itself (``spm_stream.rules.evaluate``).
+    ``memo`` keeps plans from one call to the next (a worker passes the same one to
+    every batch: a rep's calls of a day share a plan, whichever batch they arrive in);
+    it is emptied when it holds more than ``PLAN_MEMO_LIMIT`` plans, since plans are
+    per day and yesterday's are not needed again.
+    """
+    raised: list[Alert] = []
+    if memo is None:
+        memo = {}
+    elif len(memo) > PLAN_MEMO_LIMIT:
+        memo.clear()
+    batches: dict[int, list[Planned]] = defaultdict(list)
+    rejects: list[Reject] = []
+    for record in records:
+        try:
+            event = parse_event(record.value)
+        except InvalidEvent as exc:
+            rejects.append(Reject(record, exc.field, str(exc)))
+            batches[record.partition].append(plan_reject(record.offset))
+            continue
+        try:
+            planned = plan_event(
+                event,
+                offset=record.offset,
+                partition=record.partition,
+                keys=keys,
+                routing=routing,
+                memo=memo,
+            )
+            if watch is not None and (state := watch(event)) is not None:
+                planned = planned._replace(watch=state)
+            if (outcome := outcome_of(event)) is not None:
+                planned = planned._replace(outcome=outcome)
+            own = alerts(event) if alerts is not None else []
+        except Exception as exc:
+            # A valid event that breaks a planner must not take its batch down with it
+            # (the batch would be neither applied nor dead-lettered): that event alone
+            # goes to the dead-letter topic, with what went wrong.
+            rejects.append(Reject(record, "", f"could not be planned: {type(exc).__name__}: {exc}"))
+            batches[record.partition].append(plan_reject(record.offset))
+            continue
+        raised += own
+        batches[record.partition].append(planned)
+    return IngestResult(dict(batches), rejects, raised)

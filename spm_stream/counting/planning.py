@@ -1,0 +1,188 @@
+"""What an event changes: the pure plan of counter and leaderboard increments.
+
+The counters agent turns each consumed record into a ``Planned`` entry: its
+offset, its dedupe identity and the increments it causes. ``store.apply_batch``
+then applies a partition's plans atomically in Redis, skipping offsets at or
+below the partition's watermark and event_ids already seen. No I/O here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, tzinfo
+from typing import Final, Literal, NamedTuple
+from zoneinfo import ZoneInfo
+
+from spm_stream.config.scopes import ORG, Routing
+from spm_stream.contract.events import Event, EventType
+from spm_stream.counting.facts import contributions, ramp_fact
+from spm_stream.counting.outcomes import Outcome
+from spm_stream.rules.noshow import Watch
+from spm_stream.store.keys import Keys
+from spm_stream.time.windows import day_bucket, day_span, utc_day
+
+__all__ = [
+    "BOARD_METRICS",
+    "MAX_INCREMENT",
+    "ORG",
+    "PLAN_MEMO_LIMIT",
+    "Memoised",
+    "Op",
+    "PlanMemo",
+    "Planned",
+    "plan_event",
+    "plan_reject",
+]
+
+#: Leaderboard metric -> the event type whose occurrences it counts.
+BOARD_METRICS: Final[Mapping[str, EventType]] = {
+    "calls": EventType.ACTIVITY_CALL,
+    "emails": EventType.ACTIVITY_EMAIL,
+    "meetings_booked": EventType.MEETING_BOOKED,
+    "demos": EventType.ACTIVITY_DEMO,
+    "deals_won": EventType.DEAL_WON,
+}
+_METRIC_OF_TYPE: Final = {etype: metric for metric, etype in BOARD_METRICS.items()}
+
+#: Types whose increments depend only on who, when and the type (not on ``data``): their
+#: plans repeat within a batch and are memoised (``plan_event``'s ``memo``).
+_DATA_FREE: Final = frozenset(EventType) - {
+    EventType.DEAL_WON,
+    EventType.NPS_RESPONSE,
+    EventType.REP_HIRED,
+}
+
+
+class Memoised(NamedTuple):
+    """A data-free plan and the UTC span [start, end) of ``occurred_at`` it holds for:
+    the instants on which the rep's, the org's and UTC's calendar days are all the same."""
+
+    start: datetime  # UTC
+    end: datetime
+    ops: tuple[tuple[Op, int], ...]
+    seen_key: str
+
+
+#: Memo of plans: (partition, rep, team, type) -> the last plan and its span; who,
+#: the type and those days are all a data-free plan depends on.
+PlanMemo = dict[tuple[int, str, str | None, EventType], Memoised]
+
+#: Plans a long-lived memo holds before it is emptied: one per partition, rep, team and
+#: type (1,000 reps x 8 types), ~1 kB each.
+PLAN_MEMO_LIMIT: Final = 8192
+
+#: The largest increment one event may make: the Lua apply's numbers are doubles, exact
+#: for integers up to 2**53. The contract's bounds keep every valid event below it.
+MAX_INCREMENT: Final = 2**53 - 1
+
+#: hincr/zincr are summed per target; zmin keeps the smallest score; sadd adds a member.
+OpKind = Literal["hincr", "zincr", "zmin", "sadd"]
+
+
+class Op(NamedTuple):
+    """One write target: HINCRBY key field, ZINCRBY / ZADD LT key member, or SADD key member."""
+
+    # A NamedTuple, not a dataclass: several are built per event on the hot path.
+    kind: OpKind
+    key: str
+    field: str
+
+
+class Planned(NamedTuple):
+    """One consumed record and what it changes; a reject has no event_id and no ops."""
+
+    # A NamedTuple, not a dataclass: one is built per event on the hot path.
+    offset: int
+    event_id: str | None = None
+    seen_key: str | None = None
+    ops: tuple[tuple[Op, int], ...] = ()
+    watch: Watch | None = None  # a meeting's new no-show watch state, written in event order
+    outcome: Outcome | None = None  # what a meeting counts as (spm_stream.counting.outcomes)
+
+    @property
+    def rejected(self) -> bool:
+        """True for a record that failed validation (it still advances the watermark)."""
+        return self.event_id is None
+
+
+def plan_event(
+    event: Event,
+    *,
+    offset: int,
+    partition: int,
+    keys: Keys,
+    routing: Routing,
+    memo: PlanMemo | None = None,
+) -> Planned:
+    """Plan a valid event: its day-accumulator increments per scope, boards and ramp facts.
+
+    ``memo`` (a worker keeps one, ``ingest`` bounds it) reuses the plan of an earlier
+    event of the same rep, team and type on the same days (the rep's, the org's,
+    UTC's): most events are calls and e-mails, a rep makes dozens a day, and building
+    their key strings again was most of the planning cost. A hit costs one comparison
+    with the plan's span, not a local date per zone.
+    """
+    if memo is None or event.type not in _DATA_FREE:
+        ops, seen_key = _plan(event, partition, keys, routing)
+        return Planned(offset, event.event_id, seen_key, ops)
+    at = event.occurred_at.astimezone(UTC)
+    slot = (partition, event.rep_id, event.team_id, event.type)
+    hit = memo.get(slot)
+    if hit is not None and hit.start <= at < hit.end:
+        return Planned(offset, event.event_id, hit.seen_key, hit.ops)
+    ops, seen_key = _plan(event, partition, keys, routing)
+    span = _span(at, (routing.zone_of("rep", event.rep_id), routing.zone, UTC))
+    if span is not None:
+        memo[slot] = Memoised(*span, ops, seen_key)
+    return Planned(offset, event.event_id, seen_key, ops)
+
+
+def _span(at: datetime, zones: tuple[tzinfo, ...]) -> tuple[datetime, datetime] | None:
+    """Where the local days of ``at`` in all ``zones`` overlap (None: see ``day_span``)."""
+    start, end = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
+    for zone in zones:
+        day = day_span(at, zone)
+        if day is None:
+            return None
+        start, end = max(start, day[0]), min(end, day[1])
+    return start, end
+
+
+def _plan(
+    event: Event, partition: int, keys: Keys, routing: Routing
+) -> tuple[tuple[tuple[Op, int], ...], str]:
+    """The event's increments and the dedupe set its id goes in."""
+    facts = contributions(event).items()
+    days: dict[ZoneInfo, str] = {}  # scopes mostly share a zone: convert once per zone
+    ops: list[tuple[Op, int]] = []
+    for scope in routing.scopes(event):
+        day = days.get(scope.zone)
+        if day is None:
+            day = days[scope.zone] = day_bucket(event.occurred_at, scope.zone)
+        key = keys.counts(partition, scope.kind, scope.id, day)
+        ops += [(Op("hincr", key, name), amount) for name, amount in facts]
+    team = routing.team_for(event)
+    metric = _METRIC_OF_TYPE.get(event.type)
+    if metric is not None:
+        day = days[routing.zone]  # boards follow the org zone, which the org scope filled in
+        ops.append((Op("zincr", keys.board(partition, metric, "org", ORG, day), event.rep_id), 1))
+        if team is not None:
+            board = keys.board(partition, metric, "team", team, day)
+            ops.append((Op("zincr", board, event.rep_id), 1))
+    ramp = ramp_fact(event)
+    if ramp is not None:
+        ops.append((Op("zmin", keys.ramp(partition, ramp[0]), event.rep_id), ramp[1]))
+    if team is not None:
+        ops.append((Op("sadd", keys.members(partition, team), event.rep_id), 0))
+    ops.append((Op("sadd", keys.reps(partition), event.rep_id), 0))
+    for op, amount in ops:
+        if not -MAX_INCREMENT <= amount <= MAX_INCREMENT:
+            raise ValueError(
+                f"{op.field}: increment {amount} is outside the ±2**53 the store adds exactly"
+            )
+    return tuple(ops), keys.seen(partition, utc_day(event.occurred_at))
+
+
+def plan_reject(offset: int) -> Planned:
+    """Plan a record that went to the dead-letter topic: it only moves the watermark."""
+    return Planned(offset=offset)

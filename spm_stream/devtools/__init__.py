@@ -1,0 +1,1 @@
+"""Developer tools, not runtime code: embedded services, demo, benchmark, generator, local Slack."""

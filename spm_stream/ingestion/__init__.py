@@ -1,0 +1,1 @@
+"""Getting events into Kafka: topics, replay, CSV/JSONL import and the dead-letter workflow."""

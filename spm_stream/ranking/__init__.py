@@ -1,0 +1,1 @@
+"""Ranking: the one ranking of reps for boards, contests and points."""

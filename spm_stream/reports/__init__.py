@@ -1,0 +1,1 @@
+"""Reports: KPI reports and boards, offline from a file and live from the store."""

@@ -1,0 +1,90 @@
+"""Live KPI queries: the same report objects as `spm-stream report`, answered from Redis."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from spm_stream.config.scopes import ORG, Routing
+from spm_stream.config.targets import Targets
+from spm_stream.ranking.contests import Contest, contest_days, standings
+from spm_stream.ranking.gamification import Points, points_by_bucket
+from spm_stream.ranking.leaderboards import Row, neighbours, rank
+from spm_stream.reports.report import scope_report
+from spm_stream.store.redis_store import Store
+from spm_stream.time.windows import period_containing
+
+__all__ = ["contest_standings", "live_board", "live_report"]
+
+
+async def live_report(
+    store: Store,
+    *,
+    routing: Routing,
+    targets: Targets,
+    scope: str,
+    scope_id: str,
+    kind: str,
+    at: date,
+) -> dict[str, Any]:
+    """One scope's KPIs for the period of ``kind`` containing local day ``at``."""
+    period = period_containing(kind, at, routing.zone_of(scope, scope_id))
+    acc = await store.accumulate(scope, scope_id, period.buckets())
+    hired, first_win = await store.ramp_facts()
+    members = await store.members(scope_id) if scope == "team" else set()  # saves a round trip
+    return scope_report(
+        scope,
+        scope_id,
+        period,
+        acc,
+        hired=hired,
+        first_win=first_win,
+        members=members,
+        targets=targets,
+        routing=routing,
+    )
+
+
+async def live_board(
+    store: Store,
+    *,
+    routing: Routing,
+    scope: str,
+    scope_id: str,
+    metric: str,
+    kind: str,
+    at: date,
+    top: int | None = None,
+    rep: str | None = None,
+    min_volume: int = 1,
+    points: Points | None = None,
+) -> dict[str, Any]:
+    """A ranked board of a team or the org for any metric and period (``leaderboards.rank``).
+
+    ``rep`` adds that rep's row with the rows just above and below it.
+    """
+    period = period_containing(kind, at, routing.zone_of(scope, scope_id))
+    days = await store.rep_days(scope, scope_id, period.buckets())
+    rows = rank(days, metric, min_volume, points_by_bucket(points or Points()))
+    body: dict[str, Any] = {
+        "scope": scope,
+        "id": scope_id,
+        "metric": metric,
+        "period": period.as_json(),
+        "min_volume": min_volume,
+        "ranked": len(rows),
+        "rows": [r.as_json() for r in rows[:top]],
+    }
+    if rep is not None:
+        body["rep"] = {"rep_id": rep, "around": [r.as_json() for r in neighbours(rows, rep)]}
+    return body
+
+
+async def contest_standings(
+    store: Store, contest: Contest, *, routing: Routing, points: Points | None = None
+) -> list[Row]:
+    """A contest's standings now, from the counters of its days."""
+    buckets = contest_days(contest, lambda t: t.astimezone(routing.zone).date())
+    days = await store.rep_days("org", ORG, buckets)
+    points_of = points_by_bucket(points or Points())
+    return standings(contest, days, lambda rep: routing.team_of.get(rep), points_of)

@@ -1,0 +1,1 @@
+"""Rules: alert rules, no-show escalation, pacing, nudges and the rules engine."""

@@ -1,0 +1,222 @@
+"""The no-show watch of seed 001, as a pure state machine per meeting.
+
+A ``meeting.no_show`` opens a watch; so does a ``meeting.booked`` whose time plus
+a grace passes without ``meeting.held`` (inference, configurable). A
+``meeting.rescheduled``, ``meeting.held``, ``meeting.canceled`` or a new booking
+for the same lead closes it. An open watch escalates on working time: after
+``rep_after`` a DM to the rep, after ``manager_after`` more an alert to the
+manager.
+
+``transition`` turns an event into the meeting's new watch state (the counters
+agent writes it atomically with the counters, exactly once); ``advance`` moves a
+watch whose due time has come and says which alerts that raises (the rules
+timer). Writes are last-writer-wins by event time, so a late ``meeting.booked``
+cannot reopen a meeting already held.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import orjson
+
+from spm_stream.contract.events import (
+    Event,
+    EventType,
+    MeetingBookedData,
+    MeetingData,
+    MeetingRescheduledData,
+)
+from spm_stream.rules.alerts import Alert, Recipient
+from spm_stream.rules.config import NoShowRule
+from spm_stream.time.worktime import WorkCalendar, add_working_time
+
+__all__ = ["Watch", "WatchState", "advance", "transition"]
+
+WatchState = Literal["booked", "no_show", "closed"]
+
+_MEETING_DATA = (MeetingData, MeetingBookedData, MeetingRescheduledData)
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """What is known about one meeting, and when it next needs a look."""
+
+    meeting_id: str
+    rep_id: str
+    state: WatchState
+    at: datetime  # event time of the transition that set this state
+    lead_id: str | None = None
+    scheduled_for: datetime | None = None
+    opened_at: datetime | None = None  # when the no-show became known
+    inferred: bool = False
+    stage: int = 0  # 0: nobody told yet, 1: rep DM raised, 2: manager alert raised
+    due: datetime | None = None  # next look, or when a finished watch is dropped
+    closed_by: str | None = None
+    lead_name: str | None = None  # the lead or company, for people to recognise it
+    source: str | None = None  # the CRM the meeting came from (its link in alerts)
+
+    @property
+    def at_ms(self) -> int:
+        """Event time in epoch milliseconds: the last-writer-wins clock of the store."""
+        return int(self.at.timestamp() * 1000)
+
+    def dumps(self) -> str:
+        """JSON for Redis (``at`` as epoch ms so the Lua script can compare it)."""
+        return orjson.dumps(
+            {
+                "meeting_id": self.meeting_id,
+                "rep_id": self.rep_id,
+                "state": self.state,
+                "at": self.at_ms,
+                "lead_id": self.lead_id,
+                "scheduled_for": _iso(self.scheduled_for),
+                "opened_at": _iso(self.opened_at),
+                "inferred": self.inferred,
+                "stage": self.stage,
+                "due": _iso(self.due),
+                "closed_by": self.closed_by,
+                "lead_name": self.lead_name,
+                "source": self.source,
+            }
+        ).decode()
+
+    @classmethod
+    def loads(cls, raw: str | bytes) -> Watch:
+        """Parse what ``dumps`` (or the store's Lua script) wrote."""
+        data: dict[str, Any] = orjson.loads(raw)
+        return cls(
+            meeting_id=data["meeting_id"],
+            rep_id=data["rep_id"],
+            state=data["state"],
+            at=datetime.fromtimestamp(int(data["at"]) / 1000, UTC),
+            lead_id=data.get("lead_id") or None,
+            scheduled_for=_dt(data.get("scheduled_for")),
+            opened_at=_dt(data.get("opened_at")),
+            inferred=bool(data.get("inferred")),
+            stage=int(data.get("stage") or 0),
+            due=_dt(data.get("due")),
+            closed_by=data.get("closed_by") or None,
+            lead_name=_text(data.get("lead_name")),
+            source=_text(data.get("source")),
+        )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value else None
+
+
+def _text(value: Any) -> str | None:
+    # cjson's null sentinel, and a missing field of a watch written before it existed.
+    return value if isinstance(value, str) and value else None
+
+
+def _dt(value: Any) -> datetime | None:
+    # cjson in the store's script turns JSON null into a sentinel that encodes as null again.
+    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+def transition(
+    event: Event, rule: NoShowRule, calendar_of: Callable[[str], WorkCalendar]
+) -> Watch | None:
+    """The meeting's watch state after ``event``, or None for events that are not about one.
+
+    ``calendar_of`` gives a rep's working calendar (asked only for a no-show).
+    """
+    data = event.data
+    if not rule.enabled or not isinstance(data, _MEETING_DATA):
+        return None
+    lead_id = getattr(data, "lead_id", None)  # optional, and an extra field on some types
+    lead_name = getattr(data, "lead_name", None)
+    base = Watch(
+        data.meeting_id,
+        event.rep_id,
+        "closed",
+        event.occurred_at,
+        lead_id if isinstance(lead_id, str) else None,
+        lead_name=lead_name if isinstance(lead_name, str) else None,
+        source=event.source,
+    )
+    kind = event.type
+    if isinstance(data, MeetingBookedData | MeetingRescheduledData):
+        scheduled = data.scheduled_for
+        closed_by = "rescheduled" if kind == EventType.MEETING_RESCHEDULED else None
+        if not rule.infer:
+            return replace(base, scheduled_for=scheduled, closed_by=closed_by)
+        return replace(
+            base,
+            state="booked",
+            scheduled_for=scheduled,
+            due=scheduled + rule.grace,
+            closed_by=closed_by,
+        )
+    if kind == EventType.MEETING_NO_SHOW:
+        calendar = calendar_of(event.rep_id)
+        return _opened(base, event.occurred_at, inferred=False, rule=rule, calendar=calendar)
+    return replace(base, closed_by="held" if kind == EventType.MEETING_HELD else "canceled")
+
+
+def _opened(
+    watch: Watch, opened_at: datetime, *, inferred: bool, rule: NoShowRule, calendar: WorkCalendar
+) -> Watch:
+    return replace(
+        watch,
+        state="no_show",
+        opened_at=opened_at,
+        inferred=inferred,
+        stage=0,
+        due=add_working_time(calendar, opened_at, rule.rep_after.total_seconds()),
+        closed_by=None,
+    )
+
+
+def advance(
+    watch: Watch,
+    now: datetime,
+    rule: NoShowRule,
+    calendar: WorkCalendar,
+    manager_of: Callable[[str], str | None],
+) -> tuple[Watch | None, list[Alert]]:
+    """Move a watch through every step due by ``now``; None means drop it from the store."""
+    alerts: list[Alert] = []
+    while (due := watch.due) is not None and due <= now:
+        if watch.state == "booked":
+            # booked + grace passed without held/canceled/rescheduled: an inferred no-show.
+            watch = _opened(watch, due, inferred=True, rule=rule, calendar=calendar)
+        elif watch.state == "no_show" and watch.stage == 0:
+            alerts.append(_alert("no_show.rep", watch, Recipient("person", watch.rep_id)))
+            later = add_working_time(calendar, due, rule.manager_after.total_seconds())
+            watch = replace(watch, stage=1, due=later)
+        elif watch.state == "no_show" and watch.stage == 1:
+            manager = manager_of(watch.rep_id)
+            if manager is not None:
+                alerts.append(_alert("no_show.manager", watch, Recipient("person", manager)))
+            assert watch.opened_at is not None  # set by _opened
+            watch = replace(watch, stage=2, due=watch.opened_at + rule.expire_after)
+        else:
+            return None, alerts  # closed, or escalated and expired: nothing left to watch
+    return watch, alerts
+
+
+def _alert(rule: str, watch: Watch, recipient: Recipient) -> Alert:
+    assert watch.opened_at is not None
+    return Alert(
+        rule=rule,
+        subject=watch.rep_id,
+        key=watch.meeting_id,
+        recipient=recipient,
+        raised_at=watch.due or watch.opened_at,
+        data={
+            "meeting_id": watch.meeting_id,
+            "lead_id": watch.lead_id,
+            "lead_name": watch.lead_name,
+            "source": watch.source,
+            "rep_id": watch.rep_id,
+            "scheduled_for": _iso(watch.scheduled_for),
+            "opened_at": _iso(watch.opened_at),
+            "inferred": watch.inferred,
+        },
+    )

@@ -1,0 +1,1 @@
+"""Time: periods and day buckets, working calendars, and cron schedules."""
