@@ -1,0 +1,168 @@
+"""Developer commands: the local Slack server, the demo and the benchmark."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+
+import click
+
+from spm_stream.cli.app import cli
+from spm_stream.cli.common import (
+    config_errors,
+    require_given_services,
+)
+from spm_stream.config.settings import load_settings
+
+
+@cli.command("slack-server")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8765, show_default=True, type=int)
+@click.option("--token", help="Accept only this token (default: any non-empty token).")
+def slack_server(host: str, port: int, token: str | None) -> None:
+    """Run the local Slack-Web-API-compatible server (for the demo and the tests).
+
+    Point SPM_SLACK_BASE_URL at http://HOST:PORT/api/. Received messages are
+    shown at http://HOST:PORT/ and as JSON at /_messages.
+    """
+    from spm_stream.devtools.slack_server import run_forever
+
+    click.echo(
+        f"local Slack on http://{host}:{port}/ (API base http://{host}:{port}/api/)", err=True
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_forever(host, port, token))
+
+
+@cli.command()
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=1),
+    help="Seconds of traffic, then stop "
+    "and print a JSON summary as the last line (default: until Ctrl-C).",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0.1),
+    help="Generated episodes (a call, an e-mail, a booking and what follows) per second "
+    "(default: the compressed clock's, a working day of activity per rep every 5 minutes).",
+)
+@click.option("--teams", default=3, show_default=True, type=click.IntRange(1, 50))
+@click.option("--reps-per-team", default=5, show_default=True, type=click.IntRange(1, 200))
+@click.option(
+    "--slack-port",
+    default=8765,
+    show_default=True,
+    type=int,
+    help="Port of the local Slack page (0 = any free port).",
+)
+@config_errors
+def demo(
+    duration: float | None, rate: float | None, teams: int, reps_per_team: int, slack_port: int
+) -> None:
+    """Run everything locally: broker, Redis, worker, local Slack and an event generator.
+
+    Without SPM_KAFKA_URL / SPM_REDIS_URL it starts an embedded broker (tansu)
+    and Redis from PyPI wheels. Open the printed URL to watch the live
+    leaderboards being posted and edited.
+    """
+    from spm_stream.devtools.demo import DemoOptions, install_stop_signals, run_demo
+    from spm_stream.logs import configure_logging
+
+    require_given_services()
+    configure_logging("warn")
+    install_stop_signals()
+    options = DemoOptions(
+        duration_s=duration,
+        rate=rate,
+        teams=teams,
+        reps_per_team=reps_per_team,
+        slack_port=slack_port,
+    )
+    summary = run_demo(options, say=lambda line: click.echo(line, err=True))
+    click.echo(json.dumps(summary))
+    if summary["events_processed"] != summary["events_produced"] and duration is not None:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option(
+    "--events",
+    "n",
+    default=200_000,
+    show_default=True,
+    type=click.IntRange(1000),
+    help="Events to produce and process.",
+)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 16))
+@click.option(
+    "--latency-rate",
+    default=2000.0,
+    show_default=True,
+    help="Offered load (events/s) of the latency phase.",
+)
+@click.option("--latency-seconds", default=10.0, show_default=True)
+@click.option(
+    "--rounds",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 9),
+    help="Alternate the Faust reference and the pipeline this many times; report medians.",
+)
+@click.option(
+    "--keep",
+    is_flag=True,
+    help="Leave the run's topics and Redis keys on SPM_KAFKA_URL / SPM_REDIS_URL "
+    "(by default they are deleted at the end).",
+)
+@click.option("--json", "as_json", is_flag=True, help="No progress lines: only the JSON line.")
+@config_errors
+def bench(
+    n: int,
+    workers: int,
+    latency_rate: float,
+    latency_seconds: float,
+    rounds: int,
+    keep: bool,
+    as_json: bool,
+) -> None:
+    """Measure pipeline throughput and latency against the raw ceiling, in one run.
+
+    Runs on a fresh topic and key prefix: the embedded broker and Redis by
+    default, or SPM_KAFKA_URL / SPM_REDIS_URL, where the run's topics and keys
+    are deleted at the end unless --keep. The last line is JSON with
+    events_per_s, ceiling_events_per_s, faust_noop_events_per_s, ratio,
+    ratio_to_faust_noop, p50_ms, p99_ms and rss_mb. See BENCHMARKS.md.
+    """
+    from spm_stream.devtools.bench import BenchOptions, run_bench
+    from spm_stream.logs import configure_logging
+
+    require_given_services()
+    configure_logging("warn")
+    options = BenchOptions(
+        events=n,
+        workers=workers,
+        latency_rate=latency_rate,
+        latency_seconds=latency_seconds,
+        rounds=rounds,
+        keep=keep,
+    )
+    say = (lambda line: None) if as_json else (lambda line: click.echo(line, err=True))
+    click.echo(json.dumps(run_bench(options, say=say)))
+
+
+@cli.command("bench-noop-worker", hidden=True)
+@click.option("--expected", type=int, required=True)
+@config_errors
+def bench_noop_worker(expected: int) -> None:
+    """The benchmark's do-nothing Faust worker (started by `spm-stream bench`)."""
+    from faust.worker import Worker
+
+    from agents.noop import create_noop_app
+
+    settings = load_settings()
+    Worker(
+        create_noop_app(settings, expected), loglevel="warn", quiet=True
+    ).execute_from_commandline()
