@@ -17,9 +17,9 @@ from notifications.render import Message, labels, local_number, render
 from notifications.slack import post_or_update
 from spm_stream.config.directory import Directory
 from spm_stream.config.scopes import ORG, Routing
+from spm_stream.metrics.table import PERCENT_KPIS
 from spm_stream.ranking.boards import BoardSpec
 from spm_stream.reports.query import live_board
-from spm_stream.reports.tables import PERCENT_KPIS
 from spm_stream.store.redis_store import BoardEntry, Store
 from spm_stream.time.windows import day_bucket
 

@@ -20,11 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from spm_stream.config.files import load_yaml_model
 from spm_stream.config.settings import ConfigError
 from spm_stream.contract.currencies import ISO_4217
+from spm_stream.metrics.table import COUNT_TARGETS, RATE_TARGETS
 from spm_stream.time.windows import PERIOD_KINDS
 
 __all__ = [
-    "COUNT_METRICS",
-    "RATE_METRICS",
     "ReloadingTargets",
     "ScopeTargets",
     "Targets",
@@ -34,27 +33,6 @@ __all__ = [
 
 log = logging.getLogger("spm_stream.config.targets")
 
-#: Rate KPIs that take one number (a percentage) as target.
-RATE_METRICS: Final = (
-    "reach_rate",
-    "success_rate",
-    "pipe_rate",
-    "win_rate",
-    "quote_acceptance_rate",
-    "no_show_rate",
-    "nps",
-)
-#: Count KPIs that take a number per period kind, e.g. ``calls: {day: 50}``.
-COUNT_METRICS: Final = (
-    "calls",
-    "emails",
-    "social",
-    "meetings_booked",
-    "demos",
-    "events_attended",
-    "referrals_given",
-    "referrals_received",
-)
 
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
@@ -84,10 +62,10 @@ class ScopeTargets(BaseModel):
                 if currency not in ISO_4217:
                     raise ValueError(f"quota.{kind}.{currency}: unknown ISO 4217 currency code")
         for name, value in (self.model_extra or {}).items():
-            if name not in COUNT_METRICS:
+            if name not in COUNT_TARGETS:
                 raise ValueError(
-                    f"{name}: unknown metric (rates: {', '.join(RATE_METRICS)}; "
-                    f"counts: {', '.join(COUNT_METRICS)})"
+                    f"{name}: unknown metric (rates: {', '.join(RATE_TARGETS)}; "
+                    f"counts: {', '.join(COUNT_TARGETS)})"
                 )
             if not isinstance(value, dict):
                 raise ValueError(f"{name}: expected a positive number per period, e.g. {{day: 50}}")
@@ -137,13 +115,13 @@ class Targets(BaseModel):
         quota = next((t.quota[period_kind] for t in chain if period_kind in t.quota), None)
         if quota is not None:
             out["quota"] = dict(quota)
-        for metric in RATE_METRICS:
+        for metric in RATE_TARGETS:
             value = next(
                 (getattr(t, metric) for t in chain if getattr(t, metric) is not None), None
             )
             if value is not None:
                 out[metric] = value
-        for metric in COUNT_METRICS:
+        for metric in COUNT_TARGETS:
             value = next(
                 (
                     t.counts()[metric][period_kind]

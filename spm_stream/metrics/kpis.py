@@ -11,17 +11,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from spm_stream.counting.facts import PPM, from_money_units
+from spm_stream.metrics.table import KPI_KEYS
 
-__all__ = ["KPI_KEYS", "compute_kpis", "ramp_days", "rate"]
+__all__ = ["compute_kpis", "ramp_days", "rate"]
 
-#: Every key of the ``kpis`` object, in output order.
-KPI_KEYS: Final = (
-    "reach_rate", "success_rate", "pipe_rate", "total_revenue", "revenue_by_product",
-    "avg_deal_size", "sales_cycle_days", "deals_without_cycle", "win_rate", "quota_attainment",
-    "calls", "emails", "social", "meetings_booked", "demos", "events_attended", "nps",
-    "ramp_days", "quote_acceptance_rate", "no_show_rate", "avg_discount", "referrals_given",
-    "referrals_received", "funnel",
-)  # fmt: skip
 
 _DAY_S: Final = 86_400
 

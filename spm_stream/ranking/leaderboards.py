@@ -19,6 +19,7 @@ from typing import Annotated, Any, Final
 from pydantic import AfterValidator
 
 from spm_stream.metrics.kpis import compute_kpis
+from spm_stream.metrics.table import BOARD_COUNTS, BOARD_RATES, LOWER_IS_BETTER
 
 __all__ = [
     "BOARD_METRIC_HELP",
@@ -32,46 +33,16 @@ __all__ = [
     "rank",
 ]
 
-#: Counts: metric -> the accumulator field it counts.
-_COUNTS: Final = {
-    "calls": "activity.call",
-    "emails": "activity.email",
-    "social": "activity.social",
-    "demos": "activity.demo",
-    "events_attended": "activity.event_attended",
-    "conversations": "conversation.meaningful",
-    "leads_qualified": "lead.qualified",
-    "in_forecast": "lead.in_forecast",
-    "meetings_booked": "meeting.booked",
-    "meetings_held": "meeting.held",
-    "deals_won": "deal.won",
-    "quotes_accepted": "quote.accepted",
-    "referrals_given": "referral.given",
-    "referrals_received": "referral.received",
-}
-#: Rates and averages: metric -> the accumulator fields whose sum is its volume.
-_RATES: Final = {
-    "reach_rate": ("activity.call", "activity.email", "activity.social"),
-    "success_rate": ("conversation.meaningful",),
-    "pipe_rate": ("lead.qualified",),
-    "win_rate": ("deal.won", "deal.lost"),
-    "quote_acceptance_rate": ("quote.submitted",),
-    "no_show_rate": ("meeting.held", "meeting.no_show"),
-    "nps": ("nps_promoter", "nps_passive", "nps_detractor"),
-    "avg_discount": ("disc_n",),
-    "sales_cycle_days": ("cycle_n",),
-}
-_LOWER_IS_BETTER: Final = frozenset({"no_show_rate", "avg_discount", "sales_cycle_days"})
 
 BOARD_METRIC_HELP: Final = (
-    f"counts: {', '.join(_COUNTS)}; points; revenue:<CUR> (e.g. revenue:EUR); "
-    f"rates (with --min-volume): {', '.join(_RATES)}"
+    f"counts: {', '.join(BOARD_COUNTS)}; points; revenue:<CUR> (e.g. revenue:EUR); "
+    f"rates (with --min-volume): {', '.join(BOARD_RATES)}"
 )
 
 
 def check_metric(metric: str) -> str:
     """The metric if boards know it; else ValueError listing the known ones."""
-    if metric in _COUNTS or metric in _RATES or metric == "points":
+    if metric in BOARD_COUNTS or metric in BOARD_RATES or metric == "points":
         return metric
     if metric.startswith("revenue:") and len(metric) == 11 and metric[8:].isupper():
         return metric
@@ -84,15 +55,15 @@ BoardMetric = Annotated[str, AfterValidator(check_metric)]
 
 def metric_value(acc: Mapping[str, int], metric: str) -> tuple[float | None, int]:
     """(value, volume) of a metric over an accumulator; value None when there is no data."""
-    if metric in _COUNTS:
-        count = acc.get(_COUNTS[metric], 0)
+    if metric in BOARD_COUNTS:
+        count = acc.get(BOARD_COUNTS[metric], 0)
         return float(count), count
     if metric.startswith("revenue:"):
         currency = metric.removeprefix("revenue:")
         revenue: Mapping[str, float] = compute_kpis(acc)["total_revenue"]
         return revenue.get(currency, 0.0), acc.get(f"won|{currency}", 0)
     value = compute_kpis(acc)[metric]
-    volume = sum(acc.get(f, 0) for f in _RATES[metric])
+    volume = sum(acc.get(f, 0) for f in BOARD_RATES[metric])
     return (None if value is None else float(value)), volume
 
 
@@ -134,7 +105,7 @@ def rank(
         if points_of is None:
             raise ValueError("the points metric needs the gamification config")
         return _rank_points(days, points_of, min_volume)
-    sign = 1.0 if metric in _LOWER_IS_BETTER else -1.0
+    sign = 1.0 if metric in LOWER_IS_BETTER else -1.0
     scored: list[tuple[float, str, str, float, int]] = []
     for rep, rep_days in days.items():
         running: Counter[str] = Counter()

@@ -14,11 +14,9 @@ from typing import Any, Final
 
 from rich.table import Table
 
-from spm_stream.metrics.kpis import KPI_KEYS
+from spm_stream.metrics.table import KPI_KEYS, MONEY_KPIS, PERCENT_KPIS
 
 __all__ = [
-    "MONEY_KPIS",
-    "PERCENT_KPIS",
     "board_value",
     "format_kpi",
     "format_value",
@@ -26,24 +24,6 @@ __all__ = [
     "period_label",
 ]
 
-#: KPIs that are percentages (per currency, for quota attainment).
-PERCENT_KPIS: Final = frozenset(
-    {
-        "reach_rate",
-        "success_rate",
-        "pipe_rate",
-        "win_rate",
-        "quota_attainment",
-        "quote_acceptance_rate",
-        "no_show_rate",
-        "avg_discount",
-        "lead_to_qualified",
-        "qualified_to_forecast",
-        "forecast_to_won",
-    }
-)
-#: KPIs that are money, per currency.
-MONEY_KPIS: Final = frozenset({"total_revenue", "avg_deal_size"})
 _KPI_WIDTH: Final = 22  # the first column: the longest KPI name
 _COLUMN_WIDTH: Final = 16  # a scope's column, with rich's padding and borders
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from spm_stream.config.targets import COUNT_METRICS
+from spm_stream.metrics.table import COUNT_TARGETS
 from spm_stream.time.worktime import WorkCalendar
 
 __all__ = [
@@ -137,9 +137,9 @@ class PaceRule(_Strict):
     @classmethod
     def _known(cls, metrics: tuple[str, ...]) -> tuple[str, ...]:
         for metric in metrics:
-            if metric != "quota" and metric not in COUNT_METRICS:
+            if metric != "quota" and metric not in COUNT_TARGETS:
                 raise ValueError(
-                    f"unknown metric {metric!r} (expected quota or {', '.join(COUNT_METRICS)})"
+                    f"unknown metric {metric!r} (expected quota or {', '.join(COUNT_TARGETS)})"
                 )
         return metrics
 

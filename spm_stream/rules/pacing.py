@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
-from spm_stream.config.targets import RATE_METRICS
+from spm_stream.metrics.table import RATE_TARGETS
 from spm_stream.time.windows import Period
 from spm_stream.time.worktime import WorkCalendar, working_seconds
 
@@ -50,7 +50,7 @@ class Pace:
     @property
     def unit(self) -> str:
         """ "percent" for a rate (reach rate 34.5 %), "count" for what is counted."""
-        return "percent" if self.metric in RATE_METRICS else "count"
+        return "percent" if self.metric in RATE_TARGETS else "count"
 
     def as_json(self) -> dict[str, float | str]:
         """Plain data for alerts and templates: counts as whole numbers (nobody makes 14.6

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from spm_stream.cli import cli
 from spm_stream.config.scopes import Routing
 from spm_stream.config.targets import Targets
-from spm_stream.metrics.kpis import KPI_KEYS, compute_kpis, ramp_days, rate
+from spm_stream.metrics.kpis import compute_kpis, ramp_days, rate
+from spm_stream.metrics.table import KPI_KEYS
 from spm_stream.reports.report import fold, offline_report
 from tests.golden import AT, TARGETS, TARGETS_YAML, UTC_ROUTING, Golden, goldens, offline_one
 

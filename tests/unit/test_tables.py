@@ -6,7 +6,7 @@ import io
 
 from rich.console import Console
 
-from spm_stream.metrics.kpis import KPI_KEYS
+from spm_stream.metrics.table import KPI_KEYS
 from spm_stream.reports.tables import board_value, format_kpi, kpi_tables, period_label
 
 PERIOD = {"kind": "month", "start": "2026-11-01T00:00:00+00:00", "end": "2026-12-01T00:00:00+00:00"}
