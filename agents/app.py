@@ -9,66 +9,22 @@ rules in ``agents.rules``, delivery in ``agents.notifier``) and the HTTP endpoin
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass, field
+import logging
 from typing import Any
 
 import faust
-from faust.sensors import Monitor
 
-from agents.consumer import consumer_class
-from agents.guard import ReadGuard
+from agents.faust_compat import PerEventQuietMonitor, consumer_class, unchecked_versions
+from agents.runtime import Runtime, declare_topics
 from spm_stream.config.directory import Directory
 from spm_stream.config.scopes import Routing
 from spm_stream.config.settings import Settings
 from spm_stream.config.targets import ReloadingTargets
 from spm_stream.store.redis_store import Store
 
-__all__ = ["PerEventQuietMonitor", "Runtime", "create_app", "new_faust_app"]
+__all__ = ["create_app", "new_faust_app"]
 
-
-@dataclass
-class Runtime:
-    """What the agents share in one worker: settings, directory, store, live counters."""
-
-    settings: Settings
-    directory: Directory
-    routing: Routing
-    targets: ReloadingTargets
-    store: Store
-    consumed: int = 0
-    rejected: int = 0
-    redis_retries: int = 0
-    alerts_raised: int = 0
-    notifications_sent: int = 0
-    webhook_events: int = 0
-    webhook_rejects: int = 0
-    guard: ReadGuard = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.guard = ReadGuard(self.settings, self.store)
-
-
-class PerEventQuietMonitor(Monitor):
-    """Faust's Monitor without its per-event bookkeeping (the default; SPM_FAUST_EVENT_STATS).
-
-    The Monitor updates counters and timing deques on every message and stream
-    event; our own /stats and the store's totals already say what a worker did.
-    Commit, send, rebalance and web statistics are kept.
-    """
-
-    def on_message_in(self, tp: Any, offset: int, message: Any) -> None:
-        return None
-
-    def on_stream_event_in(self, tp: Any, offset: int, stream: Any, event: Any) -> None:
-        return None
-
-    def on_stream_event_out(
-        self, tp: Any, offset: int, stream: Any, event: Any, state: Any = None
-    ) -> None:
-        return None
-
-    def on_message_out(self, tp: Any, offset: int, message: Any) -> None:
-        return None
+log = logging.getLogger("spm_stream.agents.app")
 
 
 def new_faust_app(settings: Settings, **options: Any) -> faust.App:
@@ -125,7 +81,14 @@ def create_app(settings: Settings, directory: Directory) -> faust.App:
         routing=Routing.from_directory(directory),
         targets=ReloadingTargets(settings.targets),
         store=Store.from_settings(settings),
+        topics=declare_topics(app, settings),
     )
+    if unchecked := unchecked_versions():
+        log.warning(
+            "Faust internals were checked against other versions than %s; "
+            "see agents/faust_compat.py",
+            ", ".join(unchecked),
+        )
     from agents import boards, counters, notifier, rules, tv, web, webhooks
 
     counters.register(app, runtime)

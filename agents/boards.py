@@ -1,61 +1,58 @@
-"""The leader's timer for Slack boards: team boards and ``boards:`` (live or on a cron).
+"""The leader's timer for Slack boards: ``boards:`` and each team's default board.
 
 Only the leader worker runs it (``on_leader=True``), so several workers never
-post the same board twice. The board message is edited in place.
+post the same board twice. A live board's message is edited in place; a
+scheduled one is posted when its cron fired since the last look.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import faust
 from redis.exceptions import RedisError
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from agents.app import Runtime
-from notifications.boards import sync_board, sync_team_board
+from agents.runtime import Runtime
+from notifications.boards import sync_board
 from notifications.slack import make_client
-from spm_stream.ranking.boards import default_board_teams
+from spm_stream.ranking.boards import BoardSpec, all_boards
 from spm_stream.time.cron import Cron, last_fire
 
-__all__ = ["register"]
+__all__ = ["refresh_boards", "register"]
 
 log = logging.getLogger("spm_stream.agents.boards")
 
 
 def register(app: faust.App, rt: Runtime) -> None:
-    """Schedule the live-board refresh when a Slack token and team channels are configured."""
+    """Schedule the board refresh when a Slack token and some board are configured."""
     interval = rt.settings.leaderboard_interval_s
-    specs = rt.directory.boards
-    teams = default_board_teams({t: team.channel for t, team in rt.directory.teams.items()}, specs)
-    if interval <= 0 or not (teams or specs) or rt.settings.slack_token is None:
+    channels = {t: team.channel for t, team in rt.directory.teams.items()}
+    boards = all_boards(channels, rt.directory.boards)
+    if interval <= 0 or not boards or rt.settings.slack_token is None:
         log.info("live Slack leaderboards off (interval, channels or token missing)")
         return
     client = make_client(rt.settings)
 
     @app.timer(interval, on_leader=True, name="live-leaderboards")
-    async def refresh_boards() -> None:
-        now = datetime.now(UTC)
-        await configured_boards(rt, client, now)
-        for team_id in teams:
-            try:
-                outcome = await sync_team_board(rt.store, client, rt.directory, team_id, now=now)
-            except (SlackApiError, RedisError, OSError) as exc:
-                # One team's failure must not stop the others; the next tick retries.
-                log.error("leaderboard sync failed for team %s: %r", team_id, exc)
-                continue
-            log.debug("leaderboard %s: %s", team_id, outcome)
+    async def on_tick() -> None:
+        await refresh_boards(rt, client, boards, datetime.now(UTC))
 
 
-async def configured_boards(rt: Runtime, client: AsyncWebClient, now: datetime) -> None:
-    """Live boards of ``boards:`` kept current; scheduled ones posted when their cron fired."""
+async def refresh_boards(
+    rt: Runtime, client: AsyncWebClient, boards: Sequence[BoardSpec], now: datetime
+) -> None:
+    """Live boards kept current; scheduled ones posted when their cron fired. One board's
+    failure does not stop the others; the next tick retries it."""
     zone = rt.directory.zone()
-    for spec in rt.directory.boards:
+    for spec in boards:
         try:
             if spec.is_live:
-                await sync_board(rt.store, client, rt.directory, spec, now=now)
+                outcome = await sync_board(rt.store, client, rt.directory, spec, now=now)
+                log.debug("board %s: %s", spec.key, outcome)
             if spec.schedule is not None:
                 last = await rt.store.swap_checked(f"board:{spec.key}", now.timestamp())
                 # The first look only starts the clock: a restart does not repost.

@@ -14,7 +14,8 @@ import faust
 from redis.asyncio import Redis
 
 from agents.app import new_faust_app
-from agents.batching import ack_all, take_batches
+from agents.faust_compat import ack_all, take_batches
+from agents.runtime import declare_topics
 from spm_stream.config.settings import Settings
 
 __all__ = ["create_noop_app", "noop_key"]
@@ -28,7 +29,7 @@ def noop_key(settings: Settings) -> str:
 def create_noop_app(settings: Settings, expected: int) -> faust.App:
     """A Faust app whose only agent counts events and timestamps the first and last."""
     app = new_faust_app(settings, web_enabled=False)
-    source = app.topic(settings.topic, key_serializer="raw", value_serializer="raw")
+    source = declare_topics(app, settings).source
     redis = Redis.from_url(settings.require_redis(), decode_responses=True)
     key = noop_key(settings)
     within = settings.batch_window_ms / 1000

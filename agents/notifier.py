@@ -17,9 +17,9 @@ from typing import Any
 import faust
 from redis.exceptions import RedisError
 
-from agents.app import Runtime
-from agents.batching import ack_all, take_batches
+from agents.faust_compat import ack_all, take_batches
 from agents.rules import RulesEngine
+from agents.runtime import Runtime
 from notifications.notifier import Notifier
 from notifications.outbox import Outbox
 from notifications.slack import make_client
@@ -48,12 +48,11 @@ def register(app: faust.App, rt: Runtime) -> Notifier:
         settings.templates_dir,
         refresh=engine.current,
     )
-    topic = app.topic(settings.alerts_topic, key_serializer="raw", value_serializer="raw")
 
     async def accept_now(alerts: list[Alert]) -> list[str]:
         return await notifier.accept_many(alerts, datetime.now(UTC))  # `now` of each attempt
 
-    @app.agent(topic, name="notifier")
+    @app.agent(rt.topics.alerts, name="notifier")
     async def accept_alerts(stream: Any) -> None:
         within = settings.batch_window_ms / 1000
         async for events in take_batches(stream, settings.batch_size, within):

@@ -54,7 +54,7 @@ from spm_stream.time.windows import period_containing
 if TYPE_CHECKING:  # the rules process imports this module: it needs neither Faust nor the app
     import faust
 
-    from agents.app import Runtime
+    from agents.runtime import Runtime
 
 __all__ = ["RulesEngine", "register"]
 
@@ -521,9 +521,7 @@ def register(app: faust.App, rt: Runtime) -> None:
             await child.close()
 
     else:
-        alerts_topic = app.topic(
-            rt.settings.alerts_topic, key_serializer="raw", value_serializer="raw"
-        )
+        alerts_topic = rt.topics.alerts
 
         async def publish(alerts: Sequence[Alert]) -> None:
             for alert in alerts:

@@ -22,7 +22,7 @@ from faust.web import Request, Response, View
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from redis.exceptions import RedisError
 
-from agents.app import Runtime
+from agents.runtime import Runtime
 from notifications.render import LOCALES, labels, local_number
 from spm_stream.config.scopes import ORG
 from spm_stream.ranking.leaderboards import check_metric

@@ -16,7 +16,7 @@ import faust
 from faust.web import Request, Response, View
 from redis.exceptions import RedisError
 
-from agents.app import Runtime
+from agents.runtime import Runtime
 from notifications.interactions import handle_interaction
 from notifications.notifier import Notifier
 from spm_stream.config.scopes import ORG

@@ -21,7 +21,7 @@ import faust
 from aiohttp import web
 from faust.web import Request, Response, View
 
-from agents.app import Runtime
+from agents.runtime import Runtime
 from spm_stream.crm.endpoints import CRM_NAMES, Endpoint, endpoints
 from spm_stream.crm.model import BadPayload, Mapped, Unauthorized, WebhookRequest
 
@@ -49,8 +49,7 @@ async def _read(request: Any, limit: int) -> bytes:
 def register(app: faust.App, rt: Runtime) -> None:
     """Add one POST endpoint per configured CRM (see ``spm_stream.crm.endpoints``)."""
     settings = rt.settings
-    source = app.topic(settings.topic, key_serializer="raw", value_serializer="raw")
-    dlq = app.topic(settings.dlq_topic, key_serializer="raw", value_serializer="raw")
+    source, dlq = rt.topics.source, rt.topics.dlq
     configured = endpoints(settings, rt.directory.crm, rt.directory.roster())
     if configured:
         log.info("webhook endpoints: %s", ", ".join(f"/webhooks/{n}" for n in configured))

@@ -1,13 +1,15 @@
-"""Live leaderboards in Slack: one message per team board and day, kept current.
+"""Leaderboards in Slack: one message per board and period, kept current, or posted fresh.
 
-``sync_team_board`` reads the board from the store, skips Slack when nothing
-changed (digest of the rows), and otherwise edits the day's message in place.
+``sync_board`` ranks the board (``spm_stream.reports.query.live_board``, the one
+ranking path), skips Slack when nothing changed (digest of the rows), and
+otherwise edits the period's message in place.
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime, timedelta
+from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Any, Final, Literal
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -19,17 +21,17 @@ from spm_stream.config.directory import Directory
 from spm_stream.config.scopes import ORG, Routing
 from spm_stream.metrics.table import PERCENT_KPIS
 from spm_stream.ranking.boards import BoardSpec
-from spm_stream.reports.query import live_board
-from spm_stream.store.redis_store import BoardEntry, Store
-from spm_stream.time.windows import day_bucket
+from spm_stream.ranking.leaderboards import Row
+from spm_stream.reports.query import board_rows
+from spm_stream.store.redis_store import Store
 
-__all__ = ["SyncOutcome", "board_message", "sync_board", "sync_team_board"]
+__all__ = ["SyncOutcome", "board_message", "sync_board"]
 
 SyncOutcome = Literal["posted", "updated", "unchanged", "no-channel"]
 
 
 def board_message(
-    entries: list[BoardEntry],
+    entries: Sequence[Row],
     *,
     directory: Directory,
     team_id: str,
@@ -48,7 +50,7 @@ def board_message(
         {
             "rank": e.rank,
             "name": directory.display_name(e.rep_id),
-            "score": score(metric, e.score, t),
+            "score": score(metric, e.value, t),
         }
         for e in entries
     ]
@@ -86,49 +88,9 @@ def period_text(t: dict[str, Any], kind: str, first: date, last: date) -> str:
     return f"{name} · {first}" if first == last else f"{name} · {first}{_TO}{last}"
 
 
-def _digest(entries: list[BoardEntry]) -> str:
-    text = "|".join(f"{e.rep_id}={e.score:g}" for e in entries)
+def _digest(entries: Sequence[Row]) -> str:
+    text = "|".join(f"{e.rep_id}={e.value:g}" for e in entries)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-async def sync_team_board(
-    store: Store,
-    client: AsyncWebClient,
-    directory: Directory,
-    team_id: str,
-    *,
-    metric: str = "calls",
-    now: datetime,
-    top: int = 10,
-    force: bool = False,
-) -> SyncOutcome:
-    """Bring the team's live board message for today up to date; Slack only on change."""
-    team = directory.teams.get(team_id)
-    if team is None or team.channel is None:
-        return "no-channel"
-    period = day_bucket(now, directory.zone())
-    day = date.fromisoformat(period.removeprefix("day:"))
-    entries = await store.board(metric, "team", team_id, period, top=top)
-    board_id = f"team:{team_id}:{metric}:{period}"
-    known = await store.get_message(board_id)
-    digest = _digest(entries)
-    if known and known.get("digest") == digest and not force:
-        return "unchanged"
-    locale = directory.locale
-    message = board_message(
-        entries,
-        directory=directory,
-        team_id=team_id,
-        metric=metric,
-        period_label=period_text(labels(locale), "day", day, day),
-        updated=now.astimezone(directory.zone()).strftime("%H:%M:%S"),
-        locale=locale,
-    )
-    posted = await post_or_update(
-        client, known.get("channel", team.channel), message, known.get("ts")
-    )
-    await store.set_message(board_id, posted.channel, posted.ts, digest)
-    return "posted" if posted.created else "updated"
 
 
 async def sync_board(
@@ -139,12 +101,14 @@ async def sync_board(
     *,
     now: datetime,
     new_message: bool = False,
+    force: bool = False,
 ) -> SyncOutcome:
-    """Bring a configured board's message for the current period up to date (live), or post
-    it as a new message (``new_message``: a scheduled post). Slack only on change when live."""
+    """Bring a board's message for the current period up to date (live), or post it as a
+    new message (``new_message``: a scheduled post). Slack only on change when live, unless
+    ``force``."""
     routing = Routing.from_directory(directory)
     scope, scope_id = ("team", spec.team) if spec.team else ("org", ORG)
-    body = await live_board(
+    period, ranked = await board_rows(
         store,
         routing=routing,
         scope=scope,
@@ -152,21 +116,18 @@ async def sync_board(
         metric=spec.metric,
         kind=spec.period,
         at=routing.today(scope, scope_id),
-        top=spec.top,
         min_volume=spec.min_volume,
         points=directory.gamification.points,
     )
-    entries = [BoardEntry(r["rank"], r["rep_id"], r["value"]) for r in body["rows"]]
-    period = body["period"]
-    board_id = f"board:{spec.key}:{period['start'][:10]}"
+    entries = ranked[: spec.top]
+    first, last = period.first, period.last
+    board_id = f"board:{spec.key}:{first}"
     known = {} if new_message else await store.get_message(board_id)
     digest = _digest(entries)
-    if known and known.get("digest") == digest:
+    if known and known.get("digest") == digest and not force:
         return "unchanged"
     locale = directory.locale
     t = labels(locale)
-    first = date.fromisoformat(period["start"][:10])
-    last = date.fromisoformat(period["end"][:10]) - timedelta(days=1)  # end: exclusive
     message = board_message(
         entries,
         directory=directory,
@@ -182,7 +143,7 @@ async def sync_board(
     if not new_message:
         await store.set_message(board_id, posted.channel, posted.ts, digest)
     elif spec.chart:
-        rows = [(directory.display_name(e.rep_id), e.score) for e in entries]
+        rows = [(directory.display_name(e.rep_id), e.value) for e in entries]
         png = bar_chart(message.text, f"{first}{_TO}{last}", rows)
         # files.upload v2 wants a channel id: the one Slack answered the post with.
         await client.files_upload_v2(

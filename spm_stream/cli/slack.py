@@ -19,7 +19,7 @@ from spm_stream.cli.common import (
 )
 from spm_stream.config.checks import require_services
 from spm_stream.config.directory import load_directory
-from spm_stream.config.settings import load_settings
+from spm_stream.config.settings import ConfigError, load_settings
 
 
 @cli.command("post-leaderboard")
@@ -34,8 +34,9 @@ def post_leaderboard(team: str, metric: str, force: bool) -> None:
     edit that same message (chat.update), and do nothing if the board is
     unchanged. Needs SPM_SLACK_TOKEN and a channel for the team in SPM_CONFIG.
     """
-    from notifications.boards import sync_team_board
+    from notifications.boards import sync_board
     from notifications.slack import make_client
+    from spm_stream.ranking.boards import BoardSpec
 
     settings = load_settings()
     require_services(settings, redis=True)
@@ -45,17 +46,15 @@ def post_leaderboard(team: str, metric: str, force: bool) -> None:
             f"unknown team {team!r} (teams in SPM_CONFIG: {', '.join(directory.teams) or 'none'})",
             param_hint="--team",
         )
+    channel = directory.teams[team].channel
+    if channel is None:
+        raise ConfigError(f"teams.{team}.channel: not set; the board has nowhere to go")
+    spec = BoardSpec(channel=channel, team=team, metric=metric)
 
     async def run() -> str:
         async with open_store(settings) as store:
-            return await sync_team_board(
-                store,
-                make_client(settings),
-                directory,
-                team,
-                metric=metric,
-                now=datetime.now(UTC),
-                force=force,
+            return await sync_board(
+                store, make_client(settings), directory, spec, now=datetime.now(UTC), force=force
             )
 
     click.echo(asyncio.run(run()))

@@ -141,7 +141,7 @@ class Settings(BaseSettings):
         ge=1,
         le=30_000,
         description="How long the broker may hold a fetch that found nothing new; also the "
-        "longest an input partition can wait behind a fetch of idle ones (agents/consumer.py).",
+        "longest an input partition can wait behind a fetch of idle ones (agents/faust_compat.py).",
     )
     api_token: SecretStr | None = Field(
         default=None,

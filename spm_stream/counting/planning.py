@@ -8,7 +8,6 @@ below the partition's watermark and event_ids already seen. No I/O here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
 from typing import Final, Literal, NamedTuple
 from zoneinfo import ZoneInfo
@@ -22,7 +21,6 @@ from spm_stream.store.keys import Keys
 from spm_stream.time.windows import day_bucket, day_span, utc_day
 
 __all__ = [
-    "BOARD_METRICS",
     "MAX_INCREMENT",
     "ORG",
     "PLAN_MEMO_LIMIT",
@@ -34,15 +32,6 @@ __all__ = [
     "plan_reject",
 ]
 
-#: Leaderboard metric -> the event type whose occurrences it counts.
-BOARD_METRICS: Final[Mapping[str, EventType]] = {
-    "calls": EventType.ACTIVITY_CALL,
-    "emails": EventType.ACTIVITY_EMAIL,
-    "meetings_booked": EventType.MEETING_BOOKED,
-    "demos": EventType.ACTIVITY_DEMO,
-    "deals_won": EventType.DEAL_WON,
-}
-_METRIC_OF_TYPE: Final = {etype: metric for metric, etype in BOARD_METRICS.items()}
 
 #: Types whose increments depend only on who, when and the type (not on ``data``): their
 #: plans repeat within a batch and are memoised (``plan_event``'s ``memo``).
@@ -75,8 +64,8 @@ PLAN_MEMO_LIMIT: Final = 8192
 #: for integers up to 2**53. The contract's bounds keep every valid event below it.
 MAX_INCREMENT: Final = 2**53 - 1
 
-#: hincr/zincr are summed per target; zmin keeps the smallest score; sadd adds a member.
-OpKind = Literal["hincr", "zincr", "zmin", "sadd"]
+#: hincr is summed per target; zmin keeps the smallest score; sadd adds a member.
+OpKind = Literal["hincr", "zmin", "sadd"]
 
 
 class Op(NamedTuple):
@@ -162,13 +151,6 @@ def _plan(
         key = keys.counts(partition, scope.kind, scope.id, day)
         ops += [(Op("hincr", key, name), amount) for name, amount in facts]
     team = routing.team_for(event)
-    metric = _METRIC_OF_TYPE.get(event.type)
-    if metric is not None:
-        day = days[routing.zone]  # boards follow the org zone, which the org scope filled in
-        ops.append((Op("zincr", keys.board(partition, metric, "org", ORG, day), event.rep_id), 1))
-        if team is not None:
-            board = keys.board(partition, metric, "team", team, day)
-            ops.append((Op("zincr", board, event.rep_id), 1))
     ramp = ramp_fact(event)
     if ramp is not None:
         ops.append((Op("zmin", keys.ramp(partition, ramp[0]), event.rep_id), ramp[1]))

@@ -226,8 +226,9 @@ async def _drain(
     timeout_s: float = 180.0,
 ) -> dict[str, int]:
     """Wait until the store has processed every produced event, then refresh the boards."""
-    from notifications.boards import sync_team_board
+    from notifications.boards import sync_board
     from notifications.slack import make_client
+    from spm_stream.ranking.boards import all_boards
 
     store = Store.from_settings(settings)
     try:
@@ -242,8 +243,10 @@ async def _drain(
             directory = load_directory(settings.config)
             client = make_client(settings)
             now = datetime.now(UTC)
-            for team_id in directory.teams:
-                await sync_team_board(store, client, directory, team_id, now=now)
+            channels = {t: team.channel for t, team in directory.teams.items()}
+            for spec in all_boards(channels, directory.boards):
+                if spec.is_live:
+                    await sync_board(store, client, directory, spec, now=now)
         return {
             "processed": stats.processed,
             "counted": stats.counted,

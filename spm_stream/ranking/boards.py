@@ -19,7 +19,7 @@ from spm_stream.ranking.leaderboards import BoardMetric
 from spm_stream.time.cron import Cron
 from spm_stream.time.windows import PeriodKind
 
-__all__ = ["BoardSpec", "default_board_teams"]
+__all__ = ["BoardSpec", "all_boards"]
 
 
 class BoardSpec(BaseModel):
@@ -65,10 +65,13 @@ class BoardSpec(BaseModel):
         return f"{self.channel}:{self.team or 'org'}:{self.metric}:{self.period}"
 
 
-def default_board_teams(
-    channels: Mapping[str, str | None], specs: Sequence[BoardSpec]
-) -> list[str]:
-    """Teams that get the default live board in their channel: those with a channel and
-    no board of their own in ``boards:`` (which replaces the default, not adds to it)."""
+def all_boards(channels: Mapping[str, str | None], specs: Sequence[BoardSpec]) -> list[BoardSpec]:
+    """The configured boards, then the default board (today's calls, live) of every team that
+    has a channel and no board of its own in ``boards:`` (which replaces the default)."""
     configured = {spec.team for spec in specs if spec.team is not None}
-    return [team for team, channel in channels.items() if channel and team not in configured]
+    defaults = [
+        BoardSpec(channel=channel, team=team)
+        for team, channel in channels.items()
+        if channel and team not in configured
+    ]
+    return [*specs, *defaults]

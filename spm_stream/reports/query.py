@@ -12,9 +12,9 @@ from spm_stream.ranking.gamification import Points, points_by_bucket
 from spm_stream.ranking.leaderboards import Row, neighbours, rank
 from spm_stream.reports.report import scope_report
 from spm_stream.store.redis_store import Store
-from spm_stream.time.windows import period_containing
+from spm_stream.time.windows import Period, period_containing
 
-__all__ = ["contest_standings", "live_board", "live_report"]
+__all__ = ["board_rows", "contest_standings", "live_board", "live_report"]
 
 
 async def live_report(
@@ -45,6 +45,25 @@ async def live_report(
     )
 
 
+async def board_rows(
+    store: Store,
+    *,
+    routing: Routing,
+    scope: str,
+    scope_id: str,
+    metric: str,
+    kind: str,
+    at: date,
+    min_volume: int = 1,
+    points: Points | None = None,
+) -> tuple[Period, list[Row]]:
+    """The period of ``kind`` containing ``at`` and its board, ranked by
+    ``leaderboards.rank``: every board (Slack, TV, CLI, HTTP) is ranked here."""
+    period = period_containing(kind, at, routing.zone_of(scope, scope_id))
+    days = await store.rep_days(scope, scope_id, period.buckets())
+    return period, rank(days, metric, min_volume, points_by_bucket(points or Points()))
+
+
 async def live_board(
     store: Store,
     *,
@@ -59,13 +78,19 @@ async def live_board(
     min_volume: int = 1,
     points: Points | None = None,
 ) -> dict[str, Any]:
-    """A ranked board of a team or the org for any metric and period (``leaderboards.rank``).
-
-    ``rep`` adds that rep's row with the rows just above and below it.
-    """
-    period = period_containing(kind, at, routing.zone_of(scope, scope_id))
-    days = await store.rep_days(scope, scope_id, period.buckets())
-    rows = rank(days, metric, min_volume, points_by_bucket(points or Points()))
+    """A ranked board of a team or the org for any metric and period, as plain data for the
+    CLI and HTTP. ``rep`` adds that rep's row with the rows just above and below it."""
+    period, rows = await board_rows(
+        store,
+        routing=routing,
+        scope=scope,
+        scope_id=scope_id,
+        metric=metric,
+        kind=kind,
+        at=at,
+        min_volume=min_volume,
+        points=points,
+    )
     body: dict[str, Any] = {
         "scope": scope,
         "id": scope_id,

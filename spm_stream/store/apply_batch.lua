@@ -25,8 +25,8 @@
 -- multiplied by how many of its events count and summed per target. So the
 -- commands a batch costs grow with its distinct counters and seen sets, not with
 -- its events.
--- Op kinds: hincr (HINCRBY, summed), zincr (ZINCRBY, summed), zmin (ZADD LT:
--- keep the smallest score), sadd (SADD the member; the amount is unused).
+-- Op kinds: hincr (HINCRBY, summed), zmin (ZADD LT: keep the smallest score), sadd
+-- (SADD the member; the amount is unused).
 -- Every check comes before the first write, so the script applies a batch whole or
 -- not at all: {counted, duplicates, rejected, skipped}, or {'overflow', key, field,
 -- offset…} when a counter would pass its limit (nothing written).
@@ -187,8 +187,8 @@ for i = 1, #offsets do
 end
 
 -- Lua's numbers are doubles, exact for integers up to 2^53 (every single increment is,
--- spm_stream/counters.py checks it). A target's sum is kept as parts that each stay
--- exact, and each part is one HINCRBY / ZINCRBY, which Redis adds in 64-bit integers.
+-- spm_stream/counting/planning.py checks it). A target's sum is kept as parts that each
+-- stay exact, and each part is one HINCRBY, which Redis adds in 64-bit integers.
 local EXACT = 9007199254740991
 -- A counter may not pass 2^62, so HINCRBY (64-bit) can never fail halfway through a
 -- batch and leave it half applied. The check reads the counter, so it is made only for
@@ -230,7 +230,7 @@ end
 -- names the events that feed it, which the caller dead-letters before applying again.
 for op, parts in pairs(sums) do
   local spec = ops[op]
-  if spec[1] == 'hincr' then
+  do
     local total = 0
     for _, part in ipairs(parts) do total = total + part end
     if total >= CHECK_FROM or total <= -CHECK_FROM then
@@ -269,11 +269,7 @@ for op, parts in pairs(sums) do
   local spec = ops[op]
   local key, field = KEYS[spec[2]], spec[3]
   for _, part in ipairs(parts) do
-    if spec[1] == 'hincr' then
-      redis.call('HINCRBY', key, field, string.format('%d', part))
-    else
-      redis.call('ZINCRBY', key, string.format('%d', part), field)
-    end
+    redis.call('HINCRBY', key, field, string.format('%d', part))
   end
 end
 for op, amount in pairs(mins) do

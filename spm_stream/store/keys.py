@@ -48,10 +48,6 @@ class Keys:
         """HASH event type -> count for a rep|team|org in a period bucket ("day:2026-11-02")."""
         return f"{self.shard(partition)}:cnt:{scope}:{scope_id}:{period}"
 
-    def board(self, partition: int, metric: str, scope: str, scope_id: str, period: str) -> str:
-        """ZSET rep_id -> score of a metric, ranking the reps of a team|org in a period."""
-        return f"{self.shard(partition)}:lb:{metric}:{scope}:{scope_id}:{period}"
-
     def ramp(self, partition: int, fact: str) -> str:
         """ZSET rep_id -> epoch of the earliest "hired" or "first_win" (ZADD LT keeps the min)."""
         return f"{self.shard(partition)}:ramp:{fact}"

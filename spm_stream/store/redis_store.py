@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
@@ -30,7 +30,6 @@ from spm_stream.store.keys import Keys
 
 __all__ = [
     "ApplyResult",
-    "BoardEntry",
     "Stats",
     "Store",
     "Ttls",
@@ -132,15 +131,6 @@ class Stats:
 
 
 @dataclass(frozen=True, slots=True)
-class BoardEntry:
-    """One row of a leaderboard."""
-
-    rank: int
-    rep_id: str
-    score: float
-
-
-@dataclass(frozen=True, slots=True)
 class Ttls:
     """How long each class of key lives: counters and boards, and the dedupe sets.
 
@@ -202,7 +192,7 @@ def encode_batch(
                     key = key_at(op.key)
                     op_list.append((op.kind, key, op.field))
                     at = op_index[op] = len(op_list)
-                    if op.kind in ("hincr", "zincr"):
+                    if op.kind == "hincr":
                         expire[key] = ttls.counters_s
                 incs += (at, amount)
             plans.append(incs)
@@ -408,25 +398,6 @@ class Store:
                 days = [(b, Counter({k: int(v) for k, v in next(raw).items()})) for b in buckets]
                 out.setdefault(rep, []).extend(days)
         return out
-
-    async def board(
-        self, metric: str, scope: str, scope_id: str, period: str, top: int | None = None
-    ) -> list[BoardEntry]:
-        """The ranked board: highest score first, ties by rep id; merged over shards."""
-        scores: dict[str, float] = defaultdict(float)
-        for shard in await self._each_shard(
-            "zrange",
-            lambda p: self.keys.board(p, metric, scope, scope_id, period),
-            0,
-            -1,
-            withscores=True,
-        ):
-            for rep_id, score in shard:
-                scores[rep_id] += float(score)
-        ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
-        if top is not None:
-            ranked = ranked[:top]
-        return [BoardEntry(i + 1, rep, score) for i, (rep, score) in enumerate(ranked)]
 
     async def get_message(self, board_id: str) -> dict[str, str]:
         """The Slack message (channel, ts, digest) that shows a live board, if any."""

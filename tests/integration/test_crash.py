@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from spm_stream.config.scopes import ORG
 from spm_stream.config.settings import Settings
 from spm_stream.store.redis_store import Store
 from tests.integration.conftest import (
@@ -36,9 +37,9 @@ async def test_kill_9_mid_stream_then_restart(
     assert (await store.stats()).processed < TOTAL, "finished before the kill: proved nothing"
 
     await _restart_counts_each_once(store, start_worker, records)
-    board = await store.board("calls", "org", "all", "day:2026-11-02")
-    assert {e.rep_id: e.score for e in board} == {
-        key.decode(): float(n) for key, n in Counter(k for k, _ in records).items()
+    days = await store.rep_days("org", ORG, ["day:2026-11-02"])
+    assert {rep: acc["activity.call"] for rep, [(_, acc)] in days.items()} == {
+        key.decode(): n for key, n in Counter(k for k, _ in records).items()
     }
 
 

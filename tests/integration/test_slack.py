@@ -96,8 +96,9 @@ async def test_a_deleted_message_is_posted_again(settings: Settings, slack: Slac
 async def test_configured_boards_live_and_on_a_schedule(
     env: dict[str, str], settings: Settings, store: Store, slack: SlackFixture
 ) -> None:
-    from agents.app import Runtime
-    from agents.boards import configured_boards
+    from agents.app import new_faust_app
+    from agents.boards import refresh_boards
+    from agents.runtime import Runtime, declare_topics
     from spm_stream.config.directory import Directory
     from spm_stream.config.targets import ReloadingTargets
 
@@ -112,9 +113,9 @@ async def test_configured_boards_live_and_on_a_schedule(
             ],
         }
     )  # fmt: skip
-    rt = Runtime(
-        settings, directory, Routing.from_directory(directory), ReloadingTargets(None), store
-    )
+    topics = declare_topics(new_faust_app(settings), settings)  # declared, never connected
+    routing = Routing.from_directory(directory)
+    rt = Runtime(settings, directory, routing, ReloadingTargets(None), store, topics)
     client = make_client(settings)
     live, friday = (slack.state.channel_id(f"#{n}-{tag}") for n in ("live", "friday"))
 
@@ -123,22 +124,24 @@ async def test_configured_boards_live_and_on_a_schedule(
 
     await _calls(store, "rep-1", 3, start=0)
     thursday = datetime(2026, 11, 26, 16, tzinfo=UTC)
-    await configured_boards(rt, client, thursday)
+    await refresh_boards(rt, client, directory.boards, thursday)
     (board,) = posts(live)
     assert "Ana" in board.blocks[2]["text"]["text"]
-    await configured_boards(rt, client, thursday)  # unchanged: no Slack call
+    await refresh_boards(rt, client, directory.boards, thursday)  # unchanged: no Slack call
     await _calls(store, "rep-2", 5, start=3)
-    await configured_boards(rt, client, thursday)
+    await refresh_boards(rt, client, directory.boards, thursday)
     (board,) = posts(live)
     assert board.edits == 1
     text = board.blocks[2]["text"]["text"]
     assert text.index("Ben") < text.index("Ana")
     # The Friday 17:00 post: not before, once at the time, not again after.
     assert posts(friday) == []
-    await configured_boards(rt, client, datetime(2026, 11, 27, 16, 59, tzinfo=UTC))
+    await refresh_boards(rt, client, directory.boards, datetime(2026, 11, 27, 16, 59, tzinfo=UTC))
     assert posts(friday) == []
-    await configured_boards(rt, client, datetime(2026, 11, 27, 17, 0, 30, tzinfo=UTC))
-    await configured_boards(rt, client, datetime(2026, 11, 27, 17, 5, tzinfo=UTC))
+    await refresh_boards(
+        rt, client, directory.boards, datetime(2026, 11, 27, 17, 0, 30, tzinfo=UTC)
+    )
+    await refresh_boards(rt, client, directory.boards, datetime(2026, 11, 27, 17, 5, tzinfo=UTC))
     board_post, chart_post = sorted(posts(friday), key=lambda m: m.ts)
     assert "Ben" in board_post.blocks[2]["text"]["text"]
     (shared,) = chart_post.files

@@ -14,7 +14,7 @@ from typing import Any
 
 import faust
 
-from agents.batching import ack_all, take_batches
+from agents.faust_compat import ack_all, take_batches
 
 WITHIN = 0.3  # the linger window, s
 BUSY = 0.3  # how long the body works on each batch, s

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from spm_stream.ranking.boards import BoardSpec, default_board_teams
+from spm_stream.ranking.boards import BoardSpec, all_boards
 
 
 def test_a_scheduled_board_posts_only_on_its_schedule_unless_live() -> None:
@@ -19,4 +19,6 @@ def test_a_scheduled_board_posts_only_on_its_schedule_unless_live() -> None:
 def test_a_configured_team_board_replaces_the_default_one() -> None:
     channels = {"t1": "#t1", "t2": "#t2", "t3": None}
     specs = [BoardSpec(channel="#t1", team="t1", period="week"), BoardSpec(channel="#org")]
-    assert default_board_teams(channels, specs) == ["t2"]
+    assert all_boards(channels, specs) == [*specs, BoardSpec(channel="#t2", team="t2")]
+    default = all_boards(channels, specs)[-1]
+    assert (default.metric, default.period, default.is_live) == ("calls", "day", True)

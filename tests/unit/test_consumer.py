@@ -1,4 +1,4 @@
-"""The worker's Kafka consumer: Faust's, with our fetch wait (agents/consumer.py)."""
+"""The worker's Kafka consumer: Faust's, with our fetch wait (agents/faust_compat.py)."""
 
 from __future__ import annotations
 

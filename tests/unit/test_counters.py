@@ -45,8 +45,6 @@ def test_call_counts_for_rep_team_org_and_boards() -> None:
         ("hincr", "spm:{crm-events:2}:cnt:rep:rep-1:day:2026-11-02", "activity.call"),
         ("hincr", f"spm:{{crm-events:2}}:cnt:org:{ORG}:day:2026-11-02", "activity.call"),
         ("hincr", "spm:{crm-events:2}:cnt:team:t1:day:2026-11-02", "activity.call"),
-        ("zincr", f"spm:{{crm-events:2}}:lb:calls:org:{ORG}:day:2026-11-02", "rep-1"),
-        ("zincr", "spm:{crm-events:2}:lb:calls:team:t1:day:2026-11-02", "rep-1"),
         ("sadd", "spm:{crm-events:2}:members:team:t1", "rep-1"),
         ("sadd", "spm:{crm-events:2}:members:org", "rep-1"),
     }
@@ -249,7 +247,7 @@ def test_each_key_class_gets_its_own_ttl() -> None:
     ttl_of = {keys[index - 1]: ttl for index, ttl in orjson.loads(payload)["expire"]}
     assert ttl_of[KEYS.seen(0, "2026-11-02")] == 10
     assert ttl_of[KEYS.counts(0, "rep", "rep-1", "day:2026-11-02")] == 1000
-    assert ttl_of[KEYS.board(0, "deals_won", "team", "t1", "day:2026-11-02")] == 1000
+    assert ttl_of[KEYS.counts(0, "team", "t1", "day:2026-11-02")] == 1000
     # Ramp facts and membership are one entry per rep and never expire.
     assert KEYS.ramp(0, "first_win") not in ttl_of
     assert KEYS.members(0, "t1") not in ttl_of

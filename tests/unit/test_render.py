@@ -12,7 +12,7 @@ import pytest
 from notifications.boards import board_message
 from notifications.render import LOCALES, SAMPLES, as_terminal, check_templates, render, sample
 from spm_stream.config.directory import Directory
-from spm_stream.store.redis_store import BoardEntry
+from spm_stream.ranking.leaderboards import Row
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 
@@ -23,10 +23,10 @@ DIRECTORY = Directory.model_validate(
     }
 )
 ENTRIES = [
-    BoardEntry(1, "rep-1", 12.0),
-    BoardEntry(2, "rep-2", 7.0),
-    BoardEntry(3, "rep-3", 7.0),
-    BoardEntry(4, "rep-4", 1.5),
+    Row(1, "rep-1", 12.0, 12, "day:2026-11-02"),
+    Row(2, "rep-2", 7.0, 7, "day:2026-11-02"),
+    Row(3, "rep-3", 7.0, 7, "day:2026-11-02"),
+    Row(4, "rep-4", 1.5, 2, "day:2026-11-02"),
 ]
 
 

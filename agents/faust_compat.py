@@ -1,0 +1,159 @@
+"""Every private Faust and aiokafka API spm-stream touches, in one place.
+
+Checked against faust-streaming 0.15.3 and aiokafka 0.14.0 (``CHECKED_AGAINST``;
+the worker logs a warning at start-up on other versions). An upgrade reviews
+this module and runs ``tests/integration`` (kill -9, rebalances, restarts).
+
+- ``take_batches``: batches that keep filling while the agent works. ``Stream.take_events``
+  (faust-streaming 0.15) stops its background iteration while the agent body runs and acks
+  the batch when the body asks for the next one, so Faust's per-event work and the body's
+  (validation, the Redis round trip) run strictly one after the other. ``take_batches`` is
+  the same buffer without that pause: the stream is consumed in the background into the
+  next batch while the body handles this one, and the body acks the events itself, after
+  their effect is durable. Offsets are committed only up to acked events, so a crash
+  between delivery and ack redelivers the batch, exactly as with ``take_events``. The
+  window counts from a batch's first event (as a Kafka producer's linger does). Private:
+  ``Stream._enable_passive``, ``Stream._processors``.
+- ``consumer_class``: Faust's aiokafka consumer with a short ``fetch.max.wait.ms``.
+  aiokafka keeps one fetch in flight per broker, and leaves out of the next fetch every
+  partition whose last fetched records are still being consumed. So while the worker
+  works through a large fetch of the input topic, the next fetch may carry only idle
+  partitions, which the broker holds for ``fetch.max.wait.ms``; faust-streaming
+  hard-codes 1,500 ms there, and the stall sustains itself (BENCHMARKS.md, "The fetch
+  that waited for idle partitions"). Private: ``AIOKafkaConsumerThread._create_worker_
+  consumer``, ``Consumer._new_consumer_thread``, ``AIOKafkaConsumer._fetch_max_wait_ms``.
+- ``PerEventQuietMonitor``: Faust's Monitor without its per-event bookkeeping (public
+  hooks of a sensor, overridden to do nothing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, Final
+
+import aiokafka
+from faust.sensors import Monitor
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
+
+__all__ = [
+    "CHECKED_AGAINST",
+    "PerEventQuietMonitor",
+    "ack_all",
+    "consumer_class",
+    "take_batches",
+    "unchecked_versions",
+]
+
+log = logging.getLogger("spm_stream.agents.faust_compat")
+
+#: The versions whose private APIs this module was read against.
+CHECKED_AGAINST: Final = {"faust-streaming": "0.15.3", "aiokafka": "0.14.0"}
+
+
+def unchecked_versions() -> list[str]:
+    """Installed versions that differ from ``CHECKED_AGAINST``, as "name a.b.c (checked x.y.z)"."""
+    found = []
+    for name, checked in CHECKED_AGAINST.items():
+        try:
+            installed = version(name)
+        except PackageNotFoundError:
+            continue
+        if installed != checked:
+            found.append(f"{name} {installed} (checked {checked})")
+    return found
+
+
+async def take_batches(stream: Any, max_: int, within: float) -> AsyncGenerator[list[Any], None]:
+    """Yield up to ``max_`` events at a time, at most ``within`` seconds after the first
+    of them arrived; the caller must ack each batch (``ack_all``) once it is applied."""
+    buffer: list[Any] = []
+    full = asyncio.Event()
+    room = asyncio.Event()
+    room.set()
+    clock = asyncio.get_running_loop().time
+    first_at = 0.0
+
+    async def add_to_buffer(value: Any) -> Any:
+        nonlocal first_at
+        event = stream.current_event
+        if event is None:
+            raise RuntimeError("take_batches: stream has no current event")
+        if not buffer:
+            first_at = clock()
+        buffer.append(event)
+        if len(buffer) >= max_:
+            # Bounded memory: the background iteration waits for the body to take it.
+            full.set()
+            room.clear()
+            await stream.wait(room)
+        return value
+
+    enable_acks = stream.enable_acks
+    stream.enable_acks = False  # the caller acks, after the batch's effect is durable
+    stream.add_processor(add_to_buffer)
+    stream._enable_passive(aiter(stream.channel))
+    try:
+        while not stream.should_stop:
+            left = within - (clock() - first_at) if buffer else within
+            if left > 0:
+                await stream.wait_for_stopped(full, timeout=left)
+            if buffer:
+                batch = buffer[:]
+                buffer.clear()
+                full.clear()
+                room.set()
+                yield batch
+    finally:
+        stream.enable_acks = enable_acks
+        stream._processors.remove(add_to_buffer)
+
+
+async def ack_all(stream: Any, events: Sequence[Any]) -> None:
+    """Ack a batch: Faust may now commit past it."""
+    for event in events:
+        await stream.ack(event)
+
+
+def consumer_class(fetch_max_wait_ms: int) -> type[AIOKafkaConsumer]:
+    """Faust's aiokafka consumer, with this ``fetch.max.wait.ms`` instead of 1,500."""
+
+    class ConsumerThread(AIOKafkaConsumerThread):
+        def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
+            consumer = super()._create_worker_consumer(transport)
+            # Read by AIOKafkaConsumer.start() when it builds its fetcher; Faust
+            # passes a literal to the constructor, so this is the only way in.
+            consumer._fetch_max_wait_ms = fetch_max_wait_ms
+            return consumer
+
+    class Consumer(AIOKafkaConsumer):
+        def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
+            return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    return Consumer
+
+
+class PerEventQuietMonitor(Monitor):
+    """Faust's Monitor without its per-event bookkeeping (the default; SPM_FAUST_EVENT_STATS).
+
+    The Monitor updates counters and timing deques on every message and stream
+    event; our own /stats and the store's totals already say what a worker did.
+    Commit, send, rebalance and web statistics are kept.
+    """
+
+    def on_message_in(self, tp: Any, offset: int, message: Any) -> None:
+        return None
+
+    def on_stream_event_in(self, tp: Any, offset: int, stream: Any, event: Any) -> None:
+        return None
+
+    def on_stream_event_out(
+        self, tp: Any, offset: int, stream: Any, event: Any, state: Any = None
+    ) -> None:
+        return None
+
+    def on_message_out(self, tp: Any, offset: int, message: Any) -> None:
+        return None
