@@ -1,25 +1,35 @@
-"""The no-show watch of seed 001, as a pure state machine per meeting.
+"""The no-show watch of seed 001: every rule of it, as pure functions over one meeting.
 
-A ``meeting.no_show`` opens a watch; so does a ``meeting.booked`` whose time plus
-a grace passes without ``meeting.held`` (inference, configurable). A
-``meeting.rescheduled``, ``meeting.held``, ``meeting.canceled`` or a new booking
-for the same lead closes it. An open watch escalates on working time: after
-``rep_after`` a DM to the rep, after ``manager_after`` more an alert to the
-manager.
+The rules:
 
-``transition`` turns an event into the meeting's new watch state (the counters
-agent writes it atomically with the counters, exactly once); ``advance`` moves a
-watch whose due time has come and says which alerts that raises (the rules
-timer). Writes are last-writer-wins by event time, so a late ``meeting.booked``
-cannot reopen a meeting already held.
+1. **Open.** A ``meeting.no_show`` opens a watch; so does a ``meeting.booked`` whose
+   time plus ``grace`` passes without a later report (inference, ``infer``).
+   ``transition``.
+2. **Close.** ``meeting.held``, ``meeting.canceled`` and ``meeting.rescheduled`` close
+   it. ``transition``.
+3. **Last writer wins.** A report replaces the stored watch only if it is not older
+   (event time, in ms), so a late ``meeting.booked`` cannot reopen a meeting already
+   held; a later report keeps what it does not say itself (lead, lead name, CRM,
+   scheduled time: a no-show names no lead). ``write``.
+4. **A rebooking closes the earlier no-show.** A report about another meeting of the
+   same lead closes the earlier meeting's open no-show (``closed_by: rebooked``), unless
+   that no-show is newer. ``rebooked``.
+5. **Escalate on working time.** An open no-show raises a DM to the rep after
+   ``rep_after``, an alert to the manager ``manager_after`` later, and is dropped
+   ``expire_after`` after it opened. ``advance``.
+
+Rules 1, 2 and 5 run in Python (the counters agent's ingest, the rules timer).
+Rules 3 and 4 run inside the store's atomic batch apply (``store/apply_batch.lua``,
+``put_watch``), so the write is exactly once with the counters; ``fold`` is their
+statement here, and ``tests/integration/test_store.py`` checks the Lua against it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import orjson
 
@@ -34,7 +44,7 @@ from spm_stream.rules.alerts import Alert, Recipient
 from spm_stream.rules.config import NoShowRule
 from spm_stream.time.worktime import WorkCalendar, add_working_time
 
-__all__ = ["Watch", "WatchState", "advance", "transition"]
+__all__ = ["CARRIED", "Watch", "WatchState", "advance", "fold", "rebooked", "transition", "write"]
 
 WatchState = Literal["booked", "no_show", "closed"]
 
@@ -103,6 +113,54 @@ class Watch:
             lead_name=_text(data.get("lead_name")),
             source=_text(data.get("source")),
         )
+
+
+#: What a later report of a meeting keeps from the earlier ones when it does not say it.
+CARRIED: Final = ("lead_id", "lead_name", "source", "scheduled_for")
+
+
+def write(before: Watch | None, report: Watch) -> Watch | None:
+    """Rule 3: the meeting's watch after ``report``, or None when ``before`` is newer and
+    stays as it is."""
+    if before is None:
+        return report
+    if before.at_ms > report.at_ms:
+        return None
+    carried = {
+        name: getattr(before, name)
+        for name in CARRIED
+        if getattr(report, name) is None and getattr(before, name) is not None
+    }
+    return replace(report, **carried) if carried else report
+
+
+def rebooked(earlier: Watch, report: Watch) -> Watch | None:
+    """Rule 4: ``earlier`` (another meeting of ``report``'s lead) closed by the report, or
+    None when it is not an open no-show or is newer than the report."""
+    if earlier.state != "no_show" or earlier.at_ms > report.at_ms:
+        return None
+    return replace(earlier, state="closed", closed_by="rebooked", at=report.at, due=None)
+
+
+def fold(reports: Iterable[Watch]) -> dict[str, Watch]:
+    """Rules 3 and 4 over reports in log order: the watches the store holds afterwards,
+    by meeting id (what ``apply_batch.lua`` must leave in Redis)."""
+    kept: dict[str, Watch] = {}
+    last_of_lead: dict[str, str] = {}  # the lead index: the lead's last reported meeting
+    for report in reports:
+        stored = write(kept.get(report.meeting_id), report)
+        if stored is None:
+            continue
+        kept[report.meeting_id] = stored
+        if report.lead_id is None:
+            continue
+        previous = last_of_lead.get(report.lead_id)
+        if previous is not None and previous != report.meeting_id and previous in kept:
+            closed = rebooked(kept[previous], report)
+            if closed is not None:
+                kept[previous] = closed
+        last_of_lead[report.lead_id] = report.meeting_id
+    return kept
 
 
 def _iso(value: datetime | None) -> str | None:

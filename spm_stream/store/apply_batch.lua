@@ -38,7 +38,8 @@ local function newer(raw, at)
   return (not raw) or cjson.decode(raw)['at'] <= at
 end
 
--- What a later report of a meeting (a no-show names no lead) keeps from the earlier ones.
+-- The no-show rules 3 and 4 of spm_stream/rules/noshow.py (write, rebooked; fold states
+-- both): last writer wins by event time, and a later report keeps what it does not say.
 local CARRIED = {'lead_id', 'lead_name', 'source', 'scheduled_for'}
 
 local function put_watch(w)
@@ -63,7 +64,8 @@ local function put_watch(w)
   end
   local leads, lead = KEYS[w[7]], w[8]
   if lead == '' then return end
-  -- A new booking for the same lead closes the open no-show of its earlier meeting.
+  -- Rule 4: a report of another meeting of the same lead closes the earlier meeting's
+  -- open no-show, unless that no-show is newer.
   local prev = redis.call('HGET', leads, lead)
   if prev and prev ~= member then
     local prev_key = w[9] .. prev

@@ -76,22 +76,9 @@ async def until_redis_answers(call: Callable[[], Awaitable[_T]], failed: str) ->
 
 _LUA: Final = files("spm_stream.store").joinpath("apply_batch.lua").read_text(encoding="utf-8")
 
-# Compare-and-set of one watch by the rules timer: a no-op if the counters agent
-# changed the watch since it was read (the event wins; the next tick looks again).
-_ADVANCE_WATCH: Final = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-if ARGV[2] == '' then
-  redis.call('ZREM', KEYS[2], ARGV[4])
-  return 1
-end
-redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
-if tonumber(ARGV[3]) >= 0 then
-  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
-else
-  redis.call('ZREM', KEYS[2], ARGV[4])
-end
-return 1
-"""
+_ADVANCE_WATCH: Final = (
+    files("spm_stream.store").joinpath("advance_watch.lua").read_text(encoding="utf-8")
+)
 
 
 @dataclass(frozen=True, slots=True)

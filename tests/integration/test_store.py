@@ -9,16 +9,20 @@ from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from spm_stream.config.scopes import Routing
-from spm_stream.contract.events import parse_event
+from spm_stream.contract.events import Event, parse_event
 from spm_stream.counting.ingest import Record, ingest
 from spm_stream.counting.planning import PlanMemo, Planned, plan_event, plan_reject
 from spm_stream.reports.report import fold
+from spm_stream.rules.config import NoShowRule
+from spm_stream.rules.noshow import Watch, transition
+from spm_stream.rules.noshow import fold as fold_watches
 from spm_stream.store.redis_store import Store
+from spm_stream.time.worktime import WorkCalendar
 from tests.events import event
 
 pytestmark = pytest.mark.integration
@@ -177,3 +181,70 @@ async def test_each_meeting_counts_once_as_its_strongest_outcome_live_as_offline
         }
         expected = offline.days.get(("rep", "rep-1", f"day:{day}"), Counter())
         assert live == {k: v for k, v in expected.items() if v}, day
+
+
+_MEETING_REPORTS = st.sampled_from(
+    ["meeting.booked", "meeting.held", "meeting.no_show", "meeting.canceled", "meeting.rescheduled"]
+)
+
+
+@hsettings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    reports=st.lists(
+        st.tuples(
+            _MEETING_REPORTS,
+            st.integers(0, 2),  # meeting
+            st.sampled_from([None, "L-1", "L-2"]),  # lead
+            st.integers(0, 40),  # hour
+        ),
+        max_size=20,
+    ),
+    cuts=st.lists(st.integers(0, 20), max_size=3),
+)
+# A rebooking of the lead closes the earlier no-show; a late one does not close a newer one.
+@example(
+    reports=[("meeting.booked", 0, "L-1", 1), ("meeting.no_show", 0, None, 2),
+             ("meeting.booked", 1, "L-1", 3)],
+    cuts=[2],
+)  # fmt: skip
+@example(
+    reports=[("meeting.booked", 0, "L-1", 1), ("meeting.no_show", 0, None, 5),
+             ("meeting.booked", 1, "L-1", 3)],
+    cuts=[],
+)  # fmt: skip
+async def test_the_lua_apply_keeps_the_watches_the_no_show_rules_state(
+    store: Store, reports: list[tuple[str, int, str | None, int]], cuts: list[int]
+) -> None:
+    """Reports of a few meetings of two leads, out of time order, in batches: the watches
+    in Redis are ``noshow.fold`` of the planned ones (last writer wins, carried fields,
+    a rebooking closes the earlier no-show)."""
+    store = Store(store.redis, replace(store.keys, prefix=uuid.uuid4().hex), store.ttls)
+    lines = []
+    for i, (etype, m, lead, hour) in enumerate(reports):
+        at = f"2026-11-{2 + hour // 24:02d}T{hour % 24:02d}:00:00Z"
+        data: dict[str, object] = {"meeting_id": f"m{m}"}
+        if etype in ("meeting.booked", "meeting.rescheduled"):
+            data["scheduled_for"] = "2026-11-05T10:00:00Z"
+        if lead is not None and etype != "meeting.no_show":  # a no-show names no lead
+            data["lead_id"] = lead
+        lines.append(event(f"w{i}", etype, at=at, **data))
+    rule = NoShowRule()
+
+    def watch(e: Event) -> Watch | None:
+        return transition(e, rule, lambda rep: WorkCalendar(UTC))
+
+    records = [Record("t", 1, offset, b"k", raw) for offset, raw in enumerate(lines)]
+    planned = ingest(records, keys=store.keys, routing=Routing(UTC, {}), watch=watch)
+    plans = planned.batches.get(1, [])
+    position = 0
+    for cut in [*sorted(cuts), len(plans)]:
+        end = max(position, min(cut, len(plans)))
+        await store.apply({1: plans[position:end]})
+        position = end
+    expected = fold_watches(p.watch for p in plans if p.watch is not None)
+    for meeting, kept in expected.items():
+        raw = await store.redis.get(store.keys.watch(1, meeting))
+        assert raw is not None, meeting
+        assert Watch.loads(raw) == Watch.loads(kept.dumps()), meeting

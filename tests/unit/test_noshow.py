@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 from spm_stream.contract.events import parse_event
 from spm_stream.rules.config import NoShowRule
-from spm_stream.rules.noshow import Watch, advance, transition
+from spm_stream.rules.noshow import Watch, advance, fold, rebooked, transition, write
 from spm_stream.time.worktime import WorkCalendar
 
 BERLIN = WorkCalendar(ZoneInfo("Europe/Berlin"))  # Mon-Fri 09-17
@@ -189,3 +190,33 @@ def test_watches_survive_their_json_round_trip(etype: str, at: datetime) -> None
     assert watch is not None
     # Milliseconds are the store's clock: compare at that precision.
     assert Watch.loads(watch.dumps()).dumps() == watch.dumps()
+
+
+def _report(meeting: str, state: str, at: str, lead: str | None = None) -> Watch:
+    return Watch(meeting, "rep-1", state, t(at), lead)  # type: ignore[arg-type]
+
+
+def test_the_last_writer_wins_and_keeps_what_a_later_report_does_not_say() -> None:
+    booked = replace(_report("m-1", "booked", "2026-11-02T10:00+00:00", "L-1"), lead_name="Acme")
+    no_show = _report("m-1", "no_show", "2026-11-02T12:00+00:00")  # names no lead
+    kept = write(booked, no_show)
+    assert kept is not None
+    assert (kept.state, kept.lead_id, kept.lead_name) == ("no_show", "L-1", "Acme")
+    late_booking = _report("m-1", "booked", "2026-11-02T09:00+00:00", "L-1")
+    assert write(kept, late_booking) is None  # older than what is stored: ignored
+
+
+def test_a_rebooking_of_the_lead_closes_the_earlier_no_show_unless_it_is_newer() -> None:
+    booked = _report("m-1", "booked", "2026-11-02T10:00+00:00", "L-1")
+    no_show = _report("m-1", "no_show", "2026-11-02T12:00+00:00")
+    rebooking = _report("m-2", "booked", "2026-11-02T13:00+00:00", "L-1")
+    kept = fold([booked, no_show, rebooking])
+    assert (kept["m-1"].state, kept["m-1"].closed_by) == ("closed", "rebooked")
+    assert kept["m-1"].at == rebooking.at
+    assert kept["m-1"].due is None
+    assert kept["m-2"].state == "booked"
+    earlier = _report("m-2", "booked", "2026-11-02T11:00+00:00", "L-1")
+    assert fold([booked, no_show, earlier])["m-1"].state == "no_show"  # the no-show is newer
+    other_lead = _report("m-2", "booked", "2026-11-02T13:00+00:00", "L-2")
+    assert fold([booked, no_show, other_lead])["m-1"].state == "no_show"
+    assert rebooked(booked, rebooking) is None  # only an open no-show is closed
