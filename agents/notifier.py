@@ -18,12 +18,12 @@ import faust
 from redis.exceptions import RedisError
 
 from agents.faust_compat import ack_all, take_batches
-from agents.rules import RulesEngine
 from agents.runtime import Runtime
 from notifications.notifier import Notifier
 from notifications.outbox import Outbox
 from notifications.slack import make_client
 from spm_stream.rules.alerts import Alert
+from spm_stream.rules.engine import RulesEngine
 from spm_stream.store.redis_store import until_redis_answers
 
 __all__ = ["register"]

@@ -17,3 +17,6 @@ settings.register_profile(
     "ci", deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile("ci" if os.environ.get("CI") else "default")
+
+# The services and the fixtures on them (Kafka, Redis, the local Slack server, workers).
+pytest_plugins = ["tests.fixtures"]

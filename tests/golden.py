@@ -7,7 +7,6 @@ other rate of the scenario must be ``None`` or what follows from the events.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -18,6 +17,7 @@ import yaml
 from spm_stream.config.scopes import Routing
 from spm_stream.config.targets import Targets
 from spm_stream.reports.report import Ledger, offline_report
+from tests.events import event
 
 AT = date(2026, 11, 2)
 DAY = "2026-11-02T10:00:00Z"
@@ -68,20 +68,12 @@ class Golden:
 
     def add(self, n: int, etype: str, rep: str = "a", at: str = DAY, **data: Any) -> Golden:
         for _ in range(n):
-            body: dict[str, Any] = {
-                "event_id": f"{self.name}-{len(self.events)}",
-                "type": etype,
-                "occurred_at": at,
-                "rep_id": f"{self.team}-{rep}",
-                "team_id": self.team,
-            }
-            if data:
-                # "{n}" in a value makes it unique per event: each its own meeting, say.
-                body["data"] = {
-                    k: v.replace("{n}", str(len(self.events))) if isinstance(v, str) else v
-                    for k, v in data.items()
-                }
-            self.events.append(json.dumps(body).encode())
+            n = str(len(self.events))
+            # "{n}" in a value makes it unique per event: each its own meeting, say.
+            fields = {k: v.replace("{n}", n) if isinstance(v, str) else v for k, v in data.items()}
+            self.events.append(
+                event(f"{self.name}-{n}", etype, f"{self.team}-{rep}", at, self.team, **fields)
+            )
         return self
 
 

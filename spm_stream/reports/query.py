@@ -11,14 +11,14 @@ from spm_stream.ranking.contests import Contest, contest_days, standings
 from spm_stream.ranking.gamification import Points, points_by_bucket
 from spm_stream.ranking.leaderboards import Row, neighbours, rank
 from spm_stream.reports.report import scope_report
-from spm_stream.store.redis_store import Store
+from spm_stream.store.port import StorePort
 from spm_stream.time.windows import Period, period_containing
 
 __all__ = ["board_rows", "contest_standings", "live_board", "live_report"]
 
 
 async def live_report(
-    store: Store,
+    store: StorePort,
     *,
     routing: Routing,
     targets: Targets,
@@ -46,7 +46,7 @@ async def live_report(
 
 
 async def board_rows(
-    store: Store,
+    store: StorePort,
     *,
     routing: Routing,
     scope: str,
@@ -65,7 +65,7 @@ async def board_rows(
 
 
 async def live_board(
-    store: Store,
+    store: StorePort,
     *,
     routing: Routing,
     scope: str,
@@ -106,7 +106,7 @@ async def live_board(
 
 
 async def contest_standings(
-    store: Store, contest: Contest, *, routing: Routing, points: Points | None = None
+    store: StorePort, contest: Contest, *, routing: Routing, points: Points | None = None
 ) -> list[Row]:
     """A contest's standings now, from the counters of its days."""
     buckets = contest_days(contest, lambda t: t.astimezone(routing.zone).date())

@@ -21,7 +21,6 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from agents.rules import RulesEngine
 from notifications.notifier import Notifier
 from notifications.outbox import Outbox
 from notifications.slack import make_client
@@ -33,11 +32,12 @@ from spm_stream.counting.ingest import Record, ingest
 from spm_stream.devtools.embedded import free_port
 from spm_stream.devtools.slack_server import Fault
 from spm_stream.rules.alerts import Alert, Recipient
+from spm_stream.rules.engine import RulesEngine
 from spm_stream.rules.evaluate import event_alerts
 from spm_stream.rules.noshow import transition
 from spm_stream.store.redis_store import Store
 from tests.events import event
-from tests.integration.conftest import SlackFixture, run_cli
+from tests.fixtures import SlackFixture, run_cli
 
 pytestmark = pytest.mark.integration
 

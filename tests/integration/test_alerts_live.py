@@ -31,7 +31,7 @@ import yaml
 from spm_stream.config.settings import Settings
 from spm_stream.store.redis_store import Store
 from tests.events import event
-from tests.integration.conftest import SlackFixture, produce, run_cli, wait_for_processed
+from tests.fixtures import SlackFixture, produce, run_cli, wait_for_processed
 from tests.integration.test_alerts import people
 
 pytestmark = pytest.mark.integration

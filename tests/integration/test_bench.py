@@ -14,7 +14,7 @@ from kafka.admin import KafkaAdminClient
 from redis import Redis
 
 from spm_stream.config.settings import load_settings
-from tests.integration.conftest import Services
+from tests.fixtures import Services
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ from spm_stream.config.settings import Settings
 from spm_stream.contract.events import InvalidEvent, parse_event
 from spm_stream.store.redis_store import Store
 from tests.events import event
-from tests.integration.conftest import produce, read_topic, wait_for_processed
+from tests.fixtures import produce, read_topic, wait_for_processed
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ from spm_stream.config.settings import Settings
 from spm_stream.ingestion.importer import ImportMapping, import_file
 from spm_stream.store.redis_store import Store
 from tests import crm
-from tests.integration.conftest import produce, run_cli, wait_for_processed
+from tests.fixtures import produce, run_cli, wait_for_processed
 
 pytestmark = pytest.mark.integration
 

@@ -29,8 +29,8 @@ from spm_stream.reports.query import live_report
 from spm_stream.reports.report import fold
 from spm_stream.store.redis_store import Store
 from spm_stream.time.windows import PERIOD_KINDS
+from tests.fixtures import directory, produce, wait_for_processed
 from tests.golden import AT, TARGETS, TARGETS_YAML, UTC_ROUTING, goldens, offline_one
-from tests.integration.conftest import directory, produce, wait_for_processed
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ import pytest
 from spm_stream.config.settings import Settings
 from spm_stream.store.redis_store import Store
 from tests.events import BAD_RECORDS, event
-from tests.integration.conftest import (
+from tests.fixtures import (
     SlackFixture,
     produce,
     read_topic,

@@ -8,7 +8,7 @@ import pytest
 
 from spm_stream.config.settings import Settings
 from spm_stream.store.redis_store import Store
-from tests.integration.conftest import (
+from tests.fixtures import (
     advance,
     assert_counted_once,
     call_stream,

@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from spm_stream.config.settings import Settings
 from spm_stream.devtools.generator import Generator
 from spm_stream.store.redis_store import Store
-from tests.integration.conftest import produce, wait_for_processed
+from tests.fixtures import produce, wait_for_processed
 
 pytestmark = pytest.mark.integration
 

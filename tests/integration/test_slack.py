@@ -17,7 +17,7 @@ from spm_stream.contract.events import parse_event
 from spm_stream.counting.planning import plan_event
 from spm_stream.store.redis_store import Store
 from tests.events import event
-from tests.integration.conftest import SlackFixture, run_cli
+from tests.fixtures import SlackFixture, run_cli
 
 pytestmark = pytest.mark.integration
 

@@ -29,7 +29,7 @@ from spm_stream.config.settings import Settings
 from spm_stream.devtools.embedded import free_port
 from spm_stream.store.redis_store import Store
 from tests.events import event
-from tests.integration.conftest import produce, wait_for_processed
+from tests.fixtures import produce, wait_for_processed
 
 pytestmark = pytest.mark.integration
 

@@ -25,7 +25,7 @@ import yaml
 from spm_stream.config.settings import Settings
 from spm_stream.store.redis_store import Store
 from tests import crm
-from tests.integration.conftest import directory, read_topic, run_cli, wait_for_processed
+from tests.fixtures import directory, read_topic, run_cli, wait_for_processed
 
 pytestmark = pytest.mark.integration
 

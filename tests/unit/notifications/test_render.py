@@ -213,7 +213,7 @@ def test_rates_show_one_decimal_and_the_locales_percent() -> None:
 def test_the_local_slack_page_shows_every_emoji_our_messages_use_and_real_buttons() -> None:
     from spm_stream.devtools.slack_server import _EMOJI, _render_block
 
-    root = Path(__file__).parents[2]
+    root = Path(__file__).parents[3]
     sources = [
         *root.glob("notifications/templates/*.j2"),
         root / "spm_stream/ranking/gamification.py",

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from spm_stream.contract.events import EventType, InvalidEvent, event_json_schema, parse_event
 
-SCHEMA_FILE = Path(__file__).parents[2] / "spm_stream" / "contract" / "schema" / "event.schema.json"
+SCHEMA_FILE = Path(__file__).parents[3] / "spm_stream" / "contract" / "schema" / "event.schema.json"
 
 DEAL_WON = {
     "event_id": "hs-88213",

@@ -1,4 +1,4 @@
-"""Real services for integration tests: Kafka and Redis from SPM_KAFKA_URL/SPM_REDIS_URL,
+"""The pytest plugin of real services: Kafka and Redis from SPM_KAFKA_URL/SPM_REDIS_URL,
 otherwise the embedded broker and Redis. In CI (CI=true) they must be given: these tests
 never skip silently there.
 
@@ -38,8 +38,6 @@ from spm_stream.devtools.slack_server import SlackState, serve
 from spm_stream.ingestion import replay
 from spm_stream.ingestion.topics import ensure_topics
 from spm_stream.store.redis_store import Stats, Store
-
-pytestmark = pytest.mark.integration
 
 
 @dataclass(frozen=True)

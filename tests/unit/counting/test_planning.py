@@ -30,10 +30,7 @@ def _event(
     team: str | None = "t1",
     at: str = "2026-11-02T23:30:00Z",
 ) -> bytes:
-    team_part = f',"team_id":"{team}"' if team else ""
-    return (
-        f'{{"event_id":"e{i}","type":"{etype}","occurred_at":"{at}","rep_id":"{rep}"{team_part}}}'
-    ).encode()
+    return event(f"e{i}", etype, rep=rep, at=at, team=team)
 
 
 def test_call_counts_for_rep_team_org_and_boards() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -10,24 +9,18 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spm_stream.contract.events import parse_event
+from spm_stream.contract.events import Event, parse_event
 from spm_stream.rules.config import NoShowRule
 from spm_stream.rules.noshow import Watch, advance, fold, rebooked, transition, write
 from spm_stream.time.worktime import WorkCalendar
+from tests.events import event as build
 
 BERLIN = WorkCalendar(ZoneInfo("Europe/Berlin"))  # Mon-Fri 09-17
 RULE = NoShowRule()  # grace 2h, rep after 4 working hours, manager after 4 more
 
 
-def event(etype: str, at: str, **data: object) -> object:
-    raw = {
-        "event_id": f"{etype}-{at}",
-        "type": etype,
-        "occurred_at": at,
-        "rep_id": "rep-1",
-        "data": {"meeting_id": "m-1", **data},
-    }
-    return parse_event(json.dumps(raw))
+def event(etype: str, at: str, **data: object) -> Event:
+    return parse_event(build(f"{etype}-{at}", etype, at=at, meeting_id="m-1", **data))
 
 
 def t(text: str) -> datetime:

@@ -238,7 +238,7 @@ def test_something_else_on_the_port_is_not_taken_for_redis(monkeypatch: pytest.M
 
 
 def test_preview_help_lists_every_template() -> None:
-    templates = Path(__file__).parents[2] / "notifications" / "templates"
+    templates = Path(__file__).parents[3] / "notifications" / "templates"
     kinds = sorted(p.name.removesuffix(".json.j2") for p in templates.glob("*.json.j2"))
     shown = " ".join(CliRunner().invoke(cli, ["preview", "--help"]).output.split())
     for kind in kinds:

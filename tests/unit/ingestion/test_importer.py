@@ -10,7 +10,7 @@ from spm_stream.config.settings import ConfigError
 from spm_stream.contract.events import InvalidEvent, parse_event
 from spm_stream.ingestion.importer import ImportMapping, Skip, load_import_mapping, row_event
 
-SAMPLES = Path(__file__).parents[2] / "examples" / "crm"
+SAMPLES = Path(__file__).parents[3] / "examples" / "crm"
 
 
 def test_canonical_csv_columns_need_no_mapping() -> None:
