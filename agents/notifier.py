@@ -20,8 +20,8 @@ from redis.exceptions import RedisError
 from agents.faust_compat import ack_all, take_batches
 from agents.runtime import Runtime
 from notifications.notifier import Notifier
-from notifications.outbox import Outbox
 from notifications.slack import make_client
+from notifications.state import NotifyState
 from spm_stream.rules.alerts import Alert
 from spm_stream.rules.engine import RulesEngine
 from spm_stream.store.redis_store import until_redis_answers
@@ -42,7 +42,7 @@ def register(app: faust.App, rt: Runtime) -> Notifier:
     # The engine reads alerts again at delivery; its own rules run in the rules process.
     engine = RulesEngine(rt.store, rt.directory, rt.targets, nothing_to_publish)
     notifier = Notifier(
-        Outbox(rt.store.redis, settings.redis_prefix),
+        NotifyState.on(rt.store.redis, settings.redis_prefix),
         client,
         rt.directory,
         settings.templates_dir,

@@ -177,7 +177,7 @@ def register(app: faust.App, rt: Runtime, notifier: Notifier) -> None:
                 body,
                 dict(request.headers),
                 secret.get_secret_value(),
-                notifier.outbox,
+                notifier.state,
                 rt.directory,
                 datetime.now(UTC),
             )

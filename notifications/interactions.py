@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 
 from slack_sdk.signature import SignatureVerifier
 
-from notifications.outbox import Outbox
+from notifications.state import NotifyState
 from spm_stream.config.directory import Directory
 
 __all__ = ["SNOOZE_RULES", "handle_interaction"]
@@ -32,7 +32,7 @@ async def handle_interaction(
     body: bytes,
     headers: Mapping[str, str],
     signing_secret: str,
-    outbox: Outbox,
+    state: NotifyState,
     directory: Directory,
     now: datetime,
 ) -> tuple[int, dict[str, Any]]:
@@ -53,7 +53,7 @@ async def handle_interaction(
     # A signed request stays valid for five minutes: one replayed in that window (by
     # Slack or by someone who saw it) is answered, and does nothing again.
     once = str(payload.get("trigger_id") or action.get("action_ts") or "")
-    if once and not await outbox.first_time(f"interaction:{once}", REPLAY_WINDOW_S):
+    if once and not await state.replays.first_time(f"interaction:{once}", REPLAY_WINDOW_S):
         return 200, {"ok": True, "duplicate": True}
     kind, _, rep = str(action.get("value", "")).partition(":")
     if action.get("action_id") != "snooze" or kind != "snooze" or rep not in directory.people:
@@ -66,7 +66,7 @@ async def handle_interaction(
         return 403, {"error": f"{user} may not snooze {rep}'s nudges"}
     until = now + SNOOZE_FOR
     made = [
-        await outbox.add_silence(
+        await state.silences.add(
             until, rule=rule, subject=rep, comment="snooze button", created_by=user, now=now
         )
         for rule in SNOOZE_RULES

@@ -1,9 +1,11 @@
 """The notifier: runs the policy stages against the outbox and delivers due groups to Slack.
 
-``accept`` takes an alert from the alerts topic through expire → silence →
-dedupe → route → schedule → group into the Redis outbox. ``deliver_due`` is
-called by the leader's timer: every due group is re-checked against silences,
-paced per channel, rendered (one message per recipient) and posted. Slack
+``accept_many`` takes alerts from the alerts topic through the drop stages
+(``policy.DROP_STAGES``: expire → silence → dedupe), then route → schedule →
+group into the Redis outbox. ``deliver_due`` is called by the leader's timer:
+every due group passes ``Notifier.delivery_stages`` (silence → expire → refresh,
+as of delivery), is paced per channel, rendered (one message per recipient) and
+posted. Slack
 errors never lose a message: a rate limit waits ``Retry-After``, a 5xx, timeout
 or outage retries with backoff, and only a permanent error for one recipient
 (``channel_not_found``, …) drops that recipient's message, reported to the ops
@@ -25,9 +27,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from notifications import blockkit
-from notifications.outbox import GROUP_LIMIT, Audit, Enqueue, Outbox
+from notifications.audit import Audit
+from notifications.outbox import GROUP_LIMIT, Enqueue
 from notifications.policy import PERMANENT_ERRORS, Route, backoff, deliver_at, drop_reason, route
 from notifications.render import Message, labels, render
+from notifications.state import NotifyState
 from spm_stream.config.directory import Directory
 from spm_stream.rules.alerts import Alert
 
@@ -36,6 +40,7 @@ __all__ = [
     "TOKEN_ERRORS",
     "Composed",
     "Delivery",
+    "DeliveryStage",
     "Notifier",
     "Refresh",
 ]
@@ -49,6 +54,8 @@ MAX_ALERTS_PER_MESSAGE: Final = 10
 
 #: Reads an alert again at delivery: its current form, or None when it no longer holds.
 Refresh = Callable[[Alert, datetime], Awaitable[Alert | None]]
+#: A stage of delivery: the group's alerts it lets through (group, now, route, alerts).
+DeliveryStage = Callable[[str, datetime, Route, dict[str, Alert]], Awaitable[dict[str, Alert]]]
 
 #: Slack errors about the token itself: every message fails alike until someone fixes it.
 TOKEN_ERRORS: Final = frozenset(
@@ -81,13 +88,22 @@ class Notifier:
 
     def __init__(
         self,
-        outbox: Outbox,
+        state: NotifyState,
         client: AsyncWebClient | None,
         directory: Directory,
         templates_dir: Path | None = None,
         refresh: Refresh | None = None,
     ) -> None:
-        self.outbox = outbox
+        self.state = state
+        self.outbox = state.outbox
+        self.audit = state.audit
+        #: What a due group passes at delivery, in order, before it is composed and sent;
+        #: each stage finishes (and audits) the alerts it stops.
+        self.delivery_stages: tuple[DeliveryStage, ...] = (
+            self._silenced_now,
+            self._expired_now,
+            self._refreshed,
+        )
         self.client = client
         self.directory = directory
         self.policy = directory.alerts.notify
@@ -110,8 +126,8 @@ class Notifier:
         written once, pipelined."""
         if not alerts:
             return []
-        silences = await self.outbox.silences(now)
-        sent = await self.outbox.were_sent([a.identity for a in alerts])
+        silences = await self.state.silences.find(now)
+        sent = await self.state.sent.were_sent([a.identity for a in alerts])
         statuses: list[str | None] = [None] * len(alerts)
         audits: list[Audit | None] = [None] * len(alerts)
         queue: list[tuple[int, str, Enqueue]] = []  # (position, recipient, request)
@@ -145,7 +161,7 @@ class Notifier:
                     )
                     reason = f"{GROUP_LIMIT} alerts already wait for this recipient"
                 audits[i] = Audit(status, recipient, (request.alert,), reason)
-        await self.outbox.audit_many(now, [a for a in audits if a is not None])
+        await self.audit.record_many(now, [a for a in audits if a is not None])
         return [status or "" for status in statuses]
 
     async def deliver_due(self, now: datetime) -> Delivery:
@@ -168,20 +184,13 @@ class Notifier:
         if not alerts:
             await self.outbox.finish(group, [], {}, now)
             return
-        first = next(iter(alerts.values()))
-        where = route(first, self.directory)
-        silences = await self.outbox.silences(now)
-        muted = {i: a for i, a in alerts.items() if any(s.matches(a, now) for s in silences)}
-        live = await self._drop(group, now, where, alerts, muted, "silenced", "at delivery")
-        # max_age at delivery too: an alert that waited out a long outage is no news now.
-        # Counted from when it was meant to go out, so a weekend's quiet hours never expire it.
-        stale = {i: a for i, a in live.items() if self._overdue(a, where, now)}
-        live = await self._drop(group, now, where, live, stale, "expired", "older than max_age")
-        result.dropped += len(muted) + len(stale)
-        if live and self.refresh is not None:
-            live = await self._refreshed(group, now, where, live)
-        if not live:
-            return
+        where = route(next(iter(alerts.values())), self.directory)
+        live = alerts
+        for stage in self.delivery_stages:
+            kept = await stage(group, now, where, live)
+            result.dropped += len(live) - len(kept)
+            if not (live := kept):
+                return
         if where.channel is None:  # the directory changed since the alert was queued
             await self._undeliverable(now, where.recipient, live.values(), "no slack_id")
             await self.outbox.finish(group, live, {}, now)
@@ -276,7 +285,7 @@ class Notifier:
         await self.outbox.finish(group, included, dict.fromkeys(included, ttl), now)
         if composed.summarized:
             await self._summarized(group, now, where, composed.summarized)
-        await self.outbox.audit(
+        await self.audit.record(
             now,
             "sent",
             where.recipient,
@@ -295,12 +304,29 @@ class Notifier:
             },
         )
 
+    async def _silenced_now(
+        self, group: str, now: datetime, where: Route, live: dict[str, Alert]
+    ) -> dict[str, Alert]:
+        """A silence added since the alert was queued mutes it at delivery too."""
+        silences = await self.state.silences.find(now)
+        muted = {i: a for i, a in live.items() if any(s.matches(a, now) for s in silences)}
+        return await self._drop(group, now, where, live, muted, "silenced", "at delivery")
+
+    async def _expired_now(
+        self, group: str, now: datetime, where: Route, live: dict[str, Alert]
+    ) -> dict[str, Alert]:
+        """max_age at delivery too: an alert that waited out a long outage is no news now.
+        Counted from when it was meant to go out, so a weekend's quiet hours never expire it."""
+        stale = {i: a for i, a in live.items() if self._overdue(a, where, now)}
+        return await self._drop(group, now, where, live, stale, "expired", "older than max_age")
+
     async def _refreshed(
         self, group: str, now: datetime, where: Route, live: dict[str, Alert]
     ) -> dict[str, Alert]:
         """The group's alerts with their numbers as of delivery (``refresh``); those whose
         condition passed meanwhile are withdrawn, as a resolution withdraws its alert."""
-        assert self.refresh is not None
+        if self.refresh is None:
+            return live
         current = {identity: await self.refresh(alert, now) for identity, alert in live.items()}
         gone = {i: live[i] for i, alert in current.items() if alert is None}
         await self._drop(group, now, where, live, gone, "withdrawn", "no longer true at delivery")
@@ -319,7 +345,7 @@ class Notifier:
         """Finish ``dropped`` undelivered, audited with ``status``; the rest of ``alerts``."""
         if not dropped:
             return alerts
-        await self.outbox.audit(now, status, where.recipient, dropped.values(), reason=reason)
+        await self.audit.record(now, status, where.recipient, dropped.values(), reason=reason)
         await self.outbox.finish(group, dropped, {}, now)
         return {i: a for i, a in alerts.items() if i not in dropped}
 
@@ -378,7 +404,7 @@ class Notifier:
         """Alerts counted in a sent message's "+N more": done, and in the delivery log."""
         ttl = int(self.policy.repeat_interval.total_seconds())
         await self.outbox.finish(group, summarized, dict.fromkeys(summarized, ttl), now)
-        await self.outbox.audit(
+        await self.audit.record(
             now,
             "summarized",
             where.recipient,
@@ -429,7 +455,7 @@ class Notifier:
     ) -> None:
         at = now + delay
         await self.outbox.retry(group, at)
-        await self.outbox.audit(
+        await self.audit.record(
             now, "retry", recipient, alerts.values(), reason=f"{reason}; next try {at.isoformat()}"
         )
         log.warning("delivery to %s failed (%s); retrying at %s", recipient, reason, at.isoformat())
@@ -439,7 +465,7 @@ class Notifier:
     ) -> None:
         """Audit a message that cannot be delivered and tell the ops channel, best effort."""
         batch = list(alerts)
-        await self.outbox.audit(now, "undeliverable", recipient, batch, reason=reason)
+        await self.audit.record(now, "undeliverable", recipient, batch, reason=reason)
         log.error("undeliverable notification for %s: %s", recipient, reason)
         ops = self.policy.ops_channel
         if ops is None or self.client is None:

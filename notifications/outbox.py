@@ -1,4 +1,4 @@
-"""The outbox, the delivery log, silences and the audit trail, in Redis.
+"""The outbox and the delivery log, in Redis.
 
 Nothing waits in memory: an accepted alert is in the outbox (a group per
 recipient, due at its delivery time) until Slack confirmed it, then its identity
@@ -10,27 +10,25 @@ Keys (prefix ``<SPM_REDIS_PREFIX>:{notify}``, one Redis Cluster slot):
   outbox:g:<group>   HASH identity -> alert JSON
   outbox:n:<group>   STRING failed attempts of the group (for backoff)
   sent:<identity>    STRING epoch sent, EX repeat interval: the dedupe log
-  silences           HASH id -> silence JSON
-  audit              STREAM one entry per decision: sent, silenced, duplicate, ...
+  silences           HASH id -> silence JSON (notifications.silences)
+  audit              STREAM one entry per decision (notifications.audit)
   once:<what>        STRING, EX a few minutes: a Slack interaction already handled
+                     (notifications.interactions.Replays)
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 from redis.asyncio import Redis
 
-from notifications.policy import Silence
 from spm_stream.rules.alerts import Alert
 
-__all__ = ["GROUP_LIMIT", "Audit", "AuditEntry", "Enqueue", "Outbox"]
+__all__ = ["GROUP_LIMIT", "DeliveryLog", "Enqueue", "Outbox"]
 
-_AUDIT_MAXLEN: Final = 100_000
 #: Alerts one recipient's group may hold: a message shows ten and counts the rest, so
 #: a backlog past this (a Slack outage of days, a runaway rule) is refused, and audited.
 GROUP_LIMIT: Final = 500
@@ -79,48 +77,31 @@ class Enqueue:
     withdraws: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Audit:
-    """One decision to append to the audit trail."""
-
-    status: str
-    recipient: str
-    alerts: tuple[Alert, ...]
-    reason: str = ""
-    channel: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    """One line of the audit trail."""
-
-    id: str
-    at: datetime
-    status: str
-    recipient: str
-    channel: str
-    rules: str
-    identities: str
-    reason: str
-
-    def as_json(self) -> dict[str, str]:
-        """Plain data for `spm-stream notifications log --format json`."""
-        return {
-            "at": self.at.isoformat(),
-            "status": self.status,
-            "recipient": self.recipient,
-            "channel": self.channel,
-            "rules": self.rules,
-            "identities": self.identities,
-            "reason": self.reason,
-        }
-
-
-class Outbox:
-    """Durable notification state of one deployment."""
+class DeliveryLog:
+    """What was sent within its repeat interval: the dedupe stage's memory."""
 
     def __init__(self, redis: Redis, prefix: str) -> None:
         self.redis = redis
+        self.prefix = f"{prefix}:{{notify}}"
+
+    def key(self, identity: str) -> str:
+        """STRING epoch sent, EX the repeat interval (set by ``Outbox.finish``)."""
+        return f"{self.prefix}:sent:{identity}"
+
+    async def were_sent(self, identities: Sequence[str]) -> list[bool]:
+        """For each identity: is it in the delivery log (sent within its repeat interval)?"""
+        pipe = self.redis.pipeline(transaction=False)
+        for identity in identities:
+            pipe.exists(self.key(identity))
+        return [bool(found) for found in await pipe.execute()] if identities else []
+
+
+class Outbox:
+    """The alerts waiting for delivery, one group per recipient, due at a time."""
+
+    def __init__(self, redis: Redis, prefix: str, sent: DeliveryLog) -> None:
+        self.redis = redis
+        self.sent = sent
         # One hash tag for every notifier key: the scripts touch several, in one cluster slot.
         self.prefix = f"{prefix}:{{notify}}"
         self._enqueue = redis.register_script(_ENQUEUE)
@@ -141,7 +122,7 @@ class Outbox:
                 keys=[
                     self._k("outbox:due"),
                     self._k(f"outbox:g:{r.group}"),
-                    self._k(f"sent:{identity}"),
+                    self.sent.key(identity),
                 ],
                 args=[
                     identity,
@@ -154,13 +135,6 @@ class Outbox:
                 client=pipe,
             )
         return [str(result) for result in await pipe.execute()]
-
-    async def were_sent(self, identities: Sequence[str]) -> list[bool]:
-        """For each identity: is it in the delivery log (sent within its repeat interval)?"""
-        pipe = self.redis.pipeline(transaction=False)
-        for identity in identities:
-            pipe.exists(self._k(f"sent:{identity}"))
-        return [bool(found) for found in await pipe.execute()] if identities else []
 
     async def due(self, now: datetime, limit: int = 100) -> list[str]:
         """Groups due at ``now``, oldest first."""
@@ -188,7 +162,7 @@ class Outbox:
         done = list(done)
         args: list[Any] = [group, now.timestamp(), len(done), *done, len(sent)]
         for identity, ttl in sent.items():
-            args += [self._k(f"sent:{identity}"), max(1, ttl)]
+            args += [self.sent.key(identity), max(1, ttl)]
         await self._finish(
             keys=[
                 self._k("outbox:due"),
@@ -206,110 +180,4 @@ class Outbox:
             pipe.incr(self._k(f"outbox:n:{group}"))
         await pipe.execute()
 
-    async def first_time(self, what: str, ttl_s: int) -> bool:
-        """True the first time ``what`` is seen within ``ttl_s`` (a replayed request: False)."""
-        return bool(await self.redis.set(self._k(f"once:{what}"), "1", nx=True, ex=ttl_s))
-
     # -- silences ----------------------------------------------------------------
-
-    async def add_silence(
-        self,
-        until: datetime,
-        *,
-        rule: str | None,
-        subject: str | None,
-        comment: str,
-        created_by: str,
-        now: datetime,
-    ) -> Silence:
-        """Store a new silence and return it (with its id)."""
-        silence = Silence(uuid.uuid4().hex[:12], until, rule, subject, comment, created_by, now)
-        await self.redis.hset(self._k("silences"), silence.id, silence.dumps())
-        return silence
-
-    async def silences(self, now: datetime | None = None) -> list[Silence]:
-        """Every silence, or only those active at ``now``; expired ones are pruned."""
-        raw = await self.redis.hgetall(self._k("silences"))
-        found = sorted((Silence.loads(v) for v in raw.values()), key=lambda s: s.until)
-        if now is None:
-            return found
-        expired = [s.id for s in found if s.until <= now]
-        if expired:
-            await self.redis.hdel(self._k("silences"), *expired)
-        return [s for s in found if s.until > now]
-
-    async def remove_silence(self, silence_id: str) -> bool:
-        """Delete a silence; False when there was none with that id."""
-        return bool(await self.redis.hdel(self._k("silences"), silence_id))
-
-    # -- audit -------------------------------------------------------------------
-
-    async def audit(
-        self,
-        now: datetime,
-        status: str,
-        recipient: str,
-        alerts: Iterable[Alert],
-        *,
-        channel: str = "",
-        reason: str = "",
-    ) -> None:
-        """Append one decision to the audit trail (capped at the last 100k entries)."""
-        await self.audit_many(now, [Audit(status, recipient, tuple(alerts), reason, channel)])
-
-    async def audit_many(self, now: datetime, entries: Sequence[Audit]) -> None:
-        """Append decisions to the audit trail, in order, in one round trip."""
-        if not entries:
-            return
-        pipe = self.redis.pipeline(transaction=False)
-        at = now.isoformat()
-        for e in entries:
-            pipe.xadd(
-                self._k("audit"),
-                {
-                    "at": at,
-                    "status": e.status,
-                    "recipient": e.recipient,
-                    "channel": e.channel,
-                    "rules": ",".join(sorted({a.rule for a in e.alerts})),
-                    "identities": ",".join(a.identity for a in e.alerts),
-                    "reason": e.reason,
-                },
-                maxlen=_AUDIT_MAXLEN,
-                approximate=True,
-            )
-        await pipe.execute()
-
-    async def log(
-        self, *, recipient: str | None = None, since: datetime | None = None, limit: int = 1000
-    ) -> list[AuditEntry]:
-        """Audit entries, oldest first, optionally for one recipient or subject and since a time."""
-        rows = await self.redis.xrange(self._k("audit"), min="-", max="+")
-        out: list[AuditEntry] = []
-        for entry_id, raw in rows or []:
-            f = {str(k): str(v) for k, v in (raw or {}).items()}
-            entry = AuditEntry(
-                str(entry_id),
-                datetime.fromisoformat(f["at"]),
-                f["status"],
-                f["recipient"],
-                f.get("channel", ""),
-                f.get("rules", ""),
-                f.get("identities", ""),
-                f.get("reason", ""),
-            )
-            if since is not None and entry.at < since:
-                continue
-            if (
-                recipient
-                and recipient != entry.recipient
-                and f"/{recipient}/" not in entry.identities
-            ):
-                continue
-            out.append(entry)
-        return out[-limit:]
-
-
-def utcnow() -> datetime:
-    """The wall clock, for the shell; the core always takes ``now`` as an argument."""
-    return datetime.now(UTC)

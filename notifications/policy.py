@@ -11,7 +11,7 @@ these against the outbox; everything here is plain data in, decision out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
@@ -25,12 +25,17 @@ from spm_stream.rules.config import NotifyPolicy, QuietHours
 from spm_stream.time.worktime import ALWAYS, WorkCalendar, next_working_instant
 
 __all__ = [
+    "DROP_STAGES",
     "PERMANENT_ERRORS",
+    "Accepting",
     "Route",
     "Silence",
+    "Stage",
     "backoff",
+    "dedupe",
     "deliver_at",
     "drop_reason",
+    "expire",
     "in_quiet_hours",
     "route",
 ]
@@ -101,21 +106,57 @@ class Silence:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Accepting:
+    """What the drop stages know about an alert being accepted."""
+
+    now: datetime
+    policy: NotifyPolicy
+    silences: Sequence[Silence]
+    already_sent: bool
+
+
+#: A drop stage: (status, reason) when the alert stops here, None to pass it on.
+Stage = Callable[[Alert, Accepting], "tuple[str, str] | None"]
+
+
+def expire(alert: Alert, at: Accepting) -> tuple[str, str] | None:
+    """Too old to be news: a replayed history, or an alert that waited out an outage."""
+    if at.now - alert.raised_at > at.policy.max_age:
+        return "expired", f"raised {alert.raised_at.isoformat()}, older than max_age"
+    return None
+
+
+def silence(alert: Alert, at: Accepting) -> tuple[str, str] | None:
+    """Muted by a matching silence or a snooze."""
+    for s in at.silences:
+        if s.matches(alert, at.now):
+            return "silenced", f"silence {s.id}: {s.comment}".rstrip(": ")
+    return None
+
+
+def dedupe(alert: Alert, at: Accepting) -> tuple[str, str] | None:
+    """Sent within the repeat interval (the delivery log)."""
+    return ("duplicate", "sent within the repeat interval") if at.already_sent else None
+
+
+#: The drop stages, in order; an accepted alert that passes them all is routed,
+#: scheduled and grouped (``notifications.notifier.Notifier.accept_many``).
+DROP_STAGES: Final[tuple[Stage, ...]] = (expire, silence, dedupe)
+
+
 def drop_reason(
     alert: Alert,
     now: datetime,
     policy: NotifyPolicy,
-    silences: Iterable[Silence],
+    silences: Sequence[Silence],
     already_sent: bool,
 ) -> tuple[str, str] | None:
-    """(status, reason) when an alert is not delivered: expired, silenced or duplicate."""
-    if now - alert.raised_at > policy.max_age:
-        return "expired", f"raised {alert.raised_at.isoformat()}, older than max_age"
-    for silence in silences:
-        if silence.matches(alert, now):
-            return "silenced", f"silence {silence.id}: {silence.comment}".rstrip(": ")
-    if already_sent:
-        return "duplicate", "sent within the repeat interval"
+    """(status, reason) of the first drop stage that stops the alert, or None."""
+    at = Accepting(now, policy, silences, already_sent)
+    for stage in DROP_STAGES:
+        if (dropped := stage(alert, at)) is not None:
+            return dropped
     return None
 
 

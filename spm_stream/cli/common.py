@@ -87,14 +87,19 @@ def board_metric(ctx: click.Context, param: click.Parameter, value: str) -> str:
 WHEN = click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S%z"])
 
 
-def open_outbox(settings: Settings) -> Any:
+@contextlib.asynccontextmanager
+async def open_notify_state(settings: Settings) -> AsyncIterator[Any]:
+    """The notifier's state (silences, audit, outbox) for one command, closed at the end."""
     from redis.asyncio import Redis
 
-    from notifications.outbox import Outbox
+    from notifications.state import NotifyState
 
-    return Outbox(
-        Redis.from_url(settings.require_redis(), decode_responses=True), settings.redis_prefix
-    )
+    redis = Redis.from_url(settings.require_redis(), decode_responses=True)
+    state = NotifyState.on(redis, settings.redis_prefix)
+    try:
+        yield state
+    finally:
+        await state.close()
 
 
 def sync_redis(settings: Settings) -> Any:

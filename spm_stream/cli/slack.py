@@ -14,7 +14,7 @@ import click
 from spm_stream.cli.app import cli
 from spm_stream.cli.common import (
     config_errors,
-    open_outbox,
+    open_notify_state,
     open_store,
 )
 from spm_stream.config.checks import require_services
@@ -153,10 +153,9 @@ def silence_add(
     require_services(settings, redis=True)
 
     async def run() -> Any:
-        outbox = open_outbox(settings)
         now = datetime.now(UTC)
-        try:
-            return await outbox.add_silence(
+        async with open_notify_state(settings) as state:
+            return await state.silences.add(
                 now + length,
                 rule=rule,
                 subject=subject,
@@ -164,8 +163,6 @@ def silence_add(
                 created_by=created_by,
                 now=now,
             )
-        finally:
-            await outbox.redis.aclose()
 
     made = asyncio.run(run())
     click.echo(f"{made.id}\tuntil {made.until.isoformat()}")
@@ -182,11 +179,8 @@ def silence_list(fmt: str) -> None:
     require_services(settings, redis=True)
 
     async def run() -> Any:
-        outbox = open_outbox(settings)
-        try:
-            return await outbox.silences(datetime.now(UTC))
-        finally:
-            await outbox.redis.aclose()
+        async with open_notify_state(settings) as state:
+            return await state.silences.find(datetime.now(UTC))
 
     found = asyncio.run(run())
     rows = [json.loads(s.dumps()) for s in found]
@@ -209,11 +203,8 @@ def silence_remove(silence_id: str) -> None:
     require_services(settings, redis=True)
 
     async def run() -> bool:
-        outbox = open_outbox(settings)
-        try:
-            return bool(await outbox.remove_silence(silence_id))
-        finally:
-            await outbox.redis.aclose()
+        async with open_notify_state(settings) as state:
+            return bool(await state.silences.remove(silence_id))
 
     if not asyncio.run(run()):
         raise click.ClickException(f"no silence {silence_id!r}")
@@ -242,11 +233,8 @@ def notifications_log(rep: str | None, since: datetime | None, limit: int, fmt: 
     since_utc = since.replace(tzinfo=UTC) if since else None
 
     async def run() -> Any:
-        outbox = open_outbox(settings)
-        try:
-            return await outbox.log(recipient=rep, since=since_utc, limit=limit)
-        finally:
-            await outbox.redis.aclose()
+        async with open_notify_state(settings) as state:
+            return await state.audit.log(recipient=rep, since=since_utc, limit=limit)
 
     entries = asyncio.run(run())
     if fmt == "json":

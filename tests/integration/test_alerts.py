@@ -22,8 +22,8 @@ import pytest
 import yaml
 
 from notifications.notifier import Notifier
-from notifications.outbox import Outbox
 from notifications.slack import make_client
+from notifications.state import NotifyState
 from spm_stream.config.directory import Directory
 from spm_stream.config.scopes import Routing
 from spm_stream.config.settings import Settings
@@ -125,8 +125,8 @@ async def make_stack(settings: Settings, slack: SlackFixture, tmp_path: Path) ->
         path.write_text(yaml.safe_dump(targets or {}), encoding="utf-8")
         store = Store.from_settings(settings)
         stores.append(store)
-        outbox = Outbox(store.redis, settings.redis_prefix)
-        notifier = Notifier(outbox, make_client(settings, outbox=True, timeout=1), directory)
+        state = NotifyState.on(store.redis, settings.redis_prefix)
+        notifier = Notifier(state, make_client(settings, outbox=True, timeout=1), directory)
         stack = Stack(store, directory, notifier, None, slack)  # type: ignore[arg-type]
 
         async def publish(alerts: Any) -> None:
@@ -411,7 +411,9 @@ async def test_nothing_lost_nothing_duplicated_through_slack_faults(
     later = t + timedelta(hours=1)
     await stack.notifier.deliver_due(later)
     assert len(stack.messages("rep-2")) == 2
-    log = [e for e in await stack.notifier.outbox.log(recipient="rep-1") if e.recipient == "rep-1"]
+    log = [
+        e for e in await stack.notifier.state.audit.log(recipient="rep-1") if e.recipient == "rep-1"
+    ]
     assert log[-1].status == "undeliverable"
     assert "channel_not_found" in log[-1].reason
 
@@ -442,8 +444,8 @@ async def test_dedupe_holds_across_a_restart_and_expires_with_the_repeat_interva
     await first.notifier.deliver_due(now)
     restarted: Stack = await make_stack(config)  # new process state, same Redis
     assert await restarted.notifier.accept(big("held"), now) == "duplicate"
-    sent_key = f"{restarted.notifier.outbox.prefix}:sent:{big('held').identity}"
-    ttl_ms = await restarted.store.redis.pttl(sent_key)  # outbox.py: sent:<identity>
+    sent_key = restarted.notifier.state.sent.key(big("held").identity)
+    ttl_ms = await restarted.store.redis.pttl(sent_key)  # the delivery log's entry
     assert 0 < ttl_ms <= 60_000
 
     # Expires with the interval: the delivery log's TTL is the repeat interval.
@@ -461,8 +463,8 @@ async def test_silences_mute_and_undeliverable_people_are_reported(
     ops = f"#ops-{tag}"
     stack: Stack = await make_stack(people(tag, **quiet(notify={"ops_channel": ops})))
     now = berlin("2026-11-24T10:00:00")
-    outbox = stack.notifier.outbox
-    silence = await outbox.add_silence(
+    state = stack.notifier.state
+    silence = await state.silences.add(
         now + timedelta(hours=1),
         rule="deal.*",
         subject="rep-1",
@@ -472,13 +474,13 @@ async def test_silences_mute_and_undeliverable_people_are_reported(
     )
     alert = Alert("deal.big", "rep-1", "s", Recipient("person", "mgr-1"), now, {})
     assert await stack.notifier.accept(alert, now) == "silenced"
-    assert await outbox.remove_silence(silence.id)
+    assert await state.silences.remove(silence.id)
     to_noid = Alert("no_show.rep", "rep-3", "m", Recipient("person", "rep-3"), now, {})
     assert await stack.notifier.accept(to_noid, now) == "undeliverable"
     ops_id = slack.state.channel_id(ops)
     (report,) = [m for m in slack.state.messages.values() if m.channel == ops_id]
     assert "rep-3 has no slack_id" in report.text
-    statuses = [(e.status, e.recipient) for e in await outbox.log(since=now)]
+    statuses = [(e.status, e.recipient) for e in await state.audit.log(since=now)]
     assert ("silenced", "mgr-1") in statuses
     assert ("undeliverable", "rep-3") in statuses
 
@@ -571,7 +573,7 @@ async def test_delayed_alerts_show_the_numbers_of_their_delivery(
     (anas,) = stack.messages("rep-1")
     assert "Hinter dem Plan" not in anas.text
     assert "150" in json.dumps(anas.blocks, ensure_ascii=False)
-    log = await stack.notifier.outbox.log(limit=100)
+    log = await stack.notifier.state.audit.log(limit=100)
     withdrawn = [e for e in log if e.status == "withdrawn" and e.recipient == "rep-1"]
     assert [e.rules for e in withdrawn] == ["behind_target"]
     assert withdrawn[0].reason == "no longer true at delivery"
@@ -614,7 +616,7 @@ async def test_a_template_failing_at_runtime_blocks_nobody(
     await stack.notifier.deliver_due(now)
     assert stack.messages("rep-1") == []
     assert [m.text for m in stack.messages("rep-2")] == ["ok"]
-    log = await stack.notifier.outbox.log(recipient="rep-1")
+    log = await stack.notifier.state.audit.log(recipient="rep-1")
     assert ("undeliverable", "template failed to render") in [(e.status, e.reason) for e in log]
 
 

@@ -70,7 +70,7 @@ async def test_a_burst_is_one_message_with_the_rest_counted(
     assert done.sent == 10
     await stack.notifier.deliver_due(NOW + timedelta(minutes=5))
     assert len(stack.messages("mgr-1")) == 1  # no second message for the backlog
-    log = await stack.notifier.outbox.log(limit=100)
+    log = await stack.notifier.state.audit.log(limit=100)
     (counted,) = [e for e in log if e.status == "summarized"]
     assert len(counted.identities.split(",")) == 15
 
@@ -153,7 +153,7 @@ async def test_alerts_older_than_max_age_expire_at_delivery(
     done = await stack.notifier.deliver_due(NOW + timedelta(days=3))  # back, days later
     assert (done.sent, done.dropped) == (0, 1)
     assert stack.messages("mgr-1") == []
-    log = await stack.notifier.outbox.log(limit=10)
+    log = await stack.notifier.state.audit.log(limit=10)
     assert any(e.status == "expired" for e in log)
     # Held over a weekend by quiet and working hours, an alert is not stale on Monday.
     friday_night = berlin("2026-11-27T21:00:00")
@@ -196,7 +196,7 @@ async def test_a_replayed_interaction_is_answered_once(
         from datetime import UTC, datetime
 
         return await handle_interaction(
-            body, h, "s3cret", stack.notifier.outbox, stack.directory, datetime.now(UTC)
+            body, h, "s3cret", stack.notifier.state, stack.directory, datetime.now(UTC)
         )
 
     first = await call(headers)
@@ -204,6 +204,6 @@ async def test_a_replayed_interaction_is_answered_once(
     assert "silences" in first[1]
     again = await call(headers)  # the same signed request within Slack's five minutes
     assert again == (200, {"ok": True, "duplicate": True})
-    assert len(await stack.notifier.outbox.silences()) == 2  # from the first click only
+    assert len(await stack.notifier.state.silences.find()) == 2  # from the first click only
     status, _ = await call({**headers, "X-Slack-Request-Timestamp": "not-a-number"})
     assert status == 401
