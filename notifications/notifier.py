@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -80,7 +80,6 @@ class Delivery:
     sent: int = 0
     retried: int = 0
     dropped: int = 0
-    latencies_s: list[float] = field(default_factory=list)
 
 
 class Notifier:
@@ -112,11 +111,6 @@ class Notifier:
         self._last_post: dict[str, datetime] = {}
         #: The token error Slack last answered (invalid_auth, …), until a post succeeds.
         self.slack_error: str | None = None
-
-    async def accept(self, alert: Alert, now: datetime) -> str:
-        """Run an alert through the policy stages; return what became of it."""
-        (status,) = await self.accept_many([alert], now)
-        return status
 
     async def accept_many(self, alerts: Sequence[Alert], now: datetime) -> list[str]:
         """Run a batch of alerts through the policy stages, in order; what became of each.
@@ -294,7 +288,6 @@ class Notifier:
             reason=f"after {attempts} failed attempt(s)" if attempts else "",
         )
         result.sent += len(included)
-        result.latencies_s += [(now - a.raised_at).total_seconds() for a in included.values()]
         log.info(
             "notification sent",
             extra={

@@ -18,5 +18,6 @@ settings.register_profile(
 )
 settings.load_profile("ci" if os.environ.get("CI") else "default")
 
-# The services and the fixtures on them (Kafka, Redis, the local Slack server, workers).
-pytest_plugins = ["tests.fixtures"]
+# The services and the fixtures on them (Kafka, Redis, the local Slack server, workers),
+# and one deployment's shell on a test clock (make_stack).
+pytest_plugins = ["tests.fixtures", "tests.stack"]

@@ -307,3 +307,9 @@ async def assert_counted_once(store: Store, records: list[tuple[bytes, bytes]]) 
     assert (stats.processed, stats.counted, stats.duplicates) == (len(records),) * 2 + (0,)
     for rep, n in Counter(key.decode() for key, _ in records).items():
         assert await store.counts("rep", rep, "day:2026-11-02") == {"activity.call": n}
+
+
+async def accept(notifier: Any, alert: Any, now: Any) -> str:
+    """What became of one alert the notifier accepted (``accept_many`` of one)."""
+    (status,) = await notifier.accept_many([alert], now)
+    return str(status)

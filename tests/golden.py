@@ -263,7 +263,7 @@ def goldens() -> list[Golden]:
 
     empty = Golden(
         "no-data",
-        "DESIGN §4: a rate with nothing to divide by is no data",
+        "docs/kpis-and-events.md: a rate with nothing to divide by is no data",
         "g-no-data",
         {
             "reach_rate": None,

@@ -1,4 +1,4 @@
-"""The canonical CRM event: the public input contract of spm-stream (DESIGN.md §3).
+"""The canonical CRM event: the public input contract of spm-stream (docs/kpis-and-events.md).
 
 One JSON object per event. ``parse_event`` turns raw bytes into a typed
 ``Event`` or raises ``InvalidEvent`` naming the first bad field, so the ingest

@@ -1,6 +1,6 @@
 """The KPIs of the source documents, computed from a summed day accumulator (pure).
 
-Formulas follow DESIGN.md §4 and the seeds: rates are percentages (40.0 means
+Formulas follow the source articles (docs/kpis-and-events.md): rates are percentages (40.0 means
 40 %); a rate whose denominator is zero is ``None`` ("no data"), never 0; money
 is an object keyed by currency and never summed across currencies.
 """
@@ -59,7 +59,7 @@ def compute_kpis(
     quota: Mapping[str, float] | None = None,
     ramp: float | None = None,
 ) -> dict[str, Any]:
-    """Every KPI of DESIGN.md §4 from one accumulator (the sum of a period's days)."""
+    """Every KPI of docs/kpis-and-events.md from one accumulator (the sum of a period's days)."""
 
     def n(field: str) -> int:
         return acc.get(field, 0)

@@ -1,7 +1,7 @@
 """The alert: what the rules raise and the notifier delivers, through the alerts topic.
 
 An alert has an identity — rule, subject and key (e.g. ``no_show.rep`` /
-``rep-17`` / ``m-42``) — by which the notifier deduplicates it (DESIGN.md §6).
+``rep-17`` / ``m-42``) — by which the notifier deduplicates it.
 Alerts cross the topic as JSON, so the rules side and the notifier side scale
 and fail on their own.
 """

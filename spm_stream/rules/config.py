@@ -1,6 +1,6 @@
 """The alert rules and notification policy of the config file (``alerts:`` and ``calendar:``).
 
-Every timing knob of DESIGN.md §5-6 lives here, validated at start-up with the
+Every timing knob of the alert rules lives here, validated at start-up with the
 key named (``alerts.no_show.rep_after: expected a duration like 90s, 30m, 4h, 2d``).
 Durations are written ``90s``, ``30m``, ``4h`` or ``2d``; times of day ``HH:MM``.
 """
@@ -167,7 +167,7 @@ class QuietHours(_Strict):
 
 
 class NotifyPolicy(_Strict):
-    """The notifier's guarantees, tuned (DESIGN.md §6)."""
+    """The notifier's guarantees, tuned (docs/slack-and-alerts.md)."""
 
     repeat_interval: Duration = Field(
         default=timedelta(hours=24), description="The same alert is not re-sent within this."

@@ -1,7 +1,7 @@
 """Pacing: where a rep should be by now, given a target and the working time elapsed (pure).
 
 Expected progress = target * elapsed share of the period's working time, in the
-rep's zone and calendar (DESIGN.md §5). A rep is behind when actual < expected *
+rep's zone and calendar (docs/slack-and-alerts.md). A rep is behind when actual < expected *
 threshold; with threshold 0.8, 10 calls by Wednesday noon of a 50-call week
 (expected 25) is behind, 20 is not.
 """

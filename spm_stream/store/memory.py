@@ -2,7 +2,7 @@
 
 It keeps what ``redis_store.Store`` keeps, without expiry and in one shard
 (partition 0). Tests fill it as the counters agent would have: ``count`` for a
-rep's day (the rep's team and the org get the same), ``hire`` and ``put_watch``.
+rep's day (the rep's team and the org get the same) and ``put_watch``.
 The counting itself (dedupe, watermarks, outcomes) is the Lua apply's and is
 tested against a real Redis only.
 """
@@ -48,10 +48,6 @@ class MemoryStore:
         self.reps.add(rep)
         if team:
             self.team_members[team].add(rep)
-
-    def hire(self, rep: str, epoch_s: int) -> None:
-        """Record a rep's hire date (ramp time, prorated targets)."""
-        self.hired[rep] = min(epoch_s, self.hired.get(rep, epoch_s))
 
     def put_watch(self, watch: Watch) -> None:
         """Store a meeting's watch as the Lua apply does after its write."""

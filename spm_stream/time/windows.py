@@ -96,10 +96,6 @@ class Period:
         """The day bucket keys ("day:YYYY-MM-DD") whose sum is this period."""
         return [f"day:{d.isoformat()}" for d in self.days()]
 
-    def contains(self, instant: datetime) -> bool:
-        """True when the instant's local day in this zone is inside the period."""
-        return self.first <= instant.astimezone(self.zone).date() <= self.last
-
     def as_json(self) -> dict[str, str]:
         """{"kind", "start", "end"} with ISO timestamps carrying the zone's offset."""
         return {"kind": self.kind, "start": self.start.isoformat(), "end": self.end.isoformat()}

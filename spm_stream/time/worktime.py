@@ -49,15 +49,6 @@ class WorkCalendar:
         # In UTC: subtracting two datetimes of one ZoneInfo ignores a DST change between them.
         return opens.astimezone(UTC), closes.astimezone(UTC)
 
-    def is_working(self, instant: datetime) -> bool:
-        """True when ``instant`` falls inside a working window."""
-        local = instant.astimezone(self.zone).date()
-        for day in (local - timedelta(days=1), local):
-            win = self.window(day)
-            if win is not None and win[0] <= instant < win[1]:
-                return True
-        return False
-
     def windows_from(self, instant: datetime) -> Iterator[tuple[datetime, datetime]]:
         """Working windows that end after ``instant``, in order, clipped to start at it."""
         instant = instant.astimezone(UTC)

@@ -10,148 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
 
-from notifications.notifier import Notifier
 from notifications.slack import make_client
-from notifications.state import NotifyState
-from spm_stream.config.directory import Directory
-from spm_stream.config.scopes import Routing
 from spm_stream.config.settings import Settings
-from spm_stream.config.targets import ReloadingTargets
-from spm_stream.counting.ingest import Record, ingest
 from spm_stream.devtools.embedded import free_port
 from spm_stream.devtools.slack_server import Fault
 from spm_stream.rules.alerts import Alert, Recipient
 from spm_stream.rules.engine import RulesEngine
-from spm_stream.rules.evaluate import event_alerts
-from spm_stream.rules.noshow import transition
-from spm_stream.store.redis_store import Store
 from tests.events import event
-from tests.fixtures import SlackFixture, run_cli
+from tests.fixtures import SlackFixture, accept, run_cli
+from tests.stack import Stack, berlin, people, quiet
 
 pytestmark = pytest.mark.integration
-
-BERLIN = ZoneInfo("Europe/Berlin")
-
-
-def berlin(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=BERLIN)
-
-
-def people(tag: str, **alerts: Any) -> dict[str, Any]:
-    """Two reps and their manager, with Slack ids unique to this test."""
-    uid = tag.upper()
-    return {
-        "timezone": "Europe/Berlin",
-        "teams": {"t1": {"name": "Team One", "manager": "mgr-1"}},
-        "people": {
-            "mgr-1": {"name": "Mia", "slack_id": f"U{uid}M"},
-            "rep-1": {"name": "Ana", "slack_id": f"U{uid}A", "team": "t1", "locale": "de"},
-            "rep-2": {"name": "Ben", "slack_id": f"U{uid}B", "team": "t1"},
-            "rep-3": {"name": "Noid", "team": "t1"},  # no Slack id
-        },
-        "alerts": alerts,
-        "gamification": {"enabled": False},  # badge tests turn it on
-    }
-
-
-@dataclass
-class Stack:
-    """The shell of one deployment (store, rules engine, notifier) on a test clock."""
-
-    store: Store
-    directory: Directory
-    notifier: Notifier
-    engine: RulesEngine
-    slack: SlackFixture
-    raised: list[Alert] = field(default_factory=list)
-    offset: int = 0
-
-    async def events(self, *raw: bytes, now: datetime) -> None:
-        """Apply events as the counters agent does, and accept the alerts they raise."""
-        records = []
-        for value in raw:
-            records.append(Record("t", 0, self.offset, b"k", value))
-            self.offset += 1
-        rules = self.directory.alerts
-        result = ingest(
-            records,
-            keys=self.store.keys,
-            routing=Routing.from_directory(self.directory),
-            watch=lambda e: transition(e, rules.no_show, self.directory.calendar_of),
-            alerts=lambda e: event_alerts(e, rules, self.directory.manager_of),
-        )
-        await self.store.apply(result.batches)
-        for alert in result.alerts:
-            await self.notifier.accept(alert, now)
-
-    async def tick(self, now: datetime) -> list[Alert]:
-        """One rules tick and one delivery round at ``now``."""
-        self.raised.clear()
-        await self.engine.tick(now)
-        for alert in self.raised:
-            await self.notifier.accept(alert, now)
-        await self.notifier.deliver_due(now)
-        return list(self.raised)
-
-    def messages(self, person: str) -> list[Any]:
-        """Messages Slack received for a person (by their Slack id), oldest first."""
-        slack_id = self.directory.people[person].slack_id
-        found = [m for m in self.slack.state.messages.values() if m.channel == slack_id]
-        return sorted(found, key=lambda m: m.ts)
-
-    def texts(self, person: str) -> list[str]:
-        return [m.text for m in self.messages(person)]
-
-
-@pytest.fixture
-async def make_stack(settings: Settings, slack: SlackFixture, tmp_path: Path) -> AsyncIterator[Any]:
-    stores: list[Store] = []
-
-    async def build(config: dict[str, Any], targets: dict[str, Any] | None = None) -> Stack:
-        tag = uuid.uuid4().hex[:8]
-        directory = Directory.model_validate(config)
-        path = tmp_path / f"targets-{tag}.yaml"
-        path.write_text(yaml.safe_dump(targets or {}), encoding="utf-8")
-        store = Store.from_settings(settings)
-        stores.append(store)
-        state = NotifyState.on(store.redis, settings.redis_prefix)
-        notifier = Notifier(state, make_client(settings, outbox=True, timeout=1), directory)
-        stack = Stack(store, directory, notifier, None, slack)  # type: ignore[arg-type]
-
-        async def publish(alerts: Any) -> None:
-            stack.raised.extend(alerts)
-
-        stack.engine = RulesEngine(store, directory, ReloadingTargets(path), publish)
-        notifier.refresh = stack.engine.current  # as agents.notifier wires it
-        return stack
-
-    yield build
-    for store in stores:
-        await store.close()
-
-
-def quiet(**extra: Any) -> dict[str, Any]:
-    """Alert settings for tests about one rule: the others off, no grouping delay."""
-    base: dict[str, Any] = {
-        "nudge": {"enabled": False},
-        "digest": {"enabled": False},
-        "behind_target": {"enabled": False},
-        "notify": {"group_wait": "0s", "quiet_hours": None},
-    }
-    for key, value in extra.items():
-        base[key] = {**base.get(key, {}), **value}
-    return base
 
 
 async def test_no_show_escalates_to_rep_then_manager_exactly_on_working_time(
@@ -319,7 +195,8 @@ async def test_quiet_hours_and_working_hours_delay_but_never_drop(
     stack: Stack = await make_stack(people(tag, **rules))
     friday_night = berlin("2026-11-27T21:00:00")
     for key in ("a", "b", "c"):
-        await stack.notifier.accept(
+        await accept(
+            stack.notifier,
             Alert(
                 "deal.big",
                 "rep-1",
@@ -361,7 +238,7 @@ async def test_nothing_lost_nothing_duplicated_through_slack_faults(
             now,
             {"rep_id": "rep-1", "deal_id": key, "amount": 1, "currency": "EUR", "product": "p"},
         )
-        assert await stack.notifier.accept(alert, now) == "queued"
+        assert await accept(stack.notifier, alert, now) == "queued"
 
     # 429 twice with Retry-After: the client waits once, then the outbox waits the rest.
     slack.state.faults[:] = [Fault("chat.postMessage", 429, count=2, retry_after=1)]
@@ -423,7 +300,7 @@ async def test_nothing_lost_nothing_duplicated_through_slack_faults(
     assert left == [], [await stack.notifier.outbox.group(g) for g in left]
     # Re-raising a delivered alert within the repeat interval is a duplicate.
     alert = Alert("deal.big", "rep-1", "k1", Recipient("person", "rep-1"), now, {})
-    assert await stack.notifier.accept(alert, later) == "duplicate"
+    assert await accept(stack.notifier, alert, later) == "duplicate"
 
 
 async def test_dedupe_holds_across_a_restart_and_expires_with_the_repeat_interval(
@@ -440,20 +317,20 @@ async def test_dedupe_holds_across_a_restart_and_expires_with_the_repeat_interva
     # a loaded CI machine cannot let it lapse (it is real Redis time).
     config = people(tag, **quiet(notify={"repeat_interval": "60s"}))
     first: Stack = await make_stack(config)
-    await first.notifier.accept(big("held"), now)
+    await accept(first.notifier, big("held"), now)
     await first.notifier.deliver_due(now)
     restarted: Stack = await make_stack(config)  # new process state, same Redis
-    assert await restarted.notifier.accept(big("held"), now) == "duplicate"
+    assert await accept(restarted.notifier, big("held"), now) == "duplicate"
     sent_key = restarted.notifier.state.sent.key(big("held").identity)
     ttl_ms = await restarted.store.redis.pttl(sent_key)  # the delivery log's entry
     assert 0 < ttl_ms <= 60_000
 
     # Expires with the interval: the delivery log's TTL is the repeat interval.
     short: Stack = await make_stack(people(tag, **quiet(notify={"repeat_interval": "1s"})))
-    await short.notifier.accept(big("lapses"), now)
+    await accept(short.notifier, big("lapses"), now)
     await short.notifier.deliver_due(now)
     await asyncio.sleep(1.1)
-    assert await short.notifier.accept(big("lapses"), now) == "queued"
+    assert await accept(short.notifier, big("lapses"), now) == "queued"
 
 
 async def test_silences_mute_and_undeliverable_people_are_reported(
@@ -473,10 +350,10 @@ async def test_silences_mute_and_undeliverable_people_are_reported(
         now=now,
     )
     alert = Alert("deal.big", "rep-1", "s", Recipient("person", "mgr-1"), now, {})
-    assert await stack.notifier.accept(alert, now) == "silenced"
+    assert await accept(stack.notifier, alert, now) == "silenced"
     assert await state.silences.remove(silence.id)
     to_noid = Alert("no_show.rep", "rep-3", "m", Recipient("person", "rep-3"), now, {})
-    assert await stack.notifier.accept(to_noid, now) == "undeliverable"
+    assert await accept(stack.notifier, to_noid, now) == "undeliverable"
     ops_id = slack.state.channel_id(ops)
     (report,) = [m for m in slack.state.messages.values() if m.channel == ops_id]
     assert "rep-3 has no slack_id" in report.text
@@ -612,7 +489,7 @@ async def test_a_template_failing_at_runtime_blocks_nobody(
             "product": "p",
         }
         alert = Alert("deal.big", "rep-1", person, Recipient("person", person), now, data)
-        await stack.notifier.accept(alert, now)
+        await accept(stack.notifier, alert, now)
     await stack.notifier.deliver_due(now)
     assert stack.messages("rep-1") == []
     assert [m.text for m in stack.messages("rep-2")] == ["ok"]

@@ -22,9 +22,8 @@ from notifications.outbox import GROUP_LIMIT
 from notifications.policy import backoff
 from spm_stream.devtools.slack_server import Fault
 from spm_stream.rules.alerts import Alert, Recipient
-from tests.integration.test_alerts import Stack, berlin, make_stack, people, quiet
-
-__all__ = ["make_stack"]  # the fixture, shared with test_alerts
+from tests.fixtures import accept
+from tests.stack import Stack, berlin, people, quiet
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +57,7 @@ async def test_a_burst_is_one_message_with_the_rest_counted(
 ) -> None:
     stack = await _stack(make_stack, env)
     for n in range(25):
-        assert await stack.notifier.accept(big_deal(n), NOW) == "queued"
+        assert await accept(stack.notifier, big_deal(n), NOW) == "queued"
     done = await stack.notifier.deliver_due(NOW)
     (message,) = stack.messages("mgr-1")
     assert len(message.blocks) <= blockkit.MAX_BLOCKS
@@ -77,7 +76,7 @@ async def test_a_burst_is_one_message_with_the_rest_counted(
 
 async def test_long_texts_are_cut_to_block_kit_limits(make_stack: Any, env: dict[str, str]) -> None:
     stack = await _stack(make_stack, env)
-    await stack.notifier.accept(big_deal(1, product="P" * 5000), NOW)
+    await accept(stack.notifier, big_deal(1, product="P" * 5000), NOW)
     await stack.notifier.deliver_due(NOW)
     (message,) = stack.messages("mgr-1")  # accepted by a server that refuses what Slack does
     assert blockkit.problems(message.text, message.blocks) == []
@@ -109,7 +108,7 @@ async def test_invalid_blocks_loses_only_the_alert_that_caused_it(
 ) -> None:
     stack = await _stack(make_stack, env)
     for n in range(3):
-        await stack.notifier.accept(big_deal(n), NOW)
+        await accept(stack.notifier, big_deal(n), NOW)
     # Slack refuses the grouped message once (as for one alert's bad blocks), then the
     # first of the alerts sent alone: the other two still arrive.
     stack.slack.state.faults += [
@@ -124,7 +123,7 @@ async def test_a_refused_token_fails_health_and_waits_in_the_outbox(
     make_stack: Any, env: dict[str, str]
 ) -> None:
     stack = await _stack(make_stack, env)
-    await stack.notifier.accept(big_deal(1), NOW)
+    await accept(stack.notifier, big_deal(1), NOW)
     stack.slack.state.faults.append(Fault("chat.postMessage", 200, 3, error="invalid_auth"))
     done = await stack.notifier.deliver_due(NOW)
     assert done.retried == 1
@@ -147,7 +146,7 @@ async def test_alerts_older_than_max_age_expire_at_delivery(
     make_stack: Any, env: dict[str, str]
 ) -> None:
     stack = await _stack(make_stack, env)
-    await stack.notifier.accept(big_deal(1), NOW)
+    await accept(stack.notifier, big_deal(1), NOW)
     stack.slack.state.faults.append(Fault("chat.postMessage", 503, 1))
     await stack.notifier.deliver_due(NOW)  # Slack is down; the alert waits
     done = await stack.notifier.deliver_due(NOW + timedelta(days=3))  # back, days later
@@ -157,7 +156,7 @@ async def test_alerts_older_than_max_age_expire_at_delivery(
     assert any(e.status == "expired" for e in log)
     # Held over a weekend by quiet and working hours, an alert is not stale on Monday.
     friday_night = berlin("2026-11-27T21:00:00")
-    await stack.notifier.accept(replace(big_deal(2), raised_at=friday_night), friday_night)
+    await accept(stack.notifier, replace(big_deal(2), raised_at=friday_night), friday_night)
     done = await stack.notifier.deliver_due(berlin("2026-11-30T09:00:00"))
     assert done.sent == 1
 

@@ -76,12 +76,19 @@ def test_new_york_spring_forward() -> None:
     )
 
 
-def test_is_working() -> None:
+def test_the_next_working_instant_is_now_inside_working_hours() -> None:
     cal = WorkCalendar(SHANGHAI)
-    assert cal.is_working(at("2026-11-23T01:00:00+00:00"))  # 09:00 Shanghai, Monday
-    assert not cal.is_working(at("2026-11-23T09:00:00+00:00"))  # 17:00 Shanghai: closed
-    assert not cal.is_working(at("2026-11-28T03:00:00+00:00"))  # Saturday
-    assert ALWAYS.is_working(at("2026-11-28T03:00:00+00:00"))
+    monday_nine = at("2026-11-23T01:00:00+00:00")  # 09:00 Shanghai, Monday
+    assert next_working_instant(cal, monday_nine) == monday_nine
+    # 17:00 Shanghai: closed until Tuesday 09:00; Saturday: until Monday 09:00.
+    assert next_working_instant(cal, at("2026-11-23T09:00:00+00:00")) == at(
+        "2026-11-24T01:00:00+00:00"
+    )
+    assert next_working_instant(cal, at("2026-11-28T03:00:00+00:00")) == at(
+        "2026-11-30T01:00:00+00:00"
+    )
+    saturday = at("2026-11-28T03:00:00+00:00")
+    assert next_working_instant(ALWAYS, saturday) == saturday
 
 
 def test_calendar_is_validated() -> None:
