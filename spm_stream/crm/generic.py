@@ -1,4 +1,4 @@
-"""The generic endpoint: canonical events (docs/kpis-and-events.md) from any integration, with a token.
+"""The generic endpoint: canonical events from any integration, with a token.
 
 The body is one event, a JSON array of events, or JSON Lines. Each event is
 checked against the contract and against the people directory on its own; a
