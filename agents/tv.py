@@ -26,7 +26,7 @@ from agents.runtime import Runtime
 from notifications.render import LOCALES, labels, local_number
 from spm_stream.config.scopes import ORG
 from spm_stream.ranking.leaderboards import check_metric
-from spm_stream.reports.query import contest_standings, live_board
+from spm_stream.reports.query import BoardQuery, contest_standings, live_board
 
 __all__ = ["register", "tv_payload"]
 
@@ -100,18 +100,11 @@ async def tv_payload(rt: Runtime, query: dict[str, str], now: datetime) -> dict[
         title = (
             (directory.teams[team].name or team) if team else t.get("leaderboard", "Leaderboard")
         )
+        points = directory.gamification.points
         for metric in metrics:
-            body = await live_board(
-                rt.store,
-                routing=rt.routing,
-                scope=scope,
-                scope_id=scope_id,
-                metric=metric,
-                kind=period,
-                at=rt.routing.today(scope, scope_id),
-                top=10,
-                points=directory.gamification.points,
-            )
+            today = rt.routing.today(scope, scope_id)
+            q = BoardQuery(scope, scope_id, metric, period, today, points=points)
+            body = await live_board(rt.store, rt.routing, q, top=10)
             boards.append(
                 {
                     "metric": metric,

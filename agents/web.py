@@ -22,7 +22,7 @@ from notifications.notifier import Notifier
 from spm_stream.config.scopes import ORG
 from spm_stream.contract.events import EARLIEST, LATEST
 from spm_stream.ranking.leaderboards import check_metric
-from spm_stream.reports.query import live_board, live_report
+from spm_stream.reports.query import BoardQuery, live_board, live_report
 from spm_stream.reports.report import SCOPE_KINDS
 from spm_stream.time.windows import PERIOD_KINDS
 
@@ -148,19 +148,9 @@ def register(app: faust.App, rt: Runtime, notifier: Notifier) -> None:
                 top, min_volume = int(q.get("top", "10")), int(q.get("min_volume", "1"))
             except ValueError as exc:
                 return self.json({"error": str(exc)}, status=400)
-            body = await live_board(
-                rt.store,
-                routing=rt.routing,
-                scope=scope,
-                scope_id=scope_id,
-                metric=metric,
-                kind=kind,
-                at=at,
-                top=max(1, top),
-                rep=q.get("rep"),
-                min_volume=max(1, min_volume),
-                points=rt.directory.gamification.points,
-            )
+            points = rt.directory.gamification.points
+            board = BoardQuery(scope, scope_id, metric, kind, at, max(1, min_volume), points)
+            body = await live_board(rt.store, rt.routing, board, top=max(1, top), rep=q.get("rep"))
             return self.json(body)
 
     secret = rt.settings.slack_signing_secret

@@ -22,7 +22,7 @@ from spm_stream.config.scopes import ORG, Routing
 from spm_stream.metrics.table import PERCENT_KPIS
 from spm_stream.ranking.boards import BoardSpec
 from spm_stream.ranking.leaderboards import Row
-from spm_stream.reports.query import board_rows
+from spm_stream.reports.query import BoardQuery, board_rows
 from spm_stream.store.redis_store import Store
 
 __all__ = ["SyncOutcome", "board_message", "sync_board"]
@@ -108,17 +108,10 @@ async def sync_board(
     ``force``."""
     routing = Routing.from_directory(directory)
     scope, scope_id = ("team", spec.team) if spec.team else ("org", ORG)
-    period, ranked = await board_rows(
-        store,
-        routing=routing,
-        scope=scope,
-        scope_id=scope_id,
-        metric=spec.metric,
-        kind=spec.period,
-        at=routing.today(scope, scope_id),
-        min_volume=spec.min_volume,
-        points=directory.gamification.points,
-    )
+    today = routing.today(scope, scope_id)
+    points = directory.gamification.points
+    q = BoardQuery(scope, scope_id, spec.metric, spec.period, today, spec.min_volume, points)
+    period, ranked = await board_rows(store, routing, q)
     entries = ranked[: spec.top]
     first, last = period.first, period.last
     board_id = f"board:{spec.key}:{first}"

@@ -313,3 +313,9 @@ async def accept(notifier: Any, alert: Any, now: Any) -> str:
     """What became of one alert the notifier accepted (``accept_many`` of one)."""
     (status,) = await notifier.accept_many([alert], now)
     return str(status)
+
+
+def written(path: Path, text: str) -> Path:
+    """``path`` with ``text`` in it (UTF-8): a config file for a test."""
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -116,3 +116,22 @@ async def open_store(settings: Settings) -> AsyncIterator[Store]:
         yield store
     finally:
         await store.close()
+
+
+def format_option(default: str = "table") -> Callable[[F], F]:
+    """``--format table|json``, the same on every command that prints data."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["table", "json"]),
+        default=default,
+        show_default=True,
+        help="table for people, json for scripts.",
+    )
+
+
+def redis_settings() -> Settings:
+    """The settings of a command that needs Redis, which must answer (else exit 69)."""
+    settings = load_settings()
+    require_services(settings, redis=True)
+    return settings

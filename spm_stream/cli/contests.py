@@ -13,7 +13,9 @@ from spm_stream.cli.app import cli
 from spm_stream.cli.common import (
     WHEN,
     config_errors,
+    format_option,
     open_store,
+    redis_settings,
 )
 from spm_stream.config.checks import require_services
 from spm_stream.config.directory import load_directory
@@ -101,14 +103,11 @@ def contest_create(
 
 
 @contest.command("list")
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
+@format_option()
 @config_errors
 def contest_list(fmt: str) -> None:
     """Every contest with its status (upcoming, running, ended)."""
-    settings = load_settings()
-    require_services(settings, redis=True)
+    settings = redis_settings()
 
     async def run() -> Any:
         async with open_store(settings) as store:
@@ -131,16 +130,13 @@ def contest_list(fmt: str) -> None:
 
 @contest.command("standings")
 @click.argument("contest_id")
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
+@format_option()
 @config_errors
 def contest_standings_command(contest_id: str, fmt: str) -> None:
     """A contest's standings now (ties to the earlier achiever)."""
     from spm_stream.reports.query import contest_standings
 
-    settings = load_settings()
-    require_services(settings, redis=True)
+    settings = redis_settings()
     directory = load_directory(settings.config)
 
     async def run() -> Any:

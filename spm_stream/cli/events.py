@@ -13,6 +13,7 @@ import click
 from spm_stream.cli.app import cli
 from spm_stream.cli.common import (
     config_errors,
+    format_option,
     sync_redis,
 )
 from spm_stream.config.checks import require_services
@@ -204,7 +205,7 @@ def dlq() -> None:
 @dlq.command("list")
 @click.option("--open", "only_open", is_flag=True, help="Only letters not replayed yet.")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@format_option()
 @config_errors
 def dlq_list(only_open: bool, limit: int, fmt: str) -> None:
     """The latest dead letters: id (partition:offset), time, source, field and reason."""

@@ -17,7 +17,9 @@ from spm_stream.cli.common import (
     SCOPE,
     board_metric,
     config_errors,
+    format_option,
     open_store,
+    redis_settings,
 )
 from spm_stream.config.checks import require_services
 from spm_stream.config.directory import Directory, load_directory
@@ -48,9 +50,7 @@ from spm_stream.config.settings import load_settings
     type=click.IntRange(min=1),
     help="For rates: the least denominator (e.g. decided deals for win_rate) to qualify.",
 )
-@click.option(
-    "--format", "fmt", default="table", show_default=True, type=click.Choice(["table", "json"])
-)
+@format_option()
 @config_errors
 def leaderboard(
     scope: str,
@@ -68,32 +68,21 @@ def leaderboard(
     Ties go to the earlier achiever (the rep who reached the score on an earlier
     day), then to the rep id. Rates only rank reps with at least --min-volume.
     """
-    from spm_stream.reports.query import live_board
+    from spm_stream.reports.query import BoardQuery, live_board
 
-    settings = load_settings()
-    require_services(settings, redis=True)
+    settings = redis_settings()
     directory = load_directory(settings.config)
     if scope == "team" and not scope_id:
         raise click.UsageError("--id is required for --scope team")
     board_id: str = scope_id if scope == "team" and scope_id else ORG
     routing = Routing.from_directory(directory)
     day = at.date() if at else routing.today(scope, board_id)
+    points = directory.gamification.points
+    board = BoardQuery(scope, board_id, metric, period, day, min_volume, points)
 
     async def read() -> dict[str, Any]:
         async with open_store(settings) as store:
-            return await live_board(
-                store,
-                routing=routing,
-                scope=scope,
-                scope_id=board_id,
-                metric=metric,
-                kind=period,
-                at=day,
-                top=top,
-                rep=rep,
-                min_volume=min_volume,
-                points=directory.gamification.points,
-            )
+            return await live_board(store, routing, board, top=top, rep=rep)
 
     body = asyncio.run(read())
     if fmt == "json":
@@ -143,9 +132,7 @@ def leaderboard(
     type=click.DateTime(["%Y-%m-%d"]),
     help="A day in the period, in the scope's time zone (default: today).",
 )
-@click.option(
-    "--format", "fmt", default="table", show_default=True, type=click.Choice(["table", "json"])
-)
+@format_option()
 @config_errors
 def kpis(scope: str, scope_id: str | None, period: str, at: datetime | None, fmt: str) -> None:
     """Show every KPI of a rep, team or the org for a period, live from Redis.
@@ -207,9 +194,7 @@ def kpis(scope: str, scope_id: str | None, period: str, at: datetime | None, fmt
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="People YAML: reps' teams and time zones (optional).",
 )
-@click.option(
-    "--format", "fmt", default="json", show_default=True, type=click.Choice(["table", "json"])
-)
+@format_option("json")
 @config_errors
 def report(
     events_file: Path,
@@ -280,16 +265,13 @@ def _print_reports(
 
 @cli.command()
 @click.option("--rep", required=True, help="Rep id.")
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
+@format_option()
 @config_errors
 def progress(rep: str, fmt: str) -> None:
     """A rep's points (today, this week), current streak and badges earned."""
     from spm_stream.ranking.gamification import points_of_day, streak
 
-    settings = load_settings()
-    require_services(settings, redis=True)
+    settings = redis_settings()
     directory = load_directory(settings.config)
     game = directory.gamification
     cal = directory.calendar_of(rep)

@@ -14,10 +14,11 @@ import click
 from spm_stream.cli.app import cli
 from spm_stream.cli.common import (
     config_errors,
+    format_option,
     open_notify_state,
     open_store,
+    redis_settings,
 )
-from spm_stream.config.checks import require_services
 from spm_stream.config.directory import load_directory
 from spm_stream.config.settings import ConfigError, load_settings
 
@@ -38,8 +39,7 @@ def post_leaderboard(team: str, metric: str, force: bool) -> None:
     from notifications.slack import make_client
     from spm_stream.ranking.boards import BoardSpec
 
-    settings = load_settings()
-    require_services(settings, redis=True)
+    settings = redis_settings()
     directory = load_directory(settings.config)
     if team not in directory.teams:
         raise click.BadParameter(
@@ -149,8 +149,7 @@ def silence_add(
         length = parse_duration(duration)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--for") from None
-    settings = load_settings()
-    require_services(settings, redis=True)
+    settings = redis_settings()
 
     async def run() -> Any:
         now = datetime.now(UTC)
@@ -169,14 +168,11 @@ def silence_add(
 
 
 @silence.command("list")
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
+@format_option()
 @config_errors
 def silence_list(fmt: str) -> None:
     """Active silences, soonest to end first."""
-    settings = load_settings()
-    require_services(settings, redis=True)
+    settings = redis_settings()
 
     async def run() -> Any:
         async with open_notify_state(settings) as state:
@@ -199,8 +195,7 @@ def silence_list(fmt: str) -> None:
 @config_errors
 def silence_remove(silence_id: str) -> None:
     """End a silence now."""
-    settings = load_settings()
-    require_services(settings, redis=True)
+    settings = redis_settings()
 
     async def run() -> bool:
         async with open_notify_state(settings) as state:
@@ -222,14 +217,11 @@ def notifications() -> None:
     "--since", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]), help="UTC."
 )
 @click.option("--limit", default=200, show_default=True, type=click.IntRange(min=1))
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
+@format_option()
 @config_errors
 def notifications_log(rep: str | None, since: datetime | None, limit: int, fmt: str) -> None:
     """The audit trail: what was sent (or held back) to whom, when and why."""
-    settings = load_settings()
-    require_services(settings, redis=True)
+    settings = redis_settings()
     since_utc = since.replace(tzinfo=UTC) if since else None
 
     async def run() -> Any:

@@ -10,8 +10,8 @@ from spm_stream.cli.app import cli
 from spm_stream.cli.common import (
     config_errors,
     open_store,
+    redis_settings,
 )
-from spm_stream.config.checks import require_services
 from spm_stream.config.settings import ConfigError, load_settings
 
 
@@ -89,8 +89,7 @@ def tv_allow(screen: str) -> None:
 
 
 def _tv_revoked(screen: str, *, revoke: bool) -> None:
-    settings = load_settings()
-    require_services(settings, redis=True)
+    settings = redis_settings()
 
     async def run() -> None:
         async with open_store(settings) as store:

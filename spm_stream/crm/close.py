@@ -20,9 +20,9 @@ from spm_stream.crm.model import (
     NOT_JSON,
     BadPayload,
     Mapped,
-    amount,
     canonical,
     closed_at,
+    deal_money,
     instant,
     text,
 )
@@ -160,11 +160,14 @@ def _opportunity(
         text(data.get("status_label")) or ""
     )
     key = f"opportunity:{deal_id}"
-    money = {
-        "deal_id": deal_id,
-        "amount": amount(data.get("value"), "data.value", cents=True),
-        "currency": text(data.get("value_currency")) or m.default_currency,
-    }
+    money = deal_money(
+        deal_id,
+        data.get("value"),
+        data.get("value_currency"),
+        field="data.value",
+        default_currency=m.default_currency,
+        cents=True,
+    )
     created = data.get("date_created")
     created_at = instant(created, "data.date_created").isoformat() if created else None
     if etype in (EventType.DEAL_WON, EventType.DEAL_LOST):

@@ -19,7 +19,15 @@ from typing import Any
 
 from spm_stream.contract.events import EventType
 from spm_stream.crm.mapping import HubSpotMapping
-from spm_stream.crm.model import NOT_JSON, BadPayload, Mapped, amount, canonical, instant, text
+from spm_stream.crm.model import (
+    NOT_JSON,
+    BadPayload,
+    Mapped,
+    canonical,
+    deal_money,
+    instant,
+    text,
+)
 
 __all__ = ["map_hubspot"]
 
@@ -137,11 +145,13 @@ def _deal(
     forecast = text(props.get("hs_manual_forecast_category"))
     etype = m.deal_stages.get(stage) if stage else None
     key = f"deal:{deal_id}"
-    money = {
-        "deal_id": deal_id,
-        "amount": amount(props.get("amount"), "properties.amount"),
-        "currency": text(props.get("deal_currency_code")) or m.default_currency,
-    }
+    money = deal_money(
+        deal_id,
+        props.get("amount"),
+        props.get("deal_currency_code"),
+        field="properties.amount",
+        default_currency=m.default_currency,
+    )
     created = props.get("createdate")
     created_at = instant(created, "properties.createdate").isoformat() if created else None
     if etype in (EventType.DEAL_WON, EventType.DEAL_LOST):

@@ -27,6 +27,7 @@ __all__ = [
     "amount",
     "canonical",
     "closed_at",
+    "deal_money",
     "instant",
     "text",
 ]
@@ -185,6 +186,24 @@ def amount(value: Any, field: str, *, cents: bool = False) -> float | None:
     if not math.isfinite(number) or number < 0:
         raise BadPayload(field, f"not a non-negative amount: {value!r}")
     return number / 100 if cents else number
+
+
+def deal_money(
+    deal_id: str,
+    value: Any,
+    currency: Any,
+    *,
+    field: str,
+    default_currency: str,
+    cents: bool = False,
+) -> dict[str, Any]:
+    """The ``deal_id``, ``amount`` and ``currency`` every deal event carries; ``field`` names
+    the amount in the CRM's payload for errors, and the mapping's currency fills a gap."""
+    return {
+        "deal_id": deal_id,
+        "amount": amount(value, field, cents=cents),
+        "currency": text(currency) or default_currency,
+    }
 
 
 def text(value: Any) -> str | None:

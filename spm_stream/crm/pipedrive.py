@@ -15,7 +15,15 @@ from typing import Any
 
 from spm_stream.contract.events import EventType
 from spm_stream.crm.mapping import PipedriveMapping
-from spm_stream.crm.model import NOT_JSON, BadPayload, Mapped, amount, canonical, instant, text
+from spm_stream.crm.model import (
+    NOT_JSON,
+    BadPayload,
+    Mapped,
+    canonical,
+    deal_money,
+    instant,
+    text,
+)
 
 __all__ = ["map_pipedrive"]
 
@@ -93,11 +101,13 @@ def _deal(
     emit: Any,
 ) -> None:
     key = f"deal:{deal_id}"
-    money = {
-        "deal_id": deal_id,
-        "amount": amount(current.get("value"), "value"),
-        "currency": text(current.get("currency")) or m.default_currency,
-    }
+    money = deal_money(
+        deal_id,
+        current.get("value"),
+        current.get("currency"),
+        field="value",
+        default_currency=m.default_currency,
+    )
     if action == "create":
         emit(key, EventType.OPPORTUNITY_CREATED, when("add_time"), money)
     status = text(current.get("status")) or ""

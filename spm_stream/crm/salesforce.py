@@ -25,9 +25,9 @@ from spm_stream.crm.model import (
     BadPayload,
     Mapped,
     Unauthorized,
-    amount,
     canonical,
     closed_at,
+    deal_money,
     instant,
     text,
 )
@@ -128,11 +128,13 @@ def _opportunity(
     deal_id: str, r: Mapping[str, str], m: SalesforceMapping, when: Any, emit: Any
 ) -> None:
     key = f"opportunity:{deal_id}"
-    money = {
-        "deal_id": deal_id,
-        "amount": amount(r.get("Amount"), "Amount"),
-        "currency": text(r.get("CurrencyIsoCode")) or m.default_currency,
-    }
+    money = deal_money(
+        deal_id,
+        r.get("Amount"),
+        r.get("CurrencyIsoCode"),
+        field="Amount",
+        default_currency=m.default_currency,
+    )
     stage = r.get("StageName", "")
     etype = m.stages.get(stage)
     if etype in (EventType.DEAL_WON, EventType.DEAL_LOST):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -14,7 +15,7 @@ from spm_stream.reports.report import scope_report
 from spm_stream.store.port import StorePort
 from spm_stream.time.windows import Period, period_containing
 
-__all__ = ["board_rows", "contest_standings", "live_board", "live_report"]
+__all__ = ["BoardQuery", "board_rows", "contest_standings", "live_board", "live_report"]
 
 
 async def live_report(
@@ -45,58 +46,46 @@ async def live_report(
     )
 
 
-async def board_rows(
-    store: StorePort,
-    *,
-    routing: Routing,
-    scope: str,
-    scope_id: str,
-    metric: str,
-    kind: str,
-    at: date,
-    min_volume: int = 1,
-    points: Points | None = None,
-) -> tuple[Period, list[Row]]:
-    """The period of ``kind`` containing ``at`` and its board, ranked by
-    ``leaderboards.rank``: every board (Slack, TV, CLI, HTTP) is ranked here."""
-    period = period_containing(kind, at, routing.zone_of(scope, scope_id))
-    days = await store.rep_days(scope, scope_id, period.buckets())
-    return period, rank(days, metric, min_volume, points_by_bucket(points or Points()))
+@dataclass(frozen=True, slots=True)
+class BoardQuery:
+    """Which board: a team's or the org's, one metric, the period of ``kind`` containing
+    local day ``at``; rates qualify a rep from ``min_volume``; ``points`` scores days."""
+
+    scope: str
+    scope_id: str
+    metric: str
+    kind: str
+    at: date
+    min_volume: int = 1
+    points: Points | None = None
+
+
+async def board_rows(store: StorePort, routing: Routing, q: BoardQuery) -> tuple[Period, list[Row]]:
+    """The board's period and its rows, ranked by ``leaderboards.rank``: every board
+    (Slack, TV, CLI, HTTP) is ranked here."""
+    period = period_containing(q.kind, q.at, routing.zone_of(q.scope, q.scope_id))
+    days = await store.rep_days(q.scope, q.scope_id, period.buckets())
+    points_of = points_by_bucket(q.points or Points())
+    return period, rank(days, q.metric, q.min_volume, points_of)
 
 
 async def live_board(
     store: StorePort,
-    *,
     routing: Routing,
-    scope: str,
-    scope_id: str,
-    metric: str,
-    kind: str,
-    at: date,
+    q: BoardQuery,
+    *,
     top: int | None = None,
     rep: str | None = None,
-    min_volume: int = 1,
-    points: Points | None = None,
 ) -> dict[str, Any]:
-    """A ranked board of a team or the org for any metric and period, as plain data for the
-    CLI and HTTP. ``rep`` adds that rep's row with the rows just above and below it."""
-    period, rows = await board_rows(
-        store,
-        routing=routing,
-        scope=scope,
-        scope_id=scope_id,
-        metric=metric,
-        kind=kind,
-        at=at,
-        min_volume=min_volume,
-        points=points,
-    )
+    """A board as plain data for the CLI and HTTP: the ``top`` rows; ``rep`` adds that rep's
+    row with the rows just above and below it."""
+    period, rows = await board_rows(store, routing, q)
     body: dict[str, Any] = {
-        "scope": scope,
-        "id": scope_id,
-        "metric": metric,
+        "scope": q.scope,
+        "id": q.scope_id,
+        "metric": q.metric,
         "period": period.as_json(),
-        "min_volume": min_volume,
+        "min_volume": q.min_volume,
         "ranked": len(rows),
         "rows": [r.as_json() for r in rows[:top]],
     }

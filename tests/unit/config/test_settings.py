@@ -10,6 +10,7 @@ import pytest
 
 from spm_stream.config.directory import load_directory
 from spm_stream.config.settings import ConfigError, Settings, load_settings, redact_url
+from tests.fixtures import written
 
 
 def test_defaults_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -68,14 +69,8 @@ people:
 """
 
 
-def _write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "spm.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
 def test_directory_loads(tmp_path: Path) -> None:
-    directory = load_directory(_write(tmp_path, GOOD))
+    directory = load_directory(written(tmp_path / "spm.yaml", GOOD))
     assert directory.team_of("rep-17") == "emea-smb"
     assert directory.display_name("rep-17") == "Ana"
     assert directory.display_name("rep-99") == "rep-99"
@@ -105,14 +100,14 @@ def test_directory_errors_name_the_key(tmp_path: Path, change: object, message: 
         text = GOOD.replace(change, message)
         message = "timezone: unknown time zone 'Mars/Base'"
     with pytest.raises(ConfigError) as caught:
-        load_directory(_write(tmp_path, text))
+        load_directory(written(tmp_path / "spm.yaml", text))
     assert message in str(caught.value)
     assert str(tmp_path / "spm.yaml") in str(caught.value)
 
 
 def test_directory_rejects_broken_yaml(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not valid YAML"):
-        load_directory(_write(tmp_path, "people: [unclosed"))
+        load_directory(written(tmp_path / "spm.yaml", "people: [unclosed"))
 
 
 def test_no_file_means_empty_directory_in_utc() -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from spm_stream.config.settings import ConfigError
 from spm_stream.config.targets import ReloadingTargets, load_targets
+from tests.fixtures import written
 
 ISSUE_EXAMPLE = """
 defaults:
@@ -30,14 +31,8 @@ reps:
 """
 
 
-def _write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "targets.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
 def test_resolution_rep_then_team_then_defaults(tmp_path: Path) -> None:
-    targets = load_targets(_write(tmp_path, ISSUE_EXAMPLE))
+    targets = load_targets(written(tmp_path / "targets.yaml", ISSUE_EXAMPLE))
     assert targets.for_scope("rep", "rep-17", "month", team="emea-smb") == {
         "quota": {"USD": 60000.0},
         "reach_rate": 40,
@@ -73,12 +68,12 @@ def test_no_file_ships_the_outbound_benchmarks() -> None:
 )
 def test_bad_targets_name_the_key(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError) as caught:
-        load_targets(_write(tmp_path, text))
+        load_targets(written(tmp_path / "targets.yaml", text))
     assert message in str(caught.value)
 
 
 def test_reload_on_change_and_keep_last_good(tmp_path: Path) -> None:
-    path = _write(tmp_path, "defaults:\n  reach_rate: 40\n")
+    path = written(tmp_path / "targets.yaml", "defaults:\n  reach_rate: 40\n")
     targets = ReloadingTargets(path)
     assert targets.current().defaults.reach_rate == 40
     path.write_text("defaults:\n  reach_rate: 45\n", encoding="utf-8")

@@ -15,32 +15,14 @@ from notifications.policy import (
     in_quiet_hours,
     route,
 )
-from spm_stream.config.directory import Directory
 from spm_stream.rules.alerts import Alert, Recipient
 from spm_stream.rules.config import NotifyPolicy, QuietHours
 from spm_stream.time.worktime import WorkCalendar
+from tests.people import EMEA
 
 BERLIN = ZoneInfo("Europe/Berlin")
 CAL = WorkCalendar(BERLIN)
 WED_NOON = datetime(2026, 11, 25, 13, tzinfo=BERLIN)
-
-DIRECTORY = Directory.model_validate(
-    {
-        "timezone": "Europe/Berlin",
-        "teams": {"emea": {"manager": "mgr-1"}},
-        "people": {
-            "mgr-1": {
-                "name": "Mia",
-                "slack_id": "U0MGR",
-                "timezone": "Asia/Shanghai",
-                "locale": "zh",
-            },
-            "rep-1": {"name": "Ana", "slack_id": "U0ANA", "team": "emea", "locale": "de"},
-            "rep-2": {"name": "Ben", "team": "emea"},
-        },
-        "alerts": {"big_deal": {"EUR": 50000}},
-    }
-)
 
 
 def alert(rule: str = "nudge", raised: datetime = WED_NOON, subject: str = "rep-1") -> Alert:
@@ -62,15 +44,15 @@ def test_drop_reasons_in_stage_order() -> None:
 
 
 def test_routing_uses_the_directory() -> None:
-    r = route(alert(subject="rep-1"), DIRECTORY)
+    r = route(alert(subject="rep-1"), EMEA)
     assert (r.channel, r.locale, r.calendar.zone.key, r.group) == (
         "U0ANA",
         "de",
         "Europe/Berlin",
         "person:rep-1",
     )
-    assert route(alert(subject="rep-2"), DIRECTORY).channel is None  # no slack_id: undeliverable
-    assert route(alert(subject="mgr-1"), DIRECTORY).calendar.zone.key == "Asia/Shanghai"
+    assert route(alert(subject="rep-2"), EMEA).channel is None  # no slack_id: undeliverable
+    assert route(alert(subject="mgr-1"), EMEA).calendar.zone.key == "Asia/Shanghai"
 
 
 def test_quiet_and_working_hours_delay_delivery() -> None:
@@ -123,7 +105,7 @@ def test_a_silence_is_stored_and_read_back_whole() -> None:
 
 def test_a_channel_recipient_follows_the_org_calendar_and_groups_apart() -> None:
     to_channel = Alert("badge.earned", "rep-1", "b", Recipient("channel", "#emea"), WED_NOON)
-    r = route(to_channel, DIRECTORY)
+    r = route(to_channel, EMEA)
     assert (r.channel, r.person, r.group, r.calendar.zone.key) == (
         "#emea",
         False,

@@ -25,30 +25,13 @@ from spm_stream.rules.evaluate import (
 from spm_stream.rules.noshow import Watch
 from spm_stream.time.windows import period_containing
 from spm_stream.time.worktime import WorkCalendar
+from tests.people import EMEA
 
 BERLIN = ZoneInfo("Europe/Berlin")
 CAL = WorkCalendar(BERLIN)
 WEEK = period_containing("week", date(2026, 11, 25), BERLIN)
 WED_NOON = datetime(2026, 11, 25, 13, tzinfo=BERLIN)  # half of the working week elapsed
 RULE = PaceRule()
-
-DIRECTORY = Directory.model_validate(
-    {
-        "timezone": "Europe/Berlin",
-        "teams": {"emea": {"manager": "mgr-1"}},
-        "people": {
-            "mgr-1": {
-                "name": "Mia",
-                "slack_id": "U0MGR",
-                "timezone": "Asia/Shanghai",
-                "locale": "zh",
-            },
-            "rep-1": {"name": "Ana", "slack_id": "U0ANA", "team": "emea", "locale": "de"},
-            "rep-2": {"name": "Ben", "team": "emea"},
-        },
-        "alerts": {"big_deal": {"EUR": 50000}},
-    }
-)
 
 
 def test_pace_fires_once_then_resolves() -> None:
@@ -146,20 +129,20 @@ def test_event_alerts() -> None:
             }
         )
     )
-    rules = DIRECTORY.alerts
-    alerts = event_alerts(moved, rules, DIRECTORY.manager_of)
+    rules = EMEA.alerts
+    alerts = event_alerts(moved, rules, EMEA.manager_of)
     assert [(a.rule, a.recipient.id) for a in alerts] == [("reschedule.by_rep", "mgr-1")]
     by_prospect = moved.model_copy(
         update={"data": moved.data.model_copy(update={"initiated_by": "prospect"})}
     )
-    assert event_alerts(by_prospect, rules, DIRECTORY.manager_of) == []
+    assert event_alerts(by_prospect, rules, EMEA.manager_of) == []
     won = parse_event(
         '{"event_id":"w","type":"deal.won","occurred_at":"2026-11-23T10:00:00Z","rep_id":"rep-1",'
         '"data":{"deal_id":"d","amount":60000,"currency":"EUR","product":"p"}}'
     )
-    assert [a.rule for a in event_alerts(won, rules, DIRECTORY.manager_of)] == ["deal.big"]
+    assert [a.rule for a in event_alerts(won, rules, EMEA.manager_of)] == ["deal.big"]
     small = won.model_copy(update={"data": won.data.model_copy(update={"amount": 10})})
-    assert event_alerts(small, rules, DIRECTORY.manager_of) == []
+    assert event_alerts(small, rules, EMEA.manager_of) == []
 
 
 def test_daily_schedule_follows_the_working_calendar() -> None:
