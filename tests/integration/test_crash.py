@@ -14,13 +14,7 @@ import pytest
 from spm_stream.config.scopes import ORG
 from spm_stream.config.settings import Settings
 from spm_stream.store.redis_store import Store
-from tests.fixtures import (
-    advance,
-    assert_counted_once,
-    call_stream,
-    produce,
-    wait_for_processed,
-)
+from tests.fixtures import advance, assert_counted_once, call_stream, produce, wait_for_processed
 
 pytestmark = pytest.mark.integration
 

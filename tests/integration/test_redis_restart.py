@@ -11,13 +11,7 @@ import pytest
 from spm_stream.config.settings import Settings
 from spm_stream.devtools.embedded import free_port, redis_server_binary, spawn, stop, wait_for_port
 from spm_stream.store.redis_store import Store
-from tests.fixtures import (
-    advance,
-    assert_counted_once,
-    call_stream,
-    produce,
-    wait_for_processed,
-)
+from tests.fixtures import advance, assert_counted_once, call_stream, produce, wait_for_processed
 
 pytestmark = pytest.mark.integration
 

@@ -213,36 +213,14 @@ def test_report_cli_matches_the_library(tmp_path: Path) -> None:
 def test_report_cli_table_and_bad_zone(tmp_path: Path) -> None:
     file = tmp_path / "events.jsonl"
     file.write_bytes(b"\n".join(goldens()[0].events))
-    table = CliRunner().invoke(
-        cli,
-        [
-            "report",
-            "--events",
-            str(file),
-            "--period",
-            "week",
-            "--at",
-            "2026-11-02",
-            "--format",
-            "table",
-        ],
-    )
+    week = ["report", "--events", str(file), "--period", "week", "--at", "2026-11-02"]
+    table = CliRunner().invoke(cli, [*week, "--format", "table"])
     assert table.exit_code == 0, table.output
     assert "reach_rate" in table.stdout
     assert "40.0" in table.stdout
     bad = CliRunner().invoke(
         cli,
-        [
-            "report",
-            "--events",
-            str(file),
-            "--period",
-            "week",
-            "--at",
-            "2026-11-02",
-            "--tz",
-            "Mars/Base",
-        ],
+        [*week, "--tz", "Mars/Base"],
     )
     assert bad.exit_code == 2
     assert "unknown time zone 'Mars/Base'" in bad.output
