@@ -8,7 +8,6 @@ Delivery runs on the leader only, so a channel's pacing is decided in one place.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -49,27 +48,9 @@ def register(app: faust.App, rt: Runtime) -> Notifier:
         refresh=engine.current,
     )
 
-    async def accept_now(alerts: list[Alert]) -> list[str]:
-        return await notifier.accept_many(alerts, datetime.now(UTC))  # `now` of each attempt
-
     @app.agent(rt.topics.alerts, name="notifier")
     async def accept_alerts(stream: Any) -> None:
-        within = settings.batch_window_ms / 1000
-        async for events in take_batches(stream, settings.batch_size, within):
-            alerts = []
-            for event in events:
-                try:
-                    alerts.append(Alert.loads(event.value))
-                except ValueError as exc:
-                    log.error("malformed alert skipped: %s", exc)
-            # Redis away: wait for it; acking without the outbox would lose alerts.
-            statuses, _ = await until_redis_answers(
-                functools.partial(accept_now, alerts), "outbox unreachable"
-            )
-            await ack_all(stream, events)
-            if log.isEnabledFor(logging.DEBUG):
-                for alert, status in zip(alerts, statuses, strict=True):
-                    log.debug("alert %s: %s", alert.identity, status)
+        await accept_batches(rt, notifier, stream)
 
     if client is None:
         log.warning("SPM_SLACK_TOKEN not set: alerts are queued in the outbox but not delivered")
@@ -77,18 +58,46 @@ def register(app: faust.App, rt: Runtime) -> Notifier:
 
     @app.timer(settings.notify_interval_s, on_leader=True, name="deliver-notifications")
     async def deliver() -> None:
-        try:
-            done = await notifier.deliver_due(datetime.now(UTC))
-        except (RedisError, OSError) as exc:
-            log.error("delivery tick failed, the next one retries: %r", exc)
-            return
-        rt.notifications_sent += done.sent
-        if done.sent or done.retried:
-            log.info(
-                "notifications: %d sent, %d retried, %d dropped",
-                done.sent,
-                done.retried,
-                done.dropped,
-            )
+        await deliver_round(rt, notifier)
 
     return notifier
+
+
+async def accept_batches(rt: Runtime, notifier: Notifier, stream: Any) -> None:
+    """The agent's body: alerts in batches into the outbox, acked once they are there."""
+    settings = rt.settings
+    within = settings.batch_window_ms / 1000
+    async for events in take_batches(stream, settings.batch_size, within):
+        alerts = []
+        for event in events:
+            try:
+                alerts.append(Alert.loads(event.value))
+            except ValueError as exc:
+                log.error("malformed alert skipped: %s", exc)
+
+        async def accept_now(alerts: list[Alert] = alerts) -> list[str]:
+            return await notifier.accept_many(alerts, datetime.now(UTC))  # `now` of each try
+
+        # Redis away: wait for it; acking without the outbox would lose alerts.
+        statuses, _ = await until_redis_answers(accept_now, "outbox unreachable")
+        await ack_all(stream, events)
+        if log.isEnabledFor(logging.DEBUG):
+            for alert, status in zip(alerts, statuses, strict=True):
+                log.debug("alert %s: %s", alert.identity, status)
+
+
+async def deliver_round(rt: Runtime, notifier: Notifier) -> None:
+    """The leader's delivery tick: every due outbox group to Slack; the next tick retries."""
+    try:
+        done = await notifier.deliver_due(datetime.now(UTC))
+    except (RedisError, OSError) as exc:
+        log.error("delivery tick failed, the next one retries: %r", exc)
+        return
+    rt.notifications_sent += done.sent
+    if done.sent or done.retried:
+        log.info(
+            "notifications: %d sent, %d retried, %d dropped",
+            done.sent,
+            done.retried,
+            done.dropped,
+        )
