@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # the rules process imports this module: it needs neither Fau
 
     from agents.runtime import Runtime
 
-__all__ = ["KafkaPublish", "ProcessRules", "register"]
+__all__ = ["KafkaPublish", "ProcessRules", "register", "rules_tick"]
 
 log = logging.getLogger("spm_stream.agents.rules")
 
@@ -147,21 +147,24 @@ def register(app: faust.App, rt: Runtime) -> None:
 
     @app.timer(interval, on_leader=True, name="rules")
     async def evaluate_rules() -> None:
-        started = time.perf_counter()
-        try:
-            raised = await engine.tick(datetime.now(UTC))
-        except (RedisError, KafkaError, OSError, ChildDied) as exc:
-            log.error("rules tick failed, the next one retries: %r", exc)
-            return
-        # In the worker's own loop (SPM_RULES_PROCESS=false) a long tick delays the stream.
-        took_ms = round((time.perf_counter() - started) * 1000)
-        if raised:
-            log.info(
-                "rules raised %d alert(s)",
-                len(raised),
-                extra={"rules": sorted({a.rule for a in raised}), "took_ms": took_ms},
-            )
-        else:
-            log.log(
-                logging.INFO if took_ms >= 100 else logging.DEBUG, "rules tick took %d ms", took_ms
-            )
+        await rules_tick(engine)
+
+
+async def rules_tick(engine: RulesEngine | ProcessRules) -> None:
+    """One tick of the rules at the wall clock; a failure waits for the next tick."""
+    started = time.perf_counter()
+    try:
+        raised = await engine.tick(datetime.now(UTC))
+    except (RedisError, KafkaError, OSError, ChildDied) as exc:
+        log.error("rules tick failed, the next one retries: %r", exc)
+        return
+    # In the worker's own loop (SPM_RULES_PROCESS=false) a long tick delays the stream.
+    took_ms = round((time.perf_counter() - started) * 1000)
+    if raised:
+        log.info(
+            "rules raised %d alert(s)",
+            len(raised),
+            extra={"rules": sorted({a.rule for a in raised}), "took_ms": took_ms},
+        )
+    else:
+        log.log(logging.INFO if took_ms >= 100 else logging.DEBUG, "rules tick took %d ms", took_ms)
