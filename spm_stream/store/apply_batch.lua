@@ -15,7 +15,7 @@
 --          few reps' calls and e-mails of a day).
 --          watch: [key_index, at_ms, json, due_key_index, due_epoch|-1, meeting_id,
 --                  leads_key_index, lead_id|"", watch_key_prefix]: a meeting's new no-show
---          watch state (spm_stream/noshow.py), written in offset order, last writer by
+--          watch state (spm_stream/rules/noshow.py), written in offset order, last writer by
 --          event time (at_ms) wins, so a late "booked" cannot reopen a meeting held.
 --
 -- Offsets at or below the watermark were applied before (a redelivery after a
@@ -118,7 +118,7 @@ for seen, list in pairs(asked) do
   known[seen], fresh[seen] = set, {}
 end
 
--- One outcome per meeting (spm_stream/outcomes.py): a meeting counts as the strongest
+-- One outcome per meeting (spm_stream/counting/outcomes.py): a meeting counts as the strongest
 -- outcome reported for it (no-show 3 > canceled 2 > held 1), between equals the earliest
 -- by event time, then by event id. A report that beats the counted one takes its count
 -- back, in the counter fields recorded with it; one that does not adds nothing.
