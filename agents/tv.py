@@ -23,10 +23,12 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from redis.exceptions import RedisError
 
 from agents.runtime import Runtime
-from notifications.render import LOCALES, labels, local_number
+from notifications.boards import score
+from notifications.render import LOCALES, labels
 from spm_stream.config.scopes import ORG
+from spm_stream.ranking.fair import rank_by_of
 from spm_stream.ranking.leaderboards import check_metric
-from spm_stream.reports.query import BoardQuery, contest_standings, live_board
+from spm_stream.reports.query import BoardContext, BoardQuery, contest_standings, live_board
 
 __all__ = ["register", "tv_payload"]
 
@@ -101,14 +103,20 @@ async def tv_payload(rt: Runtime, query: dict[str, str], now: datetime) -> dict[
             (directory.teams[team].name or team) if team else t.get("leaderboard", "Leaderboard")
         )
         points = directory.gamification.points
+        how = rank_by_of(query.get("rank_by", "value"))
+        ctx = BoardContext(directory, rt.targets.current())
+        top = directory.privacy.top  # a screen is a shared surface
         for metric in metrics:
             today = rt.routing.today(scope, scope_id)
-            q = BoardQuery(scope, scope_id, metric, period, today, points=points)
-            body = await live_board(rt.store, rt.routing, q, top=10)
+            q = BoardQuery(scope, scope_id, metric, period, today, points=points, rank_by=how)
+            body = await live_board(rt.store, rt.routing, q.check(), top=top, ctx=ctx)
+            suffix = "" if how == "value" else f" ({t[f'rank_by_{how}']})"
             boards.append(
                 {
                     "metric": metric,
+                    "rank_by": how,
                     "title": _metric_title(metric, locale)
+                    + suffix
                     + " · "
                     + t.get(f"period_{period}", period),
                     "rows": [
@@ -125,7 +133,7 @@ async def tv_payload(rt: Runtime, query: dict[str, str], now: datetime) -> dict[
     local = now.astimezone(directory.zone()).strftime("%H:%M:%S")
     for board in boards:
         for row in board["rows"]:
-            row["shown"] = local_number(row["value"], t)
+            row["shown"] = score(board["metric"], row["value"], t, board.get("rank_by", "value"))
             if scope_is_org:  # the org board says which team each rep is on
                 row["team"] = (
                     directory.scope_name("team", t_id)

@@ -22,8 +22,9 @@ from notifications.interactions import handle_interaction
 from notifications.notifier import Notifier
 from spm_stream.config.scopes import ORG
 from spm_stream.contract.events import EARLIEST, LATEST
+from spm_stream.ranking.fair import rank_by_of
 from spm_stream.ranking.leaderboards import check_metric
-from spm_stream.reports.query import BoardQuery, live_board, live_report
+from spm_stream.reports.query import BoardContext, BoardQuery, live_board, live_report
 from spm_stream.reports.report import SCOPE_KINDS
 from spm_stream.time.windows import PERIOD_KINDS
 
@@ -117,7 +118,8 @@ async def kpis(rt: Runtime, query: Mapping[str, str]) -> Answer:
 
 
 async def leaderboard(rt: Runtime, q: Mapping[str, str]) -> Answer:
-    """GET /leaderboard?scope=team&id=t1&metric=calls&period=week&at=&top=&rep=&min_volume="""
+    """GET /leaderboard?scope=team&id=t1&metric=calls&period=week&at=&top=&rep=&min_volume=
+    &rank_by=value|attainment|improvement (metric=score: the scorecards)."""
     scope = q.get("scope", "team")
     try:
         if scope not in ("team", "org"):
@@ -131,11 +133,15 @@ async def leaderboard(rt: Runtime, q: Mapping[str, str]) -> Answer:
         metric = check_metric(q.get("metric", "calls"))
         at = _day(q.get("at")) or rt.routing.today(scope, scope_id)
         top, min_volume = int(q.get("top", "10")), int(q.get("min_volume", "1"))
+        points = rt.directory.gamification.points
+        how = rank_by_of(q.get("rank_by", "value"))
+        board = BoardQuery(scope, scope_id, metric, kind, at, max(1, min_volume), points, how)
+        board.check()
     except ValueError as exc:
         return 400, {"error": str(exc)}
-    points = rt.directory.gamification.points
-    board = BoardQuery(scope, scope_id, metric, kind, at, max(1, min_volume), points)
-    return 200, await live_board(rt.store, rt.routing, board, top=max(1, top), rep=q.get("rep"))
+    ctx = BoardContext(rt.directory, rt.targets.current())
+    body = await live_board(rt.store, rt.routing, board, top=max(1, top), rep=q.get("rep"), ctx=ctx)
+    return 200, body
 
 
 async def interactions(

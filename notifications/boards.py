@@ -15,19 +15,22 @@ from typing import Any, Final, Literal
 from slack_sdk.web.async_client import AsyncWebClient
 
 from notifications.charts import bar_chart
+from notifications.ratelimit import UpdateBudget
 from notifications.render import Message, labels, local_number, render
 from notifications.slack import post_or_update
 from spm_stream.config.directory import Directory
 from spm_stream.config.scopes import ORG, Routing
+from spm_stream.config.targets import Targets
 from spm_stream.metrics.table import PERCENT_KPIS
 from spm_stream.ranking.boards import BoardSpec
 from spm_stream.ranking.leaderboards import Row
-from spm_stream.reports.query import BoardQuery, board_rows
+from spm_stream.ranking.privacy import moved_up, shared_rows
+from spm_stream.reports.query import BoardContext, BoardQuery, board_rows
 from spm_stream.store.redis_store import Store
 
 __all__ = ["SyncOutcome", "board_message", "sync_board"]
 
-SyncOutcome = Literal["posted", "updated", "unchanged", "no-channel"]
+SyncOutcome = Literal["posted", "updated", "unchanged", "deferred", "no-channel"]
 
 
 def board_message(
@@ -39,18 +42,21 @@ def board_message(
     period_label: str,
     updated: str,
     locale: str,
+    rank_by: str = "value",
 ) -> Message:
-    """Render a team board for Slack (pure)."""
+    """Render a board for Slack (pure)."""
     team = directory.teams.get(team_id)
     team_name = team.name if team and team.name else team_id
     names = {**labels(locale)["metrics"], **labels(locale).get("metrics_extra", {})}
     metric_label = names.get(metric, metric)
     t = labels(locale)
+    if rank_by != "value":
+        metric_label = f"{metric_label} ({t[f'rank_by_{rank_by}']})"
     rows = [
         {
             "rank": e.rank,
             "name": directory.display_name(e.rep_id),
-            "score": score(metric, e.value, t),
+            "score": score(metric, e.value, t, rank_by),
         }
         for e in entries
     ]
@@ -67,13 +73,17 @@ def board_message(
     )
 
 
-def score(metric: str, value: float, t: dict[str, Any]) -> str:
-    """A board score in the locale: "34,5 %" for a rate, "1.200 EUR" for revenue, "12" calls."""
-    shown = local_number(value, t)
-    if metric in PERCENT_KPIS:
-        return str(t["percent"]).format(n=shown)
-    if metric.startswith("revenue:"):
-        return f"{shown} {metric.partition(':')[2]}"
+def score(metric: str, value: float, t: dict[str, Any], rank_by: str = "value") -> str:
+    """A board score in the locale: "34,5 %" for a rate, "1.200 EUR" for revenue, "12" calls;
+    a share of target "87 %", a scorecard "87", an improvement "+5"."""
+    shown = local_number(abs(value) if rank_by == "improvement" else value, t)
+    if rank_by == "attainment" or (metric in PERCENT_KPIS and rank_by == "value"):
+        shown = str(t["percent"]).format(n=shown)
+    elif metric.startswith("revenue:"):
+        shown = f"{shown} {metric.partition(':')[2]}"
+    if rank_by == "improvement":
+        sign = "+" if value > 0 else ("\N{MINUS SIGN}" if value < 0 else "\N{PLUS-MINUS SIGN}")
+        return f"{sign}{shown}"
     return shown
 
 
@@ -102,23 +112,36 @@ async def sync_board(
     now: datetime,
     new_message: bool = False,
     force: bool = False,
+    targets: Targets | None = None,
+    budget: UpdateBudget | None = None,
 ) -> SyncOutcome:
-    """Bring a board's message for the current period up to date (live), or post it as a
-    new message (``new_message``: a scheduled post). Slack only on change when live, unless
-    ``force``."""
+    """Bring a public board's message for the current period up to date (live), or post it
+    as a new message (``new_message``: a scheduled post). Slack only on change when live,
+    unless ``force``; an edit waits for the next tick when ``budget`` (the workspace's
+    ``chat.update`` allowance) is spent. It shows ``privacy.top`` rows and the reps below
+    who moved up since the last post."""
+    if spec.channel is None or directory.visibility(spec) == "private":
+        return "no-channel"
     routing = Routing.from_directory(directory)
     scope, scope_id = ("team", spec.team) if spec.team else ("org", ORG)
     today = routing.today(scope, scope_id)
     points = directory.gamification.points
-    q = BoardQuery(scope, scope_id, spec.metric, spec.period, today, spec.min_volume, points)
-    period, ranked = await board_rows(store, routing, q)
-    entries = ranked[: spec.top]
+    q = BoardQuery(
+        scope, scope_id, spec.metric, spec.period, today, spec.min_volume, points, spec.rank_by
+    )
+    ctx = BoardContext(directory, targets or Targets())
+    period, ranked = await board_rows(store, routing, q, ctx)
     first, last = period.first, period.last
     board_id = f"board:{spec.key}:{first}"
+    before = await store.ranking(f"posted:{board_id}") or []
+    privacy = directory.privacy.model_copy(update={"top": min(spec.top, directory.privacy.top)})
+    entries = shared_rows(ranked, privacy, moved_up(before, ranked))
     known = {} if new_message else await store.get_message(board_id)
     digest = _digest(entries)
     if known and known.get("digest") == digest and not force:
         return "unchanged"
+    if known.get("ts") and budget is not None and not budget.take(now.timestamp()):
+        return "deferred"
     locale = directory.locale
     t = labels(locale)
     message = board_message(
@@ -129,10 +152,12 @@ async def sync_board(
         period_label=period_text(t, spec.period, first, last),
         updated=now.astimezone(directory.zone()).strftime("%H:%M:%S"),
         locale=locale,
+        rank_by=spec.rank_by,
     )
     posted = await post_or_update(
         client, known.get("channel", spec.channel), message, known.get("ts")
     )
+    await store.set_ranking(f"posted:{board_id}", [r.rep_id for r in ranked])
     if not new_message:
         await store.set_message(board_id, posted.channel, posted.ts, digest)
     elif spec.chart:

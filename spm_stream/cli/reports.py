@@ -50,6 +50,14 @@ from spm_stream.config.settings import load_settings
     type=click.IntRange(min=1),
     help="For rates: the least denominator (e.g. decided deals for win_rate) to qualify.",
 )
+@click.option(
+    "--rank-by",
+    default="value",
+    show_default=True,
+    type=click.Choice(["value", "attainment", "improvement"]),
+    help="value; attainment: % of each rep's own target (prorated for new reps); "
+    "improvement: change on the previous period. --metric score ranks by scorecards:.",
+)
 @format_option()
 @config_errors
 def leaderboard(
@@ -61,6 +69,7 @@ def leaderboard(
     top: int,
     rep: str | None,
     min_volume: int,
+    rank_by: str,
     fmt: str,
 ) -> None:
     """Rank the reps of a team (or the org) by any metric over any period, live from Redis.
@@ -68,7 +77,9 @@ def leaderboard(
     Ties go to the earlier achiever (the rep who reached the score on an earlier
     day), then to the rep id. Rates only rank reps with at least --min-volume.
     """
-    from spm_stream.reports.query import BoardQuery, live_board
+    from spm_stream.config.targets import load_targets
+    from spm_stream.ranking.fair import rank_by_of
+    from spm_stream.reports.query import BoardContext, BoardQuery, live_board
 
     settings = redis_settings()
     directory = load_directory(settings.config)
@@ -78,11 +89,18 @@ def leaderboard(
     routing = Routing.from_directory(directory)
     day = at.date() if at else routing.today(scope, board_id)
     points = directory.gamification.points
-    board = BoardQuery(scope, board_id, metric, period, day, min_volume, points)
+    board = BoardQuery(
+        scope, board_id, metric, period, day, min_volume, points, rank_by_of(rank_by)
+    )
+    try:
+        board.check()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--metric/--rank-by") from None
+    ctx = BoardContext(directory, load_targets(settings.targets))
 
     async def read() -> dict[str, Any]:
         async with open_store(settings) as store:
-            return await live_board(store, routing, board, top=top, rep=rep)
+            return await live_board(store, routing, board, top=top, rep=rep, ctx=ctx)
 
     body = asyncio.run(read())
     if fmt == "json":
@@ -95,7 +113,8 @@ def leaderboard(
 
     names = directory.display_name
     where = directory.scope_name(scope, board_id)
-    table = Table(title=f"{metric} · {where} · {period_label(body['period'])}")
+    shown_how = "" if rank_by == "value" else f" ({rank_by})"
+    table = Table(title=f"{metric}{shown_how} · {where} · {period_label(body['period'])}")
     for column in ("#", "rep", metric, "volume", "reached"):
         table.add_column(column)
     shown = body["rows"] + [
@@ -106,7 +125,7 @@ def leaderboard(
         row = (
             str(r["rank"]),
             names(r["rep_id"]),
-            board_value(metric, r["value"]),
+            board_value(metric, r["value"], rank_by),
             str(r["volume"]),
             r["reached"],
         )

@@ -18,7 +18,9 @@ from spm_stream.config.files import load_yaml_model
 from spm_stream.crm.generic import Roster
 from spm_stream.crm.mapping import CrmMappings
 from spm_stream.ranking.boards import BoardSpec
+from spm_stream.ranking.fair import Scorecard
 from spm_stream.ranking.gamification import Gamification
+from spm_stream.ranking.privacy import Privacy, Visibility
 from spm_stream.rules.config import AlertRules, CalendarConfig
 from spm_stream.time.worktime import WorkCalendar
 
@@ -64,6 +66,7 @@ class Person(_Strict):
     manager: str | None = None
     timezone: str | None = Field(default=None, description="IANA zone; org default if unset.")
     locale: Locale | None = None
+    role: str | None = Field(default=None, description="Picks the scorecard, e.g. sdr or ae.")
 
     _zone = field_validator("timezone")(check_zone)
 
@@ -80,6 +83,10 @@ class Directory(_Strict):
     gamification: Gamification = Gamification()
     boards: list[BoardSpec] = Field(default_factory=list)
     crm: CrmMappings = CrmMappings()
+    privacy: Privacy = Privacy()
+    scorecards: dict[str, Scorecard] = Field(
+        default_factory=dict, description="Role -> weighted metrics; 'default' for the rest."
+    )
 
     _zone = field_validator("timezone")(check_zone)
 
@@ -103,7 +110,15 @@ class Directory(_Strict):
         for i, board in enumerate(self.boards):
             if board.team is not None and board.team not in self.teams:
                 raise ValueError(f"boards.{i}.team: unknown team {board.team!r}")
+            if self.visibility(board) == "public" and board.channel is None:
+                raise ValueError(f"boards.{i}.channel: a public board needs a channel")
+            if board.metric == "score" and not self.scorecards:
+                raise ValueError(f"boards.{i}.metric: score needs scorecards: in SPM_CONFIG")
         return self
+
+    def visibility(self, board: BoardSpec) -> Visibility:
+        """A board's own visibility, else the ``privacy.boards`` default."""
+        return board.visibility or self.privacy.boards
 
     def team_of(self, rep_id: str) -> str | None:
         """The configured team of a rep, if any."""

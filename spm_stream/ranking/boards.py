@@ -15,7 +15,9 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from spm_stream.ranking.fair import RankBy, check_target_metric
 from spm_stream.ranking.leaderboards import BoardMetric
+from spm_stream.ranking.privacy import Visibility
 from spm_stream.time.cron import Cron
 from spm_stream.time.windows import PeriodKind
 
@@ -27,7 +29,11 @@ class BoardSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    channel: str = Field(pattern=r"^(#[a-z0-9_.-]+|[CGD][A-Z0-9]{2,})$")
+    channel: str | None = Field(
+        default=None,
+        pattern=r"^(#[a-z0-9_.-]+|[CGD][A-Z0-9]{2,})$",
+        description="Where a public board is posted (a private one needs none).",
+    )
     team: str | None = Field(default=None, description="Team id; omit for the whole org.")
     metric: BoardMetric = "calls"
     period: PeriodKind = "day"
@@ -40,6 +46,14 @@ class BoardSpec(BaseModel):
     top: int = Field(default=10, ge=1, le=50)
     chart: bool = Field(default=False, description="Scheduled posts carry a PNG bar chart.")
     min_volume: int = Field(default=1, ge=1)
+    rank_by: RankBy = Field(
+        default="value",
+        description="value, attainment (share of each rep's own target) or improvement "
+        "(change on the previous period).",
+    )
+    visibility: Visibility | None = Field(
+        default=None, description="public (its channel) or private; default privacy.boards."
+    )
 
     @field_validator("schedule")
     @classmethod
@@ -52,6 +66,12 @@ class BoardSpec(BaseModel):
     def _something_to_do(self) -> BoardSpec:
         if not self.is_live and self.schedule is None:
             raise ValueError("a board needs live: true or a schedule")
+        if self.metric == "score" and self.rank_by != "value":
+            raise ValueError("metric score: already a share of targets; rank_by value only")
+        if self.rank_by == "attainment":
+            check_target_metric(self.metric)
+        if self.rank_by == "improvement" and self.metric in ("points", "score"):
+            raise ValueError(f"rank_by improvement: not for {self.metric}")
         return self
 
     @property
@@ -62,7 +82,8 @@ class BoardSpec(BaseModel):
     @property
     def key(self) -> str:
         """Identifies the board across restarts (channel, scope, metric, period)."""
-        return f"{self.channel}:{self.team or 'org'}:{self.metric}:{self.period}"
+        key = f"{self.channel or 'private'}:{self.team or 'org'}:{self.metric}:{self.period}"
+        return key if self.rank_by == "value" else f"{key}:{self.rank_by}"
 
 
 def all_boards(channels: Mapping[str, str | None], specs: Sequence[BoardSpec]) -> list[BoardSpec]:

@@ -26,23 +26,26 @@ __all__ = [
     "BoardMetric",
     "Pass",
     "Row",
+    "Valuation",
     "check_metric",
     "metric_value",
     "neighbours",
     "passes",
     "rank",
+    "rank_by",
 ]
 
 
 BOARD_METRIC_HELP: Final = (
-    f"counts: {', '.join(BOARD_COUNTS)}; points; revenue:<CUR> (e.g. revenue:EUR); "
+    f"counts: {', '.join(BOARD_COUNTS)}; points; score (scorecards:); revenue:<CUR> "
+    "(e.g. revenue:EUR); "
     f"rates (with --min-volume): {', '.join(BOARD_RATES)}"
 )
 
 
 def check_metric(metric: str) -> str:
     """The metric if boards know it; else ValueError listing the known ones."""
-    if metric in BOARD_COUNTS or metric in BOARD_RATES or metric == "points":
+    if metric in BOARD_COUNTS or metric in BOARD_RATES or metric in ("points", "score"):
         return metric
     if metric.startswith("revenue:") and len(metric) == 11 and metric[8:].isupper():
         return metric
@@ -105,7 +108,29 @@ def rank(
         if points_of is None:
             raise ValueError("the points metric needs the gamification config")
         return _rank_points(days, points_of, min_volume)
-    sign = 1.0 if metric in LOWER_IS_BETTER else -1.0
+    if metric == "score":
+        raise ValueError("the score metric needs scorecards and targets (ranking.fair.score_of)")
+
+    def value_of(rep: str, acc: Mapping[str, int]) -> tuple[float | None, int]:
+        return metric_value(acc, metric)
+
+    return rank_by(days, value_of, min_volume, lower_is_better=metric in LOWER_IS_BETTER)
+
+
+#: A rep's (value, volume) from the running sum of their days: what a board ranks by.
+Valuation = Callable[[str, Mapping[str, int]], tuple[float | None, int]]
+
+
+def rank_by(
+    days: Mapping[str, Sequence[tuple[str, Mapping[str, int]]]],
+    value_of: Valuation,
+    min_volume: int = 1,
+    *,
+    lower_is_better: bool = False,
+) -> list[Row]:
+    """Rank reps by any valuation of their running totals (a metric, the share of a target,
+    a scorecard); the earlier achiever wins a tie, then the rep id."""
+    sign = 1.0 if lower_is_better else -1.0
     scored: list[tuple[float, str, str, float, int]] = []
     for rep, rep_days in days.items():
         running: Counter[str] = Counter()
@@ -113,8 +138,8 @@ def rank(
         trail: list[tuple[str, float | None]] = []
         for bucket, acc in rep_days:
             running.update(acc)
-            trail.append((bucket, metric_value(running, metric)[0]))
-        final_value, final_volume = metric_value(running, metric)
+            trail.append((bucket, value_of(rep, running)[0]))
+        final_value, final_volume = value_of(rep, running)
         if final_value is None or final_volume < max(1, min_volume):
             continue
         # The first day from which the running value stayed at its final value.

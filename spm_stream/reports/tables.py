@@ -65,9 +65,12 @@ def format_kpi(key: str, value: Any) -> str:
     return format_value(value)
 
 
-def board_value(metric: str, value: float) -> str:
-    """A leaderboard score: "34.5%" for a rate, "EUR 1,200.00" for revenue, else a count."""
-    if metric in PERCENT_KPIS:
+def board_value(metric: str, value: float, rank_by: str = "value") -> str:
+    """A leaderboard score: "34.5%" for a rate or a share of target, "EUR 1,200.00" for
+    revenue, "+5" for an improvement, else a count."""
+    if rank_by == "improvement":
+        return ("+" if value > 0 else "") + board_value(metric, value)
+    if rank_by == "attainment" or metric in PERCENT_KPIS:
         return f"{value:,.1f}%"
     if metric.startswith("revenue:"):
         return f"{metric.partition(':')[2]} {value:,.2f}"
