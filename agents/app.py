@@ -89,12 +89,14 @@ def create_app(settings: Settings, directory: Directory) -> faust.App:
             "see agents/faust_compat.py",
             ", ".join(unchecked),
         )
-    from agents import boards, counters, notifier, rules, tv, web, webhooks
+    from agents import boards, counters, notifier, rules, slack, tv, web, webhooks
 
     counters.register(app, runtime)
     boards.register(app, runtime)
     rules.register(app, runtime)
-    web.register(app, runtime, notifier.register(app, runtime))
+    delivering = notifier.register(app, runtime)
+    web.register(app, runtime, delivering)
+    slack.register(app, runtime, delivering)
     tv.register(app, runtime)
     webhooks.register(app, runtime)
     return app

@@ -10,7 +10,7 @@ returns the same JSON object as `spm-stream kpis --format json`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import faust
@@ -18,7 +18,6 @@ from faust.web import Request, Response, View
 from redis.exceptions import RedisError
 
 from agents.runtime import Runtime
-from notifications.interactions import handle_interaction
 from notifications.notifier import Notifier
 from spm_stream.config.scopes import ORG
 from spm_stream.contract.events import EARLIEST, LATEST
@@ -28,7 +27,7 @@ from spm_stream.reports.query import BoardContext, BoardQuery, live_board, live_
 from spm_stream.reports.report import SCOPE_KINDS
 from spm_stream.time.windows import PERIOD_KINDS
 
-__all__ = ["Answer", "health", "interactions", "kpis", "leaderboard", "register", "stats"]
+__all__ = ["Answer", "health", "kpis", "leaderboard", "register", "stats"]
 
 
 def _day(value: str | None) -> date | None:
@@ -144,25 +143,8 @@ async def leaderboard(rt: Runtime, q: Mapping[str, str]) -> Answer:
     return 200, body
 
 
-async def interactions(
-    rt: Runtime, notifier: Notifier, body: bytes, headers: Mapping[str, str]
-) -> Answer:
-    """Slack's interactivity request URL: the nudge's "snooze 1 day" button."""
-    secret = rt.settings.slack_signing_secret
-    if secret is None:
-        return 404, {"error": "SPM_SLACK_SIGNING_SECRET is not set"}
-    return await handle_interaction(
-        body,
-        headers,
-        secret.get_secret_value(),
-        notifier.state,
-        rt.directory,
-        datetime.now(UTC),
-    )
-
-
 def register(app: faust.App, rt: Runtime, notifier: Notifier) -> None:
-    """Add /health, /stats, /kpis, /leaderboard and Slack's /slack/interactions."""
+    """Add /health, /stats, /kpis and /leaderboard (Slack's request URLs: agents.slack)."""
 
     @app.page("/health")
     class Health(View):
@@ -192,11 +174,4 @@ def register(app: faust.App, rt: Runtime, notifier: Notifier) -> None:
             if (refused := await rt.guard.refuse(self, request)) is not None:
                 return refused
             status, body = await leaderboard(rt, request.query)
-            return self.json(body, status=status)
-
-    @app.page("/slack/interactions")
-    class Interactions(View):
-        async def post(self, request: Request) -> Response:
-            raw = await request.read()
-            status, body = await interactions(rt, notifier, raw, dict(request.headers))
             return self.json(body, status=status)

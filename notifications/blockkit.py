@@ -15,6 +15,7 @@ from typing import Any, Final
 __all__ = [
     "MAX_BLOCKS",
     "MAX_HEADER_TEXT",
+    "MAX_HOME_BLOCKS",
     "MAX_MESSAGE_TEXT",
     "MAX_SECTION_TEXT",
     "fit",
@@ -22,8 +23,9 @@ __all__ = [
     "problems",
 ]
 
-#: Blocks in one message (a Home tab allows 100).
+#: Blocks in one message; a Home tab or modal view allows 100.
 MAX_BLOCKS: Final = 50
+MAX_HOME_BLOCKS: Final = 100
 #: A section's text, and each of its fields.
 MAX_SECTION_TEXT: Final = 3000
 MAX_FIELD_TEXT: Final = 2000

@@ -1,69 +1,78 @@
-"""Slack interactivity: the "snooze 1 day" button on nudges, with Slack's request signature.
+"""Buttons people click in Slack: snooze a nudge, mark a no-show rescheduled, or snooze it.
 
-Slack signs every interactive request with the app's signing secret
-(``X-Slack-Signature``, ``X-Slack-Request-Timestamp``; requests older than five
-minutes are refused). slack-sdk's ``SignatureVerifier`` checks both. Only the
-rep the nudge is about, or that rep's manager, may snooze it.
+- ``snooze`` (the morning nudge): mutes the rep's nudges and pace alerts for a day.
+- ``rescheduled`` (a no-show DM, the nudge, App Home): closes the meeting's no-show watch,
+  so nobody is reminded again, and records who did it in the audit trail.
+- ``snooze_no_show``: the no-show's next reminder comes a day later.
+
+Only the rep, or the rep's manager, may click for the rep. The request is verified by
+``notifications.slackapp`` first; each click returns what to confirm to the clicker.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Final
-from urllib.parse import parse_qs
-
-from slack_sdk.signature import SignatureVerifier
 
 from notifications.state import NotifyState
 from spm_stream.config.directory import Directory
+from spm_stream.rules.noshow import Watch
+from spm_stream.store.redis_store import Store
 
-__all__ = ["SNOOZE_RULES", "handle_interaction"]
+__all__ = ["SNOOZE_FOR", "SNOOZE_RULES", "Clicked", "click"]
 
 #: What "snooze" mutes for the rep: the daily nudge and the pace alerts, not the no-show watch.
 SNOOZE_RULES: Final = ("nudge", "behind_target*")
 SNOOZE_FOR: Final = timedelta(days=1)
-#: Slack's signature window (five minutes) and a minute of clock skew.
-REPLAY_WINDOW_S: Final = 6 * 60
 
 
-async def handle_interaction(
-    body: bytes,
-    headers: Mapping[str, str],
-    signing_secret: str,
+@dataclass(frozen=True, slots=True)
+class Clicked:
+    """What a click did: HTTP status, the JSON answer, and the label (with its values) that
+    confirms it to the person who clicked."""
+
+    status: int
+    body: dict[str, Any]
+    label: str
+    values: dict[str, str]
+    rep: str | None = None
+
+
+def _allowed(directory: Directory, rep: str) -> set[str | None]:
+    allowed = {directory.people[rep].slack_id} if rep in directory.people else set()
+    manager = directory.manager_of(rep)
+    if manager is not None and manager in directory.people:
+        allowed.add(directory.people[manager].slack_id)
+    return allowed
+
+
+async def click(
+    action: dict[str, Any],
+    user: str,
+    *,
     state: NotifyState,
+    store: Store,
     directory: Directory,
     now: datetime,
-) -> tuple[int, dict[str, Any]]:
-    """Verify and handle one interactive request; return (HTTP status, JSON body)."""
-    lowered = {k.lower(): v for k, v in headers.items()}
-    stamp = lowered.get("x-slack-request-timestamp", "")
-    # slack-sdk's verifier int()s the timestamp: a non-numeric one would be a 500.
-    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
-        return 401, {"error": "invalid or expired Slack signature"}
-    if not SignatureVerifier(signing_secret).is_valid_request(body, lowered):
-        return 401, {"error": "invalid or expired Slack signature"}
-    try:
-        payload = json.loads(parse_qs(body.decode())["payload"][0])
-        action = payload["actions"][0]
-        user = str(payload["user"]["id"])
-    except (KeyError, IndexError, ValueError, TypeError, UnicodeDecodeError):
-        return 400, {"error": "expected a block_actions payload"}
-    # A signed request stays valid for five minutes: one replayed in that window (by
-    # Slack or by someone who saw it) is answered, and does nothing again.
-    once = str(payload.get("trigger_id") or action.get("action_ts") or "")
-    if once and not await state.replays.first_time(f"interaction:{once}", REPLAY_WINDOW_S):
-        return 200, {"ok": True, "duplicate": True}
-    kind, _, rep = str(action.get("value", "")).partition(":")
-    if action.get("action_id") != "snooze" or kind != "snooze" or rep not in directory.people:
-        return 400, {"error": "unknown action"}
-    allowed = {directory.people[rep].slack_id}
-    manager = directory.manager_of(rep)
-    if manager is not None:
-        allowed.add(directory.people[manager].slack_id)
-    if user not in allowed:
-        return 403, {"error": f"{user} may not snooze {rep}'s nudges"}
+) -> Clicked:
+    """Do what one button asks, for ``user`` (a Slack user id)."""
+    action_id = str(action.get("action_id", ""))
+    kind, _, arg = str(action.get("value", "")).partition(":")
+    if action_id == "snooze" and kind == "snooze" and arg in directory.people:
+        return await _snooze(arg, user, state, directory, now)
+    if kind in ("rescheduled", "snooze_no_show") and action_id.startswith(kind) and arg:
+        return await _no_show(kind, arg, user, state, store, directory, now)
+    return Clicked(400, {"error": "unknown action"}, "bad_command", {"text": action_id})
+
+
+async def _snooze(
+    rep: str, user: str, state: NotifyState, directory: Directory, now: datetime
+) -> Clicked:
+    if user not in _allowed(directory, rep):
+        return Clicked(
+            403, {"error": f"{user} may not snooze {rep}'s nudges"}, "action_refused", {}
+        )
     until = now + SNOOZE_FOR
     made = [
         await state.silences.add(
@@ -71,4 +80,46 @@ async def handle_interaction(
         )
         for rule in SNOOZE_RULES
     ]
-    return 200, {"ok": True, "snoozed_until": until.isoformat(), "silences": [s.id for s in made]}
+    body = {"ok": True, "snoozed_until": until.isoformat(), "silences": [s.id for s in made]}
+    return Clicked(200, body, "confirm_snoozed", {"until": until.isoformat()}, rep)
+
+
+async def _no_show(
+    kind: str,
+    meeting: str,
+    user: str,
+    state: NotifyState,
+    store: Store,
+    directory: Directory,
+    now: datetime,
+) -> Clicked:
+    found = [
+        (p, raw, w)
+        for p, raw in await store.open_watches()
+        if (w := Watch.loads(raw)).meeting_id == meeting and w.state in ("booked", "no_show")
+    ]
+    if not found:
+        return Clicked(200, {"ok": True, "open": False}, "meeting_gone", {"meeting": meeting})
+    partition, raw, watch = found[0]
+    if user not in _allowed(directory, watch.rep_id):
+        error = f"{user} may not change {watch.rep_id}'s meetings"
+        return Clicked(403, {"error": error}, "action_refused", {}, watch.rep_id)
+    if kind == "rescheduled":
+        new = replace(watch, state="closed", closed_by="rescheduled in Slack", at=now, due=None)
+        label, values = "confirm_rescheduled", {"meeting": meeting}
+    else:
+        later = max(watch.due or now, now) + SNOOZE_FOR
+        new = replace(watch, due=later)
+        label, values = "confirm_snoozed_no_show", {"meeting": meeting, "until": later.isoformat()}
+    if not await store.advance_watches([(partition, raw, new)]):
+        # The counters agent changed the watch meanwhile (a CRM update came in): say so.
+        return Clicked(409, {"error": "the meeting changed; try again"}, "meeting_gone", values)
+    status = "rescheduled" if kind == "rescheduled" else "snoozed"
+    await state.audit.record(
+        now,
+        status,
+        watch.rep_id,
+        (),
+        reason=f"meeting {meeting}: {status} in Slack by {user}",
+    )
+    return Clicked(200, {"ok": True, status: meeting}, label, values, watch.rep_id)

@@ -14,6 +14,7 @@ channel. Both take ``now``, so tests drive the clock.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -37,12 +38,14 @@ from spm_stream.rules.alerts import Alert
 
 __all__ = [
     "MAX_ALERTS_PER_MESSAGE",
+    "METADATA_EVENT",
     "TOKEN_ERRORS",
     "Composed",
     "Delivery",
     "DeliveryStage",
     "Notifier",
     "Refresh",
+    "delivery_id",
 ]
 
 log = logging.getLogger("spm_stream.notifications")
@@ -56,6 +59,17 @@ MAX_ALERTS_PER_MESSAGE: Final = 10
 Refresh = Callable[[Alert, datetime], Awaitable[Alert | None]]
 #: A stage of delivery: the group's alerts it lets through (group, now, route, alerts).
 DeliveryStage = Callable[[str, datetime, Route, dict[str, Alert]], Awaitable[dict[str, Alert]]]
+
+#: The message metadata type that names the alerts a message delivers (Slack has no
+#: idempotency key: this is how a send of unknown outcome is looked up).
+METADATA_EVENT: Final = "spm_alert"
+
+
+def delivery_id(group: str, alerts: Iterable[str]) -> str:
+    """One send of a group's alerts, named by what it carries."""
+    text = group + "|" + ",".join(sorted(alerts))
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
 
 #: Slack errors about the token itself: every message fails alike until someone fixes it.
 TOKEN_ERRORS: Final = frozenset(
@@ -218,9 +232,36 @@ class Notifier:
         assert message is not None
         assert where.channel is not None
         assert self.client is not None, "deliver_due needs a Slack client"
+        if (unsure := await self.outbox.unsure(group)) is not None:
+            # The last send's outcome is unknown: Slack has no idempotency key, so look for
+            # it (by its metadata) in the channel before sending anything twice.
+            delivered = await self._already_delivered(where.channel, unsure)
+            if delivered is None:
+                await self._retry(
+                    group, now, backoff(attempts + 1), where.recipient, included,
+                    "cannot read the channel's history to check an unknown outcome",
+                )  # fmt: skip
+                result.retried += 1
+                return
+            await self.outbox.set_unsure(group, None)
+            found = {i: a for i, a in included.items() if i in delivered}
+            if found:
+                await self._delivered(group, now, where, attempts, found, result, "found")
+                included = {i: a for i, a in included.items() if i not in found}
+                if not included:
+                    return
+                composed = self._compose(included, where.locale, where.calendar.zone.key)
+                if composed.message is None:
+                    return
+                message, included = composed.message, composed.included
+        send = {"delivery": delivery_id(group, included), "identities": sorted(included)}
         try:
             await self.client.chat_postMessage(
-                channel=where.channel, text=message.text, blocks=message.blocks, unfurl_links=False
+                channel=where.channel,
+                text=message.text,
+                blocks=message.blocks,
+                unfurl_links=False,
+                metadata={"event_type": METADATA_EVENT, "event_payload": send},
             )
         except SlackApiError as exc:
             error = str(exc.response.get("error", ""))
@@ -263,6 +304,10 @@ class Notifier:
             result.retried += 1
             return
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            if not isinstance(exc, aiohttp.ClientConnectorError):
+                # Sent or not? A timeout or a dropped connection cannot say: the next try
+                # looks the delivery up first.
+                await self.outbox.set_unsure(group, {**send, "since": now.timestamp()})
             await self._retry(
                 group,
                 now,
@@ -275,19 +320,9 @@ class Notifier:
             return
         self._last_post[where.channel] = now
         self.slack_error = None
-        ttl = int(self.policy.repeat_interval.total_seconds())
-        await self.outbox.finish(group, included, dict.fromkeys(included, ttl), now)
+        await self._delivered(group, now, where, attempts, included, result, "sent")
         if composed.summarized:
             await self._summarized(group, now, where, composed.summarized)
-        await self.audit.record(
-            now,
-            "sent",
-            where.recipient,
-            included.values(),
-            channel=where.channel,
-            reason=f"after {attempts} failed attempt(s)" if attempts else "",
-        )
-        result.sent += len(included)
         log.info(
             "notification sent",
             extra={
@@ -296,6 +331,60 @@ class Notifier:
                 "alerts": list(included),
             },
         )
+
+    async def _delivered(
+        self,
+        group: str,
+        now: datetime,
+        where: Route,
+        attempts: int,
+        included: dict[str, Alert],
+        result: Delivery,
+        how: str,
+    ) -> None:
+        """Finish alerts Slack has: logged for the repeat interval, audited as sent."""
+        ttl = int(self.policy.repeat_interval.total_seconds())
+        await self.outbox.finish(group, included, dict.fromkeys(included, ttl), now)
+        reason = f"after {attempts} failed attempt(s)" if attempts else ""
+        if how == "found":
+            reason = "found in the channel's history after an unknown outcome, not sent again"
+        await self.audit.record(
+            now,
+            "sent",
+            where.recipient,
+            included.values(),
+            channel=where.channel or "",
+            reason=reason,
+        )
+        result.sent += len(included)
+
+    async def _already_delivered(self, channel: str, unsure: dict[str, Any]) -> set[str] | None:
+        """The identities of ``unsure``'s send that are in the channel since it was tried
+        (its message metadata names them); None when the history cannot be read."""
+        assert self.client is not None
+        try:
+            if channel.startswith(("U", "W")):  # a DM: its conversation id first
+                opened = await self.client.conversations_open(users=channel)
+                channel = str(opened["channel"]["id"])
+            elif not channel.startswith(("C", "G", "D")):
+                return None  # a #name: history needs the channel's id
+            history = await self.client.conversations_history(
+                channel=channel,
+                oldest=str(float(unsure.get("since", 0)) - 60),
+                limit=200,
+                include_all_metadata=True,
+            )
+        except (TimeoutError, SlackApiError, aiohttp.ClientError, OSError) as exc:
+            log.warning("history of %s unreadable: %r", channel, exc)
+            return None
+        for found in history.get("messages") or []:
+            meta = found.get("metadata") or {}
+            payload = meta.get("event_payload") or {}
+            if meta.get("event_type") == METADATA_EVENT and (
+                payload.get("delivery") == unsure.get("delivery")
+            ):
+                return set(payload.get("identities") or [])
+        return set()
 
     async def _silenced_now(
         self, group: str, now: datetime, where: Route, live: dict[str, Alert]

@@ -9,6 +9,7 @@ Keys (prefix ``<SPM_REDIS_PREFIX>:{notify}``, one Redis Cluster slot):
   outbox:due         ZSET group -> epoch seconds it is due
   outbox:g:<group>   HASH identity -> alert JSON
   outbox:n:<group>   STRING failed attempts of the group (for backoff)
+  outbox:u:<group>   STRING JSON: a send whose outcome is unknown (look it up before resending)
   sent:<identity>    STRING epoch sent, EX repeat interval: the dedupe log
   silences           HASH id -> silence JSON (notifications.silences)
   audit              STREAM one entry per decision (notifications.audit)
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+import orjson
 from redis.asyncio import Redis
 
 from spm_stream.rules.alerts import Alert
@@ -171,6 +173,19 @@ class Outbox:
             ],
             args=args,
         )
+
+    async def unsure(self, group: str) -> dict[str, Any] | None:
+        """The send of this group whose outcome is unknown (a timeout), if any."""
+        raw = await self.redis.get(self._k(f"outbox:u:{group}"))
+        return None if raw is None else dict(orjson.loads(raw))
+
+    async def set_unsure(self, group: str, send: dict[str, Any] | None) -> None:
+        """Remember a send whose outcome is unknown (kept a day), or forget it (None)."""
+        key = self._k(f"outbox:u:{group}")
+        if send is None:
+            await self.redis.delete(key)
+        else:
+            await self.redis.set(key, orjson.dumps(send), ex=86_400)
 
     async def retry(self, group: str, at: datetime, failed: bool = True) -> None:
         """Move a group's delivery to ``at``; a failure also counts toward its backoff."""

@@ -21,8 +21,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from jinja2.sandbox import SandboxedEnvironment
 
 __all__ = [
+    "APP_SAMPLES",
     "LOCALES",
     "Message",
+    "app_sample",
     "as_terminal",
     "check_templates",
     "labels",
@@ -143,6 +145,16 @@ def sample(kind: str) -> dict[str, Any]:
     return loaded
 
 
+#: Example contexts of the Slack app's own views (``/spm``, App Home): not alerts.
+APP_SAMPLES: Final = SAMPLES / "app"
+
+
+def app_sample(kind: str) -> dict[str, Any]:
+    """The shipped example context of an app view (``spm_me``, ``spm_team``, ``spm_text``)."""
+    loaded: dict[str, Any] = json.loads((APP_SAMPLES / f"{kind}.json").read_text("utf-8"))
+    return loaded
+
+
 def as_terminal(message: Message) -> str:
     """A message's blocks as plain text lines, roughly as Slack would show them."""
     lines: list[str] = []
@@ -173,5 +185,11 @@ def check_templates(locales: Iterable[str], override_dir: Path | None = None) ->
             try:
                 render(path.stem, locale, context, override_dir)
             except Exception as exc:  # a user template can fail in any way Jinja can
+                problems.append(f"template {path.stem!r} ({locale}): {exc}")
+    for path in sorted(APP_SAMPLES.glob("*.json")):
+        for locale in sorted(set(locales)):
+            try:
+                render(path.stem, locale, app_sample(path.stem), override_dir)
+            except Exception as exc:
                 problems.append(f"template {path.stem!r} ({locale}): {exc}")
     return problems

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from notifications.audit import AuditTrail
+from notifications.home import HomeViews
 from notifications.outbox import DeliveryLog, Outbox
 from notifications.replays import Replays
 from notifications.silences import Silences
@@ -21,13 +22,15 @@ __all__ = ["NotifyState"]
 
 @dataclass(frozen=True, slots=True)
 class NotifyState:
-    """The outbox, the delivery log, silences, the audit trail and handled requests."""
+    """The outbox, the delivery log, silences, the audit trail, handled requests and the
+    App Home views published."""
 
     outbox: Outbox
     sent: DeliveryLog
     silences: Silences
     audit: AuditTrail
     replays: Replays
+    homes: HomeViews
 
     @classmethod
     def on(cls, redis: Redis, prefix: str) -> NotifyState:
@@ -39,6 +42,7 @@ class NotifyState:
             Silences(redis, prefix),
             AuditTrail(redis, prefix),
             Replays(redis, prefix),
+            HomeViews(redis, prefix),
         )
 
     async def close(self) -> None:

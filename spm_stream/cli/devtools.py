@@ -21,11 +21,24 @@ from spm_stream.config.settings import load_settings
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8765, show_default=True, type=int)
 @click.option("--token", help="Accept only this token (default: any non-empty token).")
-def slack_server(host: str, port: int, token: str | None) -> None:
+@click.option(
+    "--app-url",
+    help="The worker's base URL (e.g. http://127.0.0.1:6066): where /spm, App Home events "
+    "and button clicks from the page are sent, signed.",
+)
+@click.option(
+    "--signing-secret",
+    envvar="SPM_SLACK_SIGNING_SECRET",
+    help="Signs what the server sends to --app-url (default: SPM_SLACK_SIGNING_SECRET).",
+)
+def slack_server(
+    host: str, port: int, token: str | None, app_url: str | None, signing_secret: str | None
+) -> None:
     """Run the local Slack-Web-API-compatible server (for the demo and the tests).
 
-    Point SPM_SLACK_BASE_URL at http://HOST:PORT/api/. Received messages are
-    shown at http://HOST:PORT/ and as JSON at /_messages.
+    Point SPM_SLACK_BASE_URL at http://HOST:PORT/api/. Received messages, App Home tabs
+    and private answers are shown at http://HOST:PORT/ (messages as JSON at /_messages);
+    with --app-url and --signing-secret its page sends /spm and button clicks to the app.
     """
     from spm_stream.devtools.slack_server import run_forever
 
@@ -33,7 +46,7 @@ def slack_server(host: str, port: int, token: str | None) -> None:
         f"local Slack on http://{host}:{port}/ (API base http://{host}:{port}/api/)", err=True
     )
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_forever(host, port, token))
+        asyncio.run(run_forever(host, port, token, app_url=app_url, signing_secret=signing_secret))
 
 
 @cli.command()

@@ -69,6 +69,7 @@ def _message_kinds() -> tuple[list[str], list[str]]:
     package = Path(spec.origin).parent
     kinds = sorted(p.name.removesuffix(".json.j2") for p in package.glob("templates/*.json.j2"))
     samples = {p.stem for p in package.glob("samples/*.json")}
+    samples |= {p.stem for p in package.glob("samples/app/*.json")}  # /spm and App Home views
     return kinds, [k for k in kinds if k not in samples]
 
 
@@ -94,21 +95,29 @@ override the shipped ones.
 @click.option("--json", "as_json", is_flag=True, help="Print the Block Kit JSON instead.")
 @config_errors
 def preview(kind: str, locale: str, data_file: Path | None, zone: str, as_json: bool) -> None:
-    from notifications.render import as_terminal, render, sample
+    from notifications.render import APP_SAMPLES, app_sample, as_terminal, render, sample
 
     settings = load_settings()
     directory = load_directory(settings.config)
+    app_view = data_file is None and (APP_SAMPLES / f"{kind}.json").is_file()
     try:
-        given = json.loads(data_file.read_text("utf-8")) if data_file else sample(kind)
+        if app_view:
+            given = app_sample(kind)
+        else:
+            given = json.loads(data_file.read_text("utf-8")) if data_file else sample(kind)
     except (ValueError, OSError) as exc:
         raise click.BadParameter(str(exc), param_hint="--data" if data_file else "KIND") from None
-    context = {
-        "a": given.get("data", {}),
-        "rep": directory.display_name(str(given.get("subject", ""))),
-        "name": directory.display_name(str(given.get("recipient", ""))),
-        "zone": zone,
-        **given.get("context", {}),
-    }
+    context = (
+        {**given, "zone": zone}
+        if app_view
+        else {
+            "a": given.get("data", {}),
+            "rep": directory.display_name(str(given.get("subject", ""))),
+            "name": directory.display_name(str(given.get("recipient", ""))),
+            "zone": zone,
+            **given.get("context", {}),
+        }
+    )
     try:
         message = render(kind, locale, context, settings.templates_dir)
     except Exception as exc:  # a user template can fail in any way Jinja can

@@ -87,8 +87,14 @@ class Settings(BaseSettings):
     )
     slack_signing_secret: SecretStr | None = Field(
         default=None,
-        description="Verifies Slack's interactive requests (the snooze button) at "
-        "/slack/interactions.",
+        description="The Slack app's signing secret: verifies /slack/commands, /slack/events "
+        "and /slack/interactions.",
+    )
+    home_refresh_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="How often the leader republishes App Home tabs whose numbers changed "
+        "(each at most once a minute; 0 disables).",
     )
     webhook_token: SecretStr | None = Field(
         default=None,

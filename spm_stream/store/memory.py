@@ -74,6 +74,9 @@ class MemoryStore:
             for rep in sorted(reps)
         }
 
+    async def rep_history(self, rep: str, buckets: Sequence[str]) -> list[tuple[str, Counter[str]]]:
+        return [(b, Counter(self.counts.get(("rep", rep, b), Counter()))) for b in buckets]
+
     async def ramp_facts(self) -> tuple[dict[str, int], dict[str, int]]:
         return dict(self.hired), dict(self.first_win)
 

@@ -336,6 +336,22 @@ class Store:
             for partition in self.keys.shards()
         )
 
+    async def rep_history(self, rep: str, buckets: Sequence[str]) -> list[tuple[str, Counter[str]]]:
+        """One rep's day accumulators over ``buckets``, in order, in one round trip (the rep's
+        shard is not known here, so every shard is asked: shards x days reads)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for bucket in buckets:
+            for partition in self.keys.shards():
+                pipe.hgetall(self.keys.counts(partition, "rep", rep, bucket))
+        found = iter(await pipe.execute() if buckets else [])
+        out: list[tuple[str, Counter[str]]] = []
+        for bucket in buckets:
+            total: Counter[str] = Counter()
+            for _ in self.keys.shards():
+                total.update({name: int(value) for name, value in next(found).items()})
+            out.append((bucket, total))
+        return out
+
     async def ramp_facts(self) -> tuple[dict[str, int], dict[str, int]]:
         """(hired, first_win): each rep's earliest hire and first win (epoch seconds)."""
         facts: list[dict[str, int]] = []

@@ -100,7 +100,7 @@ def test_override_templates_cannot_reach_python_internals(tmp_path: Path) -> Non
 
 
 def test_local_slack_page_renders_our_mrkdwn_safely() -> None:
-    from spm_stream.devtools.slack_server import _mrkdwn
+    from spm_stream.devtools.slack_server.page import _mrkdwn
 
     assert _mrkdwn(":first_place_medal: Ana &lt;admin&gt; — *12*") == (
         "🥇 Ana &lt;admin&gt; — <b>12</b>"
@@ -211,7 +211,7 @@ def test_rates_show_one_decimal_and_the_locales_percent() -> None:
 
 
 def test_the_local_slack_page_shows_every_emoji_our_messages_use_and_real_buttons() -> None:
-    from spm_stream.devtools.slack_server import _EMOJI, _render_block
+    from spm_stream.devtools.slack_server.page import _EMOJI, _render_block
 
     root = Path(__file__).parents[3]
     sources = [
@@ -226,9 +226,18 @@ def test_the_local_slack_page_shows_every_emoji_our_messages_use_and_real_button
         "action_id": "snooze",
         "text": {"type": "plain_text", "text": "Snooze"},
     }
+    # In a channel nobody clicks as anyone: shown, not clickable.
     assert _render_block({"type": "actions", "elements": [button]}) == (
-        "<div class=actions><button>Snooze</button></div>"
+        "<div class=actions><button disabled>Snooze</button></div>"
     )
+    # In a DM or a Home tab a button posts the click, which the server signs and sends.
+    clickable = _render_block(
+        {"type": "actions", "elements": [{**button, "value": "snooze:rep-1"}]}, {"user": "U1"}
+    )
+    assert clickable.startswith("<div class=actions><form method=post action=/_click>")
+    assert "name=value value='snooze:rep-1'" in clickable
+    assert "name=user value='U1'" in clickable
+    assert "<button>Snooze</button></form>" in clickable
 
 
 def test_board_scores_and_periods_read_the_same_on_every_board() -> None:
