@@ -206,13 +206,11 @@ async def test_app_home_is_published_when_opened_and_an_events_retry_is_handled_
     audit = await NotifyState.on(store.redis, settings.redis_prefix).audit.log()
     assert any(e.status == "rescheduled" and ana in e.reason for e in audit)
     # A Home click has no response_url: the confirmation comes as a DM from the app.
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not any(
-        m.channel == ana and "neu vereinbart" in m.text for m in slack.state.messages.values()
-    ):
-        await asyncio.sleep(0.2)
-    assert any(
-        "neu vereinbart" in m.text for m in slack.state.messages.values() if m.channel == ana
+    await _eventually(
+        lambda: any(
+            m.channel == ana and "neu vereinbart" in m.text for m in slack.state.messages.values()
+        ),
+        "the confirmation DM",
     )
 
 
