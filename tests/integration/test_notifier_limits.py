@@ -164,3 +164,44 @@ async def test_the_outbox_holds_a_bounded_backlog_per_recipient(
     statuses = await stack.notifier.accept_many(many, NOW)
     assert statuses.count("queued") == GROUP_LIMIT
     assert statuses[-3:] == ["full", "full", "full"]
+
+
+async def test_a_send_whose_answer_was_lost_is_found_in_history_and_not_sent_again(
+    make_stack: Any, env: dict[str, str]
+) -> None:
+    """Slack posted the message, but the answer never came (the client timed out at 1 s):
+    the next round finds it by its metadata and finishes the alert without a second post."""
+    stack = await _stack(make_stack, env)
+    await accept(stack.notifier, big_deal(1), NOW)
+    stack.slack.state.faults.append(
+        Fault("chat.postMessage", 200, 1, delay_s=2.0, lost_answer=True)
+    )
+    done = await stack.notifier.deliver_due(NOW)
+    assert (done.sent, done.retried) == (0, 1)
+    (posted,) = stack.messages("mgr-1")
+    assert posted.metadata["event_type"] == "spm_alert"
+    assert posted.metadata["event_payload"]["identities"] == [big_deal(1).identity]
+    done = await stack.notifier.deliver_due(NOW + timedelta(minutes=5))
+    assert done.sent == 1
+    assert len(stack.messages("mgr-1")) == 1  # found, not sent again
+    assert await stack.notifier.outbox.pending() == 0
+    log = await stack.notifier.state.audit.log(limit=20)
+    (sent,) = [e for e in log if e.status == "sent"]
+    assert "found in the channel's history" in sent.reason
+    methods = [c["method"] for c in stack.slack.state.calls[-3:]]
+    assert methods == ["chat.postMessage", "conversations.open", "conversations.history"]
+
+
+async def test_a_send_that_timed_out_before_slack_had_it_is_sent_once(
+    make_stack: Any, env: dict[str, str]
+) -> None:
+    stack = await _stack(make_stack, env)
+    await accept(stack.notifier, big_deal(1), NOW)
+    # Slack stalls and then fails: nothing was posted, and the client could not know.
+    stack.slack.state.faults.append(Fault("chat.postMessage", 500, 1, delay_s=2.0))
+    await stack.notifier.deliver_due(NOW)
+    assert stack.messages("mgr-1") == []
+    done = await stack.notifier.deliver_due(NOW + timedelta(minutes=5))
+    assert done.sent == 1
+    (message,) = stack.messages("mgr-1")
+    assert message.metadata["event_payload"]["identities"] == [big_deal(1).identity]

@@ -151,3 +151,59 @@ async def test_configured_boards_live_and_on_a_schedule(
         png = await response.read()
     assert png.startswith(b"\x89PNG")
     assert shared["name"] == "leaderboard.png"
+
+
+async def test_forty_live_boards_share_the_workspaces_chat_update_budget_without_a_429(
+    env: dict[str, str], settings: Settings, store: Store, slack: SlackFixture
+) -> None:
+    """Tier 3 allows about 50 chat.update calls a minute per workspace (the local server
+    answers the 51st with a 429): 40 live boards changing every tick stay under it."""
+    from pydantic import SecretStr
+
+    from agents.app import new_faust_app
+    from agents.boards import refresh_boards
+    from agents.runtime import Runtime, declare_topics
+    from notifications.ratelimit import UpdateBudget
+    from spm_stream.config.directory import Directory
+    from spm_stream.config.targets import ReloadingTargets
+
+    tag = env["SPM_TEST_TAG"]
+    boards = [{"channel": f"#b{i}-{tag}", "metric": "calls"} for i in range(40)]
+    directory = Directory.model_validate(
+        {"people": {"rep-1": {"name": "Ana"}, "rep-2": {"name": "Ben"}}, "boards": boards}
+    )
+    topics = declare_topics(new_faust_app(settings), settings)
+    routing = Routing.from_directory(directory)
+    rt = Runtime(settings, directory, routing, ReloadingTargets(None), store, topics)
+    token = f"xoxb-budget-{tag}"  # a workspace of its own: its own Tier 3 window
+    client = make_client(settings.model_copy(update={"slack_token": SecretStr(token)}))
+    budget = UpdateBudget()
+    ticks = []
+    for tick in range(4):
+        rep = "rep-1" if tick % 2 else "rep-2"
+        await _calls(store, rep, 2 + tick, start=100 * tick)  # every board changes
+        before = len(slack.state.calls)
+        await refresh_boards(rt, client, directory.boards, datetime.now(UTC), budget)
+        ticks.append([c["method"] for c in slack.state.calls[before:]])
+    assert ticks[0].count("chat.postMessage") == 40
+    updates = sum(t.count("chat.update") for t in ticks)
+    assert 40 <= updates <= 50  # the budget, not the 120 edits the boards wanted
+    assert len(slack.state.updates[token]) == updates  # each answered: none was a 429
+    # What waited is not lost: the boards that went first last time wait their turn now.
+    assert ticks[2].count("chat.update") >= 1
+
+
+async def test_the_local_server_answers_chat_update_past_tier_3_with_a_429(
+    env: dict[str, str], slack: SlackFixture
+) -> None:
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    client = AsyncWebClient(token=f"xoxb-tier3-{env['SPM_TEST_TAG']}", base_url=slack.base_url)
+    posted = await client.chat_postMessage(channel="#tier3", text="0")
+    for n in range(50):
+        await client.chat_update(channel=posted["channel"], ts=posted["ts"], text=str(n))
+    with pytest.raises(SlackApiError) as refused:
+        await client.chat_update(channel=posted["channel"], ts=posted["ts"], text="51st")
+    assert refused.value.response.status_code == 429
+    assert int(refused.value.response.headers["Retry-After"]) >= 1

@@ -249,3 +249,39 @@ async def _calls_planned(store: Store, directory: Directory, rep: str, n: int, a
     ]
     records = [Record("t", 0, i, b"k", raw) for i, raw in enumerate(lines)]
     return ingest(records, keys=store.keys, routing=Routing.from_directory(directory)).batches
+
+
+async def test_buttons_in_a_dm_are_confirmed_through_response_url_and_only_for_their_rep(
+    app_env: dict[str, str], settings: Settings, store: Store, slack: SlackFixture, start_worker
+) -> None:
+    tag = app_env["SPM_TEST_TAG"].upper()
+    ana, ben = f"U{tag}A", f"U{tag}B"
+    now = datetime.now(UTC)
+    raw = event(f"{tag}-ns", "meeting.no_show", rep="rep-1", at=now.isoformat(), meeting_id="m-3")
+    worker = start_worker(**app_env)
+    produce(settings, [(b"k", raw)])
+    await wait_for_processed(store, 1, worker)
+    await _serving(worker.web)
+    slack.state.app_url, slack.state.signing_secret = worker.web, SECRET
+    base = slack.page.rstrip("/")
+    dm = (ana, "1.000001")  # the no-show DM the buttons are on
+
+    snooze = {"action_id": "snooze_no_show", "value": "snooze_no_show:m-3"}
+    status, refused = await send_click(slack.state, base, ben, snooze, message=(ben, "1.2"))
+    assert status == 403, refused  # Ben may not snooze Ana's meeting
+    (before,) = [Watch.loads(r) for _, r in await store.open_watches()]
+    status, done = await send_click(slack.state, base, ana, snooze, message=dm)
+    assert (status, done) == (200, {"ok": True, "snoozed": "m-3"})
+    (after,) = [Watch.loads(r) for _, r in await store.open_watches()]
+    assert before.due is not None
+    assert after.due is not None
+    assert after.due >= before.due + timedelta(days=1)
+    await _eventually(
+        lambda: any(e["via"] == "response_url" and e["user"] == ana for e in slack.state.ephemeral),
+        "the confirmation through response_url",
+    )
+    (confirmed,) = [e for e in slack.state.ephemeral if e["via"] == "response_url"][-1:]
+    assert confirmed["response_type"] == "ephemeral"
+    assert confirmed["replace_original"] is False
+    assert "m-3" in confirmed["text"]
+    assert "pausiert bis" in confirmed["text"]  # in Ana's German, on her clock
