@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 import faust
@@ -62,6 +63,9 @@ def register(app: faust.App, rt: Runtime, notifier: Notifier) -> SlackApp:
     page("/slack/events", slack.event)
     page("/slack/interactions", slack.interaction)
 
+    if rt.settings.slack_app_token is not None:
+        _socket_mode(app, rt, slack)
+
     interval = rt.settings.home_refresh_s
     if interval > 0 and slack.client is not None:
 
@@ -76,3 +80,41 @@ def register(app: faust.App, rt: Runtime, notifier: Notifier) -> SlackApp:
                 log.info("App Home tabs published: %d", done["published"])
 
     return slack
+
+
+def _socket_mode(app: faust.App, rt: Runtime, slack: SlackApp) -> None:
+    """Take Slack's requests over Socket Mode (slack-sdk's client): every worker holds a
+    connection, Slack hands each request to one of them."""
+    from slack_sdk.socket_mode.aiohttp import SocketModeClient
+    from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
+    from slack_sdk.socket_mode.request import SocketModeRequest
+    from slack_sdk.socket_mode.response import SocketModeResponse
+
+    assert rt.settings.slack_app_token is not None
+    app_token = rt.settings.slack_app_token.get_secret_value()
+    clients: list[SocketModeClient] = []  # made in the running loop (aiohttp wants one)
+
+    async def on_request(socket: AsyncBaseSocketModeClient, request: SocketModeRequest) -> None:
+        if request.type == "slash_commands":  # the reply is the acknowledgement itself
+            answer = await slack.on_socket(request.type, request.payload, datetime.now(UTC))
+            await socket.send_socket_mode_response(
+                SocketModeResponse(envelope_id=request.envelope_id, payload=answer)
+            )
+            return
+        # Acknowledged first (within Slack's 3 s), then handled.
+        await socket.send_socket_mode_response(SocketModeResponse(request.envelope_id))
+        now = datetime.now(UTC)
+        await slack.on_socket(request.type, request.payload, now, request.retry_attempt)
+
+    @app.task
+    async def connect_socket_mode() -> None:
+        client = SocketModeClient(app_token, web_client=make_client(rt.settings))
+        client.socket_mode_request_listeners.append(on_request)
+        clients.append(client)
+        await client.connect()  # type: ignore[no-untyped-call]  # slack-sdk leaves it untyped
+        log.info("Slack Socket Mode connected")
+
+    @app.on_before_shutdown.connect
+    async def close_socket_mode(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        for client in clients:
+            await client.close()  # type: ignore[no-untyped-call]

@@ -106,6 +106,11 @@ class SlackApp:
         if (why := await self._verified(body, headers, now)) is not None:
             return 401, {"error": why}
         form = {k: v[0] for k, v in parse_qs(body.decode(errors="replace")).items()}
+        return 200, await self.on_command(form, now)
+
+    async def on_command(self, form: Mapping[str, str], now: datetime) -> dict[str, Any]:
+        """The ephemeral reply to a verified ``/spm`` (HTTP or Socket Mode), or a "one
+        moment" when it takes longer than Slack waits, the reply following later."""
         user, text = form.get("user_id", ""), form.get("text", "")
         reply = asyncio.ensure_future(self.answer(user, parse(text), now))
         try:
@@ -113,8 +118,8 @@ class SlackApp:
         except TimeoutError:
             later = form.get("response_url", "")
             self._background(self._reply_later(reply, later))
-            return 200, {"response_type": "ephemeral", "text": ":hourglass_flowing_sand: …"}
-        return 200, {"response_type": "ephemeral", "text": message.text, "blocks": message.blocks}
+            return {"response_type": "ephemeral", "text": ":hourglass_flowing_sand: …"}
+        return {"response_type": "ephemeral", "text": message.text, "blocks": message.blocks}
 
     async def answer(self, slack_user: str, cmd: Command, now: datetime) -> Message:
         """The reply to one ``/spm`` command from ``slack_user``."""
@@ -213,17 +218,23 @@ class SlackApp:
             return 400, {"error": "expected a JSON body"}
         if payload.get("type") == "url_verification":
             return 200, {"challenge": str(payload.get("challenge", ""))}
+        retry = {k.lower(): v for k, v in headers.items()}.get("x-slack-retry-num")
+        return 200, await self.on_event(payload, now, retry)
+
+    async def on_event(
+        self, payload: Mapping[str, Any], now: datetime, retry: str | None = None
+    ) -> dict[str, Any]:
+        """A verified ``event_callback``, handled once by its event id (Slack retries)."""
         event_id = str(payload.get("event_id", ""))
         first = await self.state.replays.first_time(f"event:{event_id}", EVENT_MEMORY_S)
-        retry = {k.lower(): v for k, v in headers.items()}.get("x-slack-retry-num")
         if not first:
             log.info("event %s already handled (retry %s): acknowledged", event_id, retry)
-            return 200, {"ok": True, "duplicate": True}
+            return {"ok": True, "duplicate": True}
         event = payload.get("event") or {}
         if event.get("type") == "app_home_opened" and event.get("tab", "home") == "home":
             user = str(event.get("user", ""))
             self._background(self.open_home(user, now))
-        return 200, {"ok": True}
+        return {"ok": True}
 
     # -- App Home ----------------------------------------------------------------------
 
@@ -275,9 +286,16 @@ class SlackApp:
             return 401, {"error": why}
         try:
             payload = json.loads(parse_qs(body.decode())["payload"][0])
+        except (KeyError, IndexError, ValueError, TypeError, UnicodeDecodeError):
+            return 400, {"error": "expected a block_actions payload"}
+        return await self.on_click(payload, now)
+
+    async def on_click(self, payload: Mapping[str, Any], now: datetime) -> Answer:
+        """A verified ``block_actions``: done once, confirmed to the person who clicked."""
+        try:
             action = payload["actions"][0]
             user = str(payload["user"]["id"])
-        except (KeyError, IndexError, ValueError, TypeError, UnicodeDecodeError):
+        except (KeyError, IndexError, TypeError):
             return 400, {"error": "expected a block_actions payload"}
         done = await click(
             action, user, state=self.state, store=self.store, directory=self.directory, now=now
@@ -292,6 +310,19 @@ class SlackApp:
             # tab follows within a minute (the once-a-minute rule holds for clicks too).
             self._background(self._confirm_by_dm(user, confirmation, now))
         return done.status, done.body
+
+    async def on_socket(
+        self, kind: str, payload: Mapping[str, Any], now: datetime, retry: int | None = None
+    ) -> dict[str, Any] | None:
+        """A Socket Mode request (authenticated by the socket, no signature): the payload of
+        its acknowledgement (a command's reply), after handling it."""
+        if kind == "slash_commands":
+            return await self.on_command({k: str(v) for k, v in payload.items()}, now)
+        if kind == "events_api":
+            await self.on_event(payload, now, str(retry) if retry else None)
+        elif kind == "interactive":
+            await self.on_click(payload, now)
+        return None
 
     async def _confirm_by_dm(self, user: str, confirmation: Message, now: datetime) -> None:
         assert self.client is not None

@@ -90,6 +90,11 @@ class Settings(BaseSettings):
         description="The Slack app's signing secret: verifies /slack/commands, /slack/events "
         "and /slack/interactions.",
     )
+    slack_app_token: SecretStr | None = Field(
+        default=None,
+        description="An app-level token (xapp-…, scope connections:write): the worker "
+        "takes Slack's requests over Socket Mode instead of the /slack/ request URLs.",
+    )
     home_refresh_s: float = Field(
         default=60.0,
         ge=0,
@@ -231,6 +236,15 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xapp-"):
+            raise ValueError(
+                "an app-level token starts with xapp- (Basic Information, App-Level Tokens)"
+            )
+        return value
 
     @field_validator("slack_base_url")
     @classmethod

@@ -285,3 +285,26 @@ async def test_buttons_in_a_dm_are_confirmed_through_response_url_and_only_for_t
     assert confirmed["replace_original"] is False
     assert "m-3" in confirmed["text"]
     assert "pausiert bis" in confirmed["text"]  # in Ana's German, on her clock
+
+
+async def test_socket_mode_takes_the_same_requests_without_a_public_url(
+    app_env: dict[str, str], settings: Settings, store: Store, slack: SlackFixture, start_worker
+) -> None:
+    tag = app_env["SPM_TEST_TAG"].upper()
+    ana = f"U{tag}A"
+    env = {**app_env, "SPM_SLACK_APP_TOKEN": f"xapp-{tag}"}
+    del env["SPM_SLACK_SIGNING_SECRET"]  # Socket Mode needs no signing secret
+    worker = start_worker(**env)
+    await _serving(worker.web)
+    await _eventually(lambda: bool(slack.state.sockets), "the worker's Socket Mode connection")
+    async with aiohttp.ClientSession() as http:
+        # Through the local server's own loop, which holds the socket.
+        async with http.post(slack.page + "_command", json={"user": ana, "text": "me"}) as r:
+            answer = (await r.json())["answer"]
+        assert answer["response_type"] == "ephemeral"
+        assert "Deine Zahlen, Ana" in _texts(answer)
+        async with http.post(slack.page + "_event", json={"user": ana}) as r:
+            assert (await r.json())["status"] == 200
+    await _eventually(lambda: ana in slack.state.views, "Ana's Home view over Socket Mode")
+    worker.stop()
+    await _eventually(lambda: not slack.state.sockets, "the socket closed with the worker")

@@ -62,6 +62,10 @@ async def _api(request: web.Request) -> web.Response:
         return web.json_response(body, status=fault.status, headers=headers)
     if not token:
         return _error("not_authed")
+    if method == "apps.connections.open":  # Socket Mode: an app-level token, not the bot's
+        if not token.startswith("xapp-"):
+            return _error("not_allowed_token_type")
+        return _ok(url=f"ws://{request.host}/_socket")
     if state.token is not None and token != state.token:
         return _error("invalid_auth")
     handler = _METHODS.get(method)

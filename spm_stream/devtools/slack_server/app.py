@@ -12,6 +12,7 @@ and a button's ``block_actions`` payload. What the app answers a person privatel
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import itertools
@@ -37,6 +38,31 @@ def sign(body: bytes, secret: str, at: float | None = None) -> dict[str, str]:
     base = f"v0:{stamp}:".encode() + body
     signature = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
     return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature}
+
+
+async def _over_socket(
+    state: SlackState, kind: str, payload: dict[str, Any], retry: int = 0
+) -> tuple[int, Any]:
+    """Socket Mode: the request as an envelope on the app's connection; its ack's payload."""
+    envelope = f"{next(_IDS):08d}-local"
+    done: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+    state.acks[envelope] = done
+    message = {
+        "envelope_id": envelope,
+        "type": kind,
+        "payload": payload,
+        "accepts_response_payload": kind == "slash_commands",
+        "retry_attempt": retry,
+        "retry_reason": "timeout" if retry else "",
+    }
+    await state.sockets[0].send_str(json.dumps(message))
+    try:
+        ack = await asyncio.wait_for(done, 3.0)  # Slack's three seconds
+    except TimeoutError:
+        return 504, {"error": "no acknowledgement within 3 s"}
+    finally:
+        state.acks.pop(envelope, None)
+    return 200, ack.get("payload") or {"ok": True}
 
 
 async def _send(
@@ -77,10 +103,12 @@ async def send_command(state: SlackState, base: str, user: str, text: str) -> tu
         "trigger_id": f"{next(_IDS)}.{int(time.time())}.local",
         "api_app_id": "A0LOCAL",
     }
-    body = urlencode(form).encode()
-    status, answer = await _send(
-        state, "/slack/commands", body, "application/x-www-form-urlencoded", {}
-    )
+    if state.sockets:
+        status, answer = await _over_socket(state, "slash_commands", form)
+    else:
+        body = urlencode(form).encode()
+        kind = "application/x-www-form-urlencoded"
+        status, answer = await _send(state, "/slack/commands", body, kind, {})
     if status == 200 and isinstance(answer, dict) and answer.get("text"):
         state.ephemeral.append({"user": user, "via": f"/spm {text}", "at": time.time(), **answer})
     return status, answer
@@ -100,6 +128,8 @@ async def send_event(
         "event_id": event_id,
         "event_time": int(time.time()),
     }
+    if state.sockets:
+        return await _over_socket(state, "events_api", payload, retry_num)
     extra = {}
     if retry_num:
         extra = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"}
@@ -131,6 +161,8 @@ async def send_click(
     else:
         payload["container"] = {"type": "view", "view_id": f"V{user}"}
         payload["view"] = {"id": f"V{user}", "type": "home"}
+    if state.sockets:
+        return await _over_socket(state, "interactive", payload)
     body = urlencode({"payload": json.dumps(payload)}).encode()
     return await _send(state, "/slack/interactions", body, "application/x-www-form-urlencoded", {})
 
@@ -199,8 +231,30 @@ async def _ephemeral(request: web.Request) -> web.Response:
     return web.json_response({"ephemeral": state.ephemeral, "views": state.views})
 
 
+async def _socket(request: web.Request) -> web.WebSocketResponse:
+    """Socket Mode's connection: a hello, then envelopes out and acknowledgements in."""
+    state: SlackState = request.app[STATE]
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    state.sockets.append(ws)
+    hello = {"type": "hello", "num_connections": len(state.sockets), "debug_info": {}}
+    await ws.send_str(json.dumps(hello))
+    try:
+        async for message in ws:
+            if message.type != aiohttp.WSMsgType.TEXT:
+                continue
+            ack = json.loads(message.data)
+            waiting = state.acks.get(str(ack.get("envelope_id", "")))
+            if waiting is not None and not waiting.done():
+                waiting.set_result(ack)
+    finally:
+        state.sockets.remove(ws)
+    return ws
+
+
 def routes(app: web.Application) -> None:
     """Add the app-facing endpoints to the server."""
+    app.router.add_get("/_socket", _socket)
     app.router.add_post("/_respond/{rid}", _respond)
     app.router.add_post("/_command", _command)
     app.router.add_post("/_event", _event)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import hashlib
 import itertools
@@ -72,6 +73,9 @@ class SlackState:
     dm_users: dict[str, str] = field(default_factory=dict)  # DM channel id -> user id
     #: chat.update calls of the last minute, per workspace (a token is one workspace here).
     updates: dict[str, collections.deque[float]] = field(default_factory=dict)
+    #: Socket Mode: the app's open connections, and the acknowledgements awaited on them.
+    sockets: list[web.WebSocketResponse] = field(default_factory=list)
+    acks: dict[str, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
     messages: dict[tuple[str, str], StoredMessage] = field(default_factory=dict)
     channel_names: dict[str, str] = field(default_factory=dict)
     calls: list[dict[str, Any]] = field(default_factory=list)

@@ -24,7 +24,10 @@ def _called() -> set[str]:
     return {
         m
         for path in sources
-        for m in re.findall(r"client\.(\w+)\(", path.read_text(encoding="utf-8"))
+        for m in re.findall(
+            r"client\.((?:chat|conversations|views|files|users|auth)_\w+)\(",
+            path.read_text(encoding="utf-8"),
+        )
     }
 
 
