@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -14,6 +15,7 @@ from spm_stream.cli.common import (
     config_errors,
     require_given_services,
 )
+from spm_stream.config.directory import load_directory
 from spm_stream.config.settings import load_settings
 
 
@@ -31,8 +33,20 @@ from spm_stream.config.settings import load_settings
     envvar="SPM_SLACK_SIGNING_SECRET",
     help="Signs what the server sends to --app-url (default: SPM_SLACK_SIGNING_SECRET).",
 )
+@click.option(
+    "--people",
+    envvar="SPM_CONFIG",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="People file whose names the page shows for Slack ids (default: SPM_CONFIG).",
+)
+@config_errors
 def slack_server(
-    host: str, port: int, token: str | None, app_url: str | None, signing_secret: str | None
+    host: str,
+    port: int,
+    token: str | None,
+    app_url: str | None,
+    signing_secret: str | None,
+    people: Path | None,
 ) -> None:
     """Run the local Slack-Web-API-compatible server (for the demo and the tests).
 
@@ -42,11 +56,20 @@ def slack_server(
     """
     from spm_stream.devtools.slack_server import run_forever
 
+    names: dict[str, str] = {}
+    if people is not None:
+        directory = load_directory(people)
+        names = {p.slack_id: p.name or pid for pid, p in directory.people.items() if p.slack_id}
+
     click.echo(
         f"local Slack on http://{host}:{port}/ (API base http://{host}:{port}/api/)", err=True
     )
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_forever(host, port, token, app_url=app_url, signing_secret=signing_secret))
+        asyncio.run(
+            run_forever(
+                host, port, token, app_url=app_url, signing_secret=signing_secret, people=names
+            )
+        )
 
 
 @cli.command()

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -101,11 +102,14 @@ def run_demo(options: DemoOptions, say: Callable[[str], None]) -> dict[str, Any]
         targets = workdir / "targets.yaml"
         targets.write_text(yaml.safe_dump(DEMO_TARGETS), encoding="utf-8")
         slack_port = options.slack_port or free_port()
+        signing_secret = secrets.token_hex(16)
         settings = load_settings(
             kafka_url=base.kafka_url or emb.kafka_url,
             redis_url=base.redis_url or emb.redis_url,
             slack_base_url=f"http://127.0.0.1:{slack_port}/api/",
             slack_token="xoxb-spm-demo",
+            slack_signing_secret=signing_secret,
+            home_refresh_s=5,
             config=config,
             targets=targets,
             rules_interval_s=2,
@@ -121,11 +125,13 @@ def run_demo(options: DemoOptions, say: Callable[[str], None]) -> dict[str, Any]
         )
         child_env = {**os.environ, **settings.as_env()}
 
+        web = f"http://127.0.0.1:{settings.web_port}"
         slack = spawn(
-            [sys.executable, "-m", "spm_stream", "slack-server", "--port", str(slack_port)],
+            [sys.executable, "-m", "spm_stream", "slack-server", "--port", str(slack_port),
+             "--app-url", web, "--signing-secret", signing_secret, "--people", str(config)],
             workdir / "slack.log",
             env=child_env,
-        )
+        )  # fmt: skip
         children.callback(stop, slack)
         wait_for_port(slack_port, "local Slack server")
         ensure_topics(settings)
@@ -135,7 +141,6 @@ def run_demo(options: DemoOptions, say: Callable[[str], None]) -> dict[str, Any]
         children.callback(stop, worker, 30.0)
 
         page = f"http://127.0.0.1:{slack_port}/"
-        web = f"http://127.0.0.1:{settings.web_port}"
         assert settings.api_token is not None
         token = settings.api_token.get_secret_value()
         first_team = next(iter(load_directory(config).teams))
@@ -144,6 +149,7 @@ def run_demo(options: DemoOptions, say: Callable[[str], None]) -> dict[str, Any]
         say(f"Kafka: {settings.kafka_url} ({'embedded tansu' if embedded_kafka else 'external'})")
         say(f"Redis: {redact_url(settings.redis_url or '')} · logs in {workdir}")
         say(f"Slack messages appear at {page}  (Ctrl-C stops the demo)")
+        say(f"  there: {_open_home(page, web, config)}, and a box to type /spm as anyone")
         say(f"TV page (a screen's signed link): {tv_page}")
         say(f"Worker: {web}/health · read API: curl -H 'Authorization: Bearer {token}' {web}/stats")
         say(
@@ -164,6 +170,8 @@ def run_demo(options: DemoOptions, say: Callable[[str], None]) -> dict[str, Any]
             say("stopping…")
         stats = asyncio.run(_drain(settings, produced, worker, wait=not interrupted))
         slack_messages = _slack_messages(page)
+        with urllib.request.urlopen(page + "_ephemeral", timeout=5) as response:
+            home_views = len(json.load(response)["views"])
         stop(worker, 30.0)
         return {
             "events_produced": produced,
@@ -175,6 +183,7 @@ def run_demo(options: DemoOptions, say: Callable[[str], None]) -> dict[str, Any]
             "slack_edits": sum(m["edits"] for m in slack_messages),
             # Nudges, no-show DMs and manager alerts go to people (U…), boards to channels.
             "slack_direct_messages": sum(1 for m in slack_messages if m["channel"][:1] in "UW"),
+            "app_home_views": home_views,
             "worker_exit_code": worker.returncode,
             "elapsed_s": round(time.monotonic() - started, 1),
             "kafka": "embedded" if embedded_kafka else "external",
@@ -255,6 +264,33 @@ async def _drain(
         }
     finally:
         await store.close()
+
+
+def _open_home(page: str, web: str, config: Path) -> str:
+    """Open the first rep's App Home once the worker serves (as Slack does on a click)."""
+    directory = load_directory(config)
+    rep = directory.reps()[0]
+    slack_id = directory.people[rep].slack_id
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{web}/health", timeout=2):
+                break
+        except urllib.error.HTTPError:
+            break  # 503 while degraded: serving all the same
+        except OSError:
+            time.sleep(0.5)
+    request = urllib.request.Request(
+        page + "_event",
+        data=json.dumps({"user": slack_id}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+    except OSError as exc:
+        return f"App Home could not be opened ({exc})"
+    return f"the App Home of {directory.display_name(rep)}"
 
 
 def _slack_messages(page: str) -> list[dict[str, Any]]:

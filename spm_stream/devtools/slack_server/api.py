@@ -315,9 +315,12 @@ async def run_forever(
     *,
     app_url: str | None = None,
     signing_secret: str | None = None,
+    people: dict[str, str] | None = None,
 ) -> None:
     """Serve until cancelled (the `spm-stream slack-server` command)."""
-    state = SlackState(token=token, app_url=app_url, signing_secret=signing_secret)
+    state = SlackState(
+        token=token, app_url=app_url, signing_secret=signing_secret, people=dict(people or {})
+    )
     runner = await serve(host, port, state)
     try:
         await asyncio.Event().wait()

@@ -43,6 +43,7 @@ def _mrkdwn(text: str) -> str:
     """The subset of Slack mrkdwn our templates use, as HTML: *bold*, _italic_, :emoji:."""
     # Slack text arrives with &, < and > entity-escaped; undo that before HTML-escaping.
     escaped = html.escape(text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
+    escaped = re.sub(r"`([^`\n]+)`", r"<code>\1</code>", escaped)
     escaped = re.sub(r"\*([^*\n]+)\*", r"<b>\1</b>", escaped)
     escaped = re.sub(r"(?<![\w])_([^_\n]+)_(?![\w])", r"<i>\1</i>", escaped)
     return re.sub(r":([a-z0-9_+-]+):", lambda m: _EMOJI.get(m.group(1), m.group(0)), escaped)
