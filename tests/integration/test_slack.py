@@ -207,3 +207,44 @@ async def test_the_local_server_answers_chat_update_past_tier_3_with_a_429(
         await client.chat_update(channel=posted["channel"], ts=posted["ts"], text="51st")
     assert refused.value.response.status_code == 429
     assert int(refused.value.response.headers["Retry-After"]) >= 1
+
+
+async def test_a_channel_board_shows_the_top_and_who_moved_up_never_the_rest(
+    env: dict[str, str], settings: Settings, store: Store, slack: SlackFixture
+) -> None:
+    from agents.app import new_faust_app
+    from agents.boards import refresh_boards
+    from agents.runtime import Runtime, declare_topics
+    from spm_stream.config.directory import Directory
+    from spm_stream.config.targets import ReloadingTargets
+
+    tag = env["SPM_TEST_TAG"]
+    directory = Directory.model_validate(
+        {
+            "people": {n: {"name": name} for n, name in [("rep-1", "Ana"), ("rep-2", "Ben"),
+                                                         ("rep-3", "Chloé")]},
+            "privacy": {"top": 1},
+            "boards": [{"channel": f"#movers-{tag}", "metric": "calls"}],
+        }
+    )  # fmt: skip
+    topics = declare_topics(new_faust_app(settings), settings)
+    routing = Routing.from_directory(directory)
+    rt = Runtime(settings, directory, routing, ReloadingTargets(None), store, topics)
+    client = make_client(settings)
+    channel = slack.state.channel_id(f"#movers-{tag}")
+
+    def shown() -> str:
+        (board,) = [m for m in slack.state.messages.values() if m.channel == channel]
+        return str(board.blocks[2]["text"]["text"])
+
+    await _calls(store, "rep-1", 5, start=0)
+    await _calls(store, "rep-2", 3, start=10)
+    await _calls(store, "rep-3", 1, start=20)
+    await refresh_boards(rt, client, directory.boards, datetime.now(UTC))
+    assert "Ana" in shown()
+    assert "Ben" not in shown()
+    assert "Chloé" not in shown()
+    await _calls(store, "rep-3", 3, start=30)  # Chloé passes Ben: 4 to 3
+    await refresh_boards(rt, client, directory.boards, datetime.now(UTC))
+    assert "Chloé" in shown()  # she moved up
+    assert "Ben" not in shown()  # the bottom of the list is never posted

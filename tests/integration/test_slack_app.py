@@ -125,6 +125,21 @@ async def test_spm_answers_each_person_privately_and_refuses_forged_stale_and_re
     status, fair = await send_command(slack.state, base, ben, "board calls week attainment")
     assert "% of target" in _texts(fair)
     assert "12.5%" in _texts(fair)  # Ben: 5 of 40
+    # The same fair board from the read API (the admin's view: every rank).
+    query = "scope=team&id=t1&metric=calls&period=week&rank_by=attainment"
+    async with (
+        aiohttp.ClientSession(headers=worker.auth) as http,
+        http.get(f"{worker.web}/leaderboard?{query}") as answered,
+    ):
+        api = await answered.json()
+    assert api["rank_by"] == "attainment"
+    assert [(r["rep_id"], r["value"]) for r in api["rows"]] == [("rep-2", 12.5), ("rep-1", 7.5)]
+    async with (
+        aiohttp.ClientSession(headers=worker.auth) as http,
+        http.get(f"{worker.web}/leaderboard?scope=team&id=t1&rank_by=fairest") as answered,
+    ):
+        assert answered.status == 400
+        assert "rank_by: expected one of" in (await answered.json())["error"]
     status, team = await send_command(slack.state, base, mia, "team")
     assert "Your team, Mia" in _texts(team)
     status, not_manager = await send_command(slack.state, base, ben, "team")

@@ -22,3 +22,22 @@ def test_a_configured_team_board_replaces_the_default_one() -> None:
     assert all_boards(channels, specs) == [*specs, BoardSpec(channel="#t2", team="t2")]
     default = all_boards(channels, specs)[-1]
     assert (default.metric, default.period, default.is_live) == ("calls", "day", True)
+
+
+def test_a_public_board_needs_a_channel_and_a_private_one_none() -> None:
+    from spm_stream.config.directory import Directory
+
+    with pytest.raises(
+        ValidationError, match=r"boards\.0\.channel: a public board needs a channel"
+    ):
+        Directory.model_validate({"boards": [{"metric": "calls"}]})
+    private = Directory.model_validate({"boards": [{"metric": "calls", "visibility": "private"}]})
+    assert private.visibility(private.boards[0]) == "private"
+    by_default = Directory.model_validate(
+        {"privacy": {"boards": "private"}, "boards": [{"metric": "calls"}]}
+    )
+    assert by_default.visibility(by_default.boards[0]) == "private"
+    with pytest.raises(ValidationError, match="score needs scorecards"):
+        Directory.model_validate({"boards": [{"channel": "#s", "metric": "score"}]})
+    with pytest.raises(ValidationError, match="'deals_won' takes no target"):
+        BoardSpec(channel="#s", metric="deals_won", rank_by="attainment")
