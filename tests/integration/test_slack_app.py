@@ -26,6 +26,7 @@ from spm_stream.rules.noshow import Watch
 from spm_stream.store.redis_store import Store
 from tests.events import event
 from tests.fixtures import SlackFixture, produce, wait_for_processed
+from tests.stack import people as stack_people
 
 pytestmark = pytest.mark.integration
 
@@ -33,19 +34,13 @@ SECRET = "app-signing-secret"
 
 
 def people(tag: str) -> dict[str, Any]:
-    uid = tag.upper()
-    return {
-        "timezone": "Europe/Berlin",
-        "teams": {"t1": {"name": "Team One", "manager": "mgr-1"}},
-        "people": {
-            "mgr-1": {"name": "Mia", "slack_id": f"U{uid}M"},
-            "rep-1": {"name": "Ana", "slack_id": f"U{uid}A", "team": "t1", "locale": "de"},
-            "rep-2": {"name": "Ben", "slack_id": f"U{uid}B", "team": "t1", "role": "sdr"},
-        },
-        "scorecards": {"sdr": {"weights": {"calls": 1}}, "default": {"weights": {"calls": 1}}},
-        "privacy": {"top": 1, "around": 1},
-        "gamification": {"enabled": False},
-    }
+    """The alert tests' team (tests.stack), with Ben an SDR, scorecards and tight privacy."""
+    config = stack_people(tag)
+    del config["people"]["rep-3"]
+    config["people"]["rep-2"]["role"] = "sdr"
+    config["scorecards"] = {"sdr": {"weights": {"calls": 1}}, "default": {"weights": {"calls": 1}}}
+    config["privacy"] = {"top": 1, "around": 1}
+    return config
 
 
 @pytest.fixture

@@ -107,7 +107,13 @@ def _upload_url(state: SlackState, params: dict[str, Any], request: web.Request)
     return _ok(upload_url=f"{base}/_upload/{file_id}", file_id=file_id)
 
 
-def _checked_message(params: dict[str, Any]) -> tuple[str, list[Any]] | web.Response:
+def _checked_message(
+    state: SlackState, params: dict[str, Any]
+) -> tuple[str, str, list[Any]] | web.Response:
+    """(conversation, text, blocks) of a chat.* call, or the error Slack would answer."""
+    if not params.get("channel"):
+        return _error("channel_not_found")
+    channel = state.conversation(str(params["channel"]))
     text = str(params.get("text", ""))
     blocks = list(params.get("blocks") or [])
     if not text and not blocks:
@@ -117,17 +123,14 @@ def _checked_message(params: dict[str, Any]) -> tuple[str, list[Any]] | web.Resp
         return _error("msg_too_long")
     if invalid := blockkit.problems(text, blocks):
         return web.json_response({"ok": False, "error": "invalid_blocks", "errors": invalid})
-    return text, blocks
+    return channel, text, blocks
 
 
 def _post(state: SlackState, params: dict[str, Any], request: web.Request) -> web.Response:
-    if not params.get("channel"):
-        return _error("channel_not_found")
-    channel = state.conversation(str(params["channel"]))
-    checked = _checked_message(params)
+    checked = _checked_message(state, params)
     if isinstance(checked, web.Response):
         return checked
-    text, blocks = checked
+    channel, text, blocks = checked
     metadata = params.get("metadata")
     if isinstance(metadata, str):
         metadata = json.loads(metadata)
@@ -149,13 +152,10 @@ def _update(state: SlackState, params: dict[str, Any], request: web.Request) -> 
             {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(wait)}
         )
     recent.append(now)
-    if not params.get("channel"):
-        return _error("channel_not_found")
-    channel = state.conversation(str(params["channel"]))
-    checked = _checked_message(params)
+    checked = _checked_message(state, params)
     if isinstance(checked, web.Response):
         return checked
-    text, blocks = checked
+    channel, text, blocks = checked
     ts = str(params.get("ts", ""))
     existing = state.messages.get((channel, ts))
     if existing is None:
