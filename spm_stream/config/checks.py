@@ -84,6 +84,13 @@ def check_configuration(settings: Settings, environ: Mapping[str, str]) -> Check
             f"{ENV_PREFIX}CONFIG: {settings.config} has no teams and no people: "
             "nobody gets Slack messages"
         )
+    if directory.scorecards and "default" not in directory.scorecards:
+        warnings += [
+            f"people.{pid}.role: no scorecard {person.role or 'default'!r} in scorecards:, "
+            f"so {person.name or pid} is not ranked on score boards"
+            for pid, person in sorted(directory.people.items())
+            if pid in directory.reps() and (person.role or "default") not in directory.scorecards
+        ]
     return Checked(directory, targets, warnings)
 
 

@@ -25,7 +25,7 @@ from spm_stream.devtools.slack_server import send_click, send_command, send_even
 from spm_stream.rules.noshow import Watch
 from spm_stream.store.redis_store import Store
 from tests.events import event
-from tests.fixtures import SlackFixture, produce, wait_for_processed
+from tests.fixtures import SlackFixture, produce, run_cli, wait_for_processed
 from tests.stack import people as stack_people
 
 pytestmark = pytest.mark.integration
@@ -135,6 +135,28 @@ async def test_spm_answers_each_person_privately_and_refuses_forged_stale_and_re
     ):
         assert answered.status == 400
         assert "rank_by: expected one of" in (await answered.json())["error"]
+    # And from the CLI, and on a TV screen.
+    done = run_cli(
+        app_env, "leaderboard", "--scope", "team", "--id", "t1", "--period", "week",
+        "--rank-by", "attainment", "--format", "json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert [r["value"] for r in json.loads(done.stdout)["rows"]] == [12.5, 7.5]
+    from agents.app import new_faust_app
+    from agents.runtime import Runtime, declare_topics
+    from agents.tv import tv_payload
+    from spm_stream.config.scopes import Routing
+
+    directory = Directory.model_validate(people(app_env["SPM_TEST_TAG"]))
+    targets = ReloadingTargets(Path(app_env["SPM_TARGETS"]))
+    topics = declare_topics(new_faust_app(settings), settings)
+    rt = Runtime(settings, directory, Routing.from_directory(directory), targets, store, topics)
+    screen = await tv_payload(
+        rt, {"team": "t1", "metrics": "calls", "rank_by": "attainment"}, datetime.now(UTC)
+    )
+    (tv_board,) = screen["boards"]
+    assert "(% of target)" in tv_board["title"]
+    assert [r["shown"] for r in tv_board["rows"]] == ["12.5%"]  # privacy.top is 1
     status, team = await send_command(slack.state, base, mia, "team")
     assert "Your team, Mia" in _texts(team)
     status, not_manager = await send_command(slack.state, base, ben, "team")

@@ -165,3 +165,18 @@ def test_passwords_in_urls_are_redacted(url: str, shown: str) -> None:
     dumped = json.dumps(Settings(redis_url=url).redacted())
     assert shown in dumped
     assert "hunter2" not in dumped
+
+
+def test_a_rep_whose_role_has_no_scorecard_is_warned_about(tmp_path: Path) -> None:
+    from spm_stream.config.checks import check_configuration
+
+    config = written(
+        tmp_path / "spm.yaml",
+        "teams: {t1: {}}\n"
+        "people:\n  ana: {team: t1, role: sdr}\n  ben: {team: t1, role: ae}\n"
+        "scorecards:\n  sdr: {weights: {calls: 1}}\n",
+    )
+    checked = check_configuration(load_settings(config=config), {})
+    assert checked.warnings == [
+        "people.ben.role: no scorecard 'ae' in scorecards:, so ben is not ranked on score boards"
+    ]
