@@ -340,3 +340,39 @@ async def test_socket_mode_takes_the_same_requests_without_a_public_url(
     await _eventually(lambda: ana in slack.state.views, "Ana's Home view over Socket Mode")
     worker.stop()
     await _eventually(lambda: not slack.state.sockets, "the socket closed with the worker")
+
+
+async def test_a_slow_answer_is_acknowledged_at_once_and_follows_through_response_url(
+    settings: Settings, store: Store, slack: SlackFixture, env: dict[str, str], tmp_path: Path
+) -> None:
+    """Slack waits 3 s for a command's answer: a slower one is acknowledged with "one
+    moment" and posted to the command's response_url when ready."""
+    tag = env["SPM_TEST_TAG"].upper()
+
+    class Slow(SlackApp):
+        async def answer(self, slack_user: str, cmd: Any, now: datetime) -> Any:
+            await asyncio.sleep(3.5)  # a slow store, say
+            return await super().answer(slack_user, cmd, now)
+
+    app = Slow(
+        store=store,
+        state=NotifyState.on(store.redis, settings.redis_prefix),
+        directory=Directory.model_validate(people(env["SPM_TEST_TAG"])),
+        targets=ReloadingTargets(None),
+        client=make_client(settings),
+        signing_secret=SECRET,
+        response_hosts=(slack.page,),
+    )
+    rid = f"R{tag}"
+    slack.state.responders[rid] = f"U{tag}B"
+    form = {"user_id": f"U{tag}B", "text": "help", "response_url": f"{slack.page}_respond/{rid}"}
+    started = time.monotonic()
+    ack = await app.on_command(form, datetime.now(UTC))
+    assert time.monotonic() - started < 3.0  # within Slack's three seconds
+    assert ack["response_type"] == "ephemeral"
+    assert "blocks" not in ack
+    await _eventually(
+        lambda: any(e.get("via") == "response_url" and e["user"] == f"U{tag}B"
+                    and "/spm board" in e.get("text", "") for e in slack.state.ephemeral),
+        "the reply through response_url",
+    )  # fmt: skip
