@@ -20,12 +20,10 @@ from spm_stream.ranking.gamification import streak
 from spm_stream.ranking.leaderboards import Row
 from spm_stream.ranking.privacy import own_rows, team_rows
 from spm_stream.reports.query import BoardContext, BoardQuery, board_rows
-from spm_stream.rules.evaluate import metric_actual
+from spm_stream.rules.evaluate import metric_actual, metric_paces
 from spm_stream.rules.noshow import Watch
-from spm_stream.rules.pacing import Pace, pace
 from spm_stream.store.port import StorePort
-from spm_stream.time.windows import Period, period_containing
-from spm_stream.time.worktime import WorkCalendar
+from spm_stream.time.windows import period_containing
 
 __all__ = ["SHOWN_TODAY", "open_no_shows", "rep_dashboard", "team_dashboard"]
 
@@ -97,7 +95,10 @@ async def rep_dashboard(
             }
             for m in shown
         ],
-        "week": [p.as_json() for p in _week_paces(week_acc, week_targets, week, now, cal)],
+        "week": [
+            p.as_json()
+            for p in metric_paces(week_acc, week_targets, [*COUNT_TARGETS, "quota"], week, now, cal)
+        ],
         "board": {
             "metric": metric,
             "scope": scope,
@@ -117,24 +118,6 @@ async def rep_dashboard(
         "no_shows": [_no_show(w) for w in watches[:MAX_NO_SHOWS]],
         "more_no_shows": max(0, len(watches) - MAX_NO_SHOWS),
     }
-
-
-def _week_paces(
-    acc: Mapping[str, int],
-    targets: Mapping[str, Any],
-    week: Period,
-    now: datetime,
-    cal: WorkCalendar,
-) -> list[Pace]:
-    paces = [
-        pace(m, metric_actual(m, acc), float(targets[m]), week, now, cal)
-        for m in COUNT_TARGETS
-        if m in targets
-    ]
-    for currency, amount in sorted((targets.get("quota") or {}).items()):
-        actual = metric_actual("quota", acc, currency)
-        paces.append(pace(f"quota|{currency}", actual, float(amount), week, now, cal))
-    return paces
 
 
 def _no_show(watch: Watch) -> dict[str, Any]:

@@ -116,8 +116,20 @@ def rep_paces(
     cal: WorkCalendar,
 ) -> list[Pace]:
     """The pace of every configured metric that has a target for this rep and period."""
+    return metric_paces(acc, targets, rule.metrics, period, now, cal)
+
+
+def metric_paces(
+    acc: Mapping[str, int],
+    targets: Mapping[str, Any],
+    metrics: Iterable[str],
+    period: Period,
+    now: datetime,
+    cal: WorkCalendar,
+) -> list[Pace]:
+    """The pace of each of ``metrics`` that has a target (``quota``: one per currency)."""
     out: list[Pace] = []
-    for metric in rule.metrics:
+    for metric in metrics:
         if metric == "quota":
             for currency, amount in sorted((targets.get("quota") or {}).items()):
                 actual = metric_actual("quota", acc, currency)
