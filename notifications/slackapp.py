@@ -44,7 +44,7 @@ from spm_stream.reports.dashboard import rep_dashboard, team_dashboard
 from spm_stream.reports.query import BoardContext, BoardQuery, board_rows
 from spm_stream.store.redis_store import Store
 
-__all__ = ["ACK_WITHIN_S", "Answer", "SlackApp"]
+__all__ = ["ACK_WITHIN_S", "Answer", "Handler", "SlackApp"]
 
 log = logging.getLogger("spm_stream.notifications.slackapp")
 
