@@ -360,22 +360,31 @@ class Notifier:
 
     async def _already_delivered(self, channel: str, unsure: dict[str, Any]) -> set[str] | None:
         """The identities of ``unsure``'s send that are in the channel since it was tried
-        (its message metadata names them); None when the history cannot be read."""
+        (its message metadata names them). None when the history cannot be read now (a
+        timeout, a 5xx: the next try looks again); an empty set when it never can be (a
+        ``#name``, a missing scope), so the alerts are sent again: at least once."""
         assert self.client is not None
+        if not channel.startswith(("U", "W", "C", "G", "D")):
+            log.warning("%s: history needs a channel id; resending (at least once)", channel)
+            return set()
         try:
             if channel.startswith(("U", "W")):  # a DM: its conversation id first
                 opened = await self.client.conversations_open(users=channel)
                 channel = str(opened["channel"]["id"])
-            elif not channel.startswith(("C", "G", "D")):
-                return None  # a #name: history needs the channel's id
             history = await self.client.conversations_history(
                 channel=channel,
                 oldest=str(float(unsure.get("since", 0)) - 60),
                 limit=200,
                 include_all_metadata=True,
             )
-        except (TimeoutError, SlackApiError, aiohttp.ClientError, OSError) as exc:
-            log.warning("history of %s unreadable: %r", channel, exc)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", ""))
+            if exc.response.status_code >= 500 or error in ("ratelimited", "internal_error"):
+                return None
+            log.warning("history of %s unreadable (%s); resending (at least once)", channel, error)
+            return set()
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            log.warning("history of %s unreadable now: %r", channel, exc)
             return None
         for found in history.get("messages") or []:
             meta = found.get("metadata") or {}

@@ -205,3 +205,27 @@ async def test_a_send_that_timed_out_before_slack_had_it_is_sent_once(
     assert done.sent == 1
     (message,) = stack.messages("mgr-1")
     assert message.metadata["event_payload"]["identities"] == [big_deal(1).identity]
+
+
+async def test_an_unknown_outcome_in_a_channel_named_by_name_is_sent_again_not_lost(
+    make_stack: Any, env: dict[str, str]
+) -> None:
+    """conversations.history needs a channel id: for a "#name" the notifier cannot look the
+    send up, and falls back to at least once (documented), never to holding the alert."""
+    stack = await _stack(make_stack, env)
+    channel = f"#deals-{env['SPM_TEST_TAG']}"
+    alert = replace(big_deal(1), recipient=Recipient("channel", channel))
+    await accept(stack.notifier, alert, NOW)
+    stack.slack.state.faults.append(
+        Fault("chat.postMessage", 200, 1, delay_s=2.0, lost_answer=True)
+    )
+    await stack.notifier.deliver_due(NOW)
+    done = await stack.notifier.deliver_due(NOW + timedelta(minutes=5))
+    assert done.sent == 1
+    posted = [
+        m
+        for m in stack.slack.state.messages.values()
+        if m.channel == stack.slack.state.channel_id(channel)
+    ]
+    assert len(posted) == 2
+    assert await stack.notifier.outbox.pending() == 0
