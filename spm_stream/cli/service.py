@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import click
@@ -47,6 +48,59 @@ def worker() -> None:
         logging_config=logging_config(settings.log_level, settings.log_format),
         quiet=True,
     ).execute_from_commandline()
+
+
+@cli.command()
+@click.option(
+    "--processes",
+    type=click.IntRange(1, 64),
+    default=os.cpu_count() or 1,
+    show_default="the cores",
+    help="Processes, each owning whole partitions.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON, no progress bar.")
+@config_errors
+def rebuild(processes: int, as_json: bool) -> None:
+    """Catch the store up with the log in bulk, with the workers stopped.
+
+    Each partition is read from after the store's watermark to its end offset now, by
+    one of PROCESSES processes, through the same validation, planning and Lua apply as
+    the worker: an event is counted once however often this runs or is interrupted.
+    Then the workers' consumer group resumes after it. Refuses while workers are running.
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from agents.bulk import rebuild as run_rebuild
+    from spm_stream.ingestion.topics import ensure_topics
+
+    settings = load_settings()
+    checked_config(settings)
+    require_services(settings, kafka=True, redis=True)
+    ensure_topics(settings)
+    if as_json:
+        summary = run_rebuild(settings, processes, lambda done, total, seconds: None)
+        click.echo(json.dumps(summary))
+        return
+    columns = (
+        TextColumn("rebuild"),
+        BarColumn(),
+        TextColumn("{task.completed:,.0f}/{task.total:,.0f} events · {task.fields[rate]}/s"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, transient=False) as bar:
+        task = bar.add_task("rebuild", total=None, rate="0")
+
+        def shown(done: int, total: int, seconds: float) -> None:
+            rate = f"{done / seconds:,.0f}" if seconds > 0 else "0"
+            bar.update(task, completed=done, total=max(total, 1), rate=rate)
+
+        summary = run_rebuild(settings, processes, shown)
+    click.echo(
+        f"{summary['events']:,} events in {summary['seconds']} s "
+        f"({summary['events_per_s']:,}/s, {summary['processes']} processes): "
+        f"{summary['counted']:,} counted, {summary['duplicates']:,} duplicates, "
+        f"{summary['rejected']:,} to the DLQ"
+    )
 
 
 @cli.group()

@@ -1,0 +1,251 @@
+"""Catch-up at the speed of the log: ``spm-stream rebuild`` reads whole partitions in bulk.
+
+The live agent pays Faust's per-message cost; a rebuild from the log, or a backlog to
+clear, does not need it. Here each process (one per core by default) owns whole
+partitions, fetches them with aiokafka's ``getmany`` and runs the same ``BatchIngest``
+as the counters agent: the same validation, planning and Lua apply, the same
+dead-letter and alerts topics. It starts each partition after the store's watermark and
+reads to the end offsets seen at the start; the Lua apply skips anything at or below
+the watermark, so a rebuild killed and started again, or run twice, counts every event
+once. When every partition is done, the worker's consumer group is given those end
+offsets, so the workers resume after what the rebuild applied.
+
+It runs while the workers are stopped: it refuses a consumer group with live members
+(two readers of a partition would both apply; the watermark keeps the counts right, but
+the work is done twice). Handing partitions between a running worker and the bulk path
+(automatic catch-up) is not built yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing as mp
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer
+from kafka.structs import OffsetAndMetadata
+from kafka.structs import TopicPartition as KafkaPartition
+
+from agents.ingester import BatchIngest
+from spm_stream.config.directory import Directory, load_directory
+from spm_stream.config.settings import ConfigError, Settings
+from spm_stream.store.redis_store import Store
+
+__all__ = ["Plan", "busy_members", "plan", "rebuild", "split"]
+
+#: Records one getmany may return: large enough that the Lua apply's cost per batch (which
+#: grows with its distinct counters, not its events) is spread thin.
+FETCH_RECORDS = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Where each partition starts (after its watermark) and ends (its end offset now)."""
+
+    start: dict[int, int]
+    end: dict[int, int]
+
+    @property
+    def events(self) -> int:
+        """Records left to read."""
+        return sum(max(0, self.end[p] - self.start[p]) for p in self.end)
+
+
+def split(partitions: Sequence[int], processes: int) -> list[list[int]]:
+    """Whole partitions per process, round-robin (a partition is never shared)."""
+    groups: list[list[int]] = [[] for _ in range(max(1, min(processes, len(partitions))))]
+    for i, partition in enumerate(sorted(partitions)):
+        groups[i % len(groups)].append(partition)
+    return [g for g in groups if g]
+
+
+def busy_members(settings: Settings) -> int:
+    """Members of the worker's consumer group right now (0 when the workers are stopped)."""
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    try:
+        described = admin.describe_groups([settings.app_id])[settings.app_id]
+        return len(described.get("members") or [])
+    finally:
+        admin.close()
+
+
+async def plan(settings: Settings, store: Store) -> Plan:
+    """Each partition's first offset after the watermark, and its end offset now."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(settings.topic, p) for p in range(settings.partitions)]
+        beginning = await consumer.beginning_offsets(tps)
+        ends = await consumer.end_offsets(tps)
+    finally:
+        await consumer.stop()
+    start = {
+        tp.partition: max(beginning[tp], await store.watermark(tp.partition) + 1) for tp in tps
+    }
+    return Plan(start, {tp.partition: ends[tp] for tp in tps})
+
+
+async def _rebuild_partitions(
+    settings: Settings,
+    directory: Directory,
+    todo: Plan,
+    partitions: Sequence[int],
+    report: Callable[[int], None],
+) -> dict[str, int]:
+    """One process's share: fetch in bulk, ingest and apply, dead-letter, publish alerts."""
+    store = Store.from_settings(settings)
+    ingest = BatchIngest(settings, directory, store)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+        fetch_max_bytes=64 * 1024 * 1024,
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+    await consumer.start()
+    await producer.start()
+    done = {"events": 0, "counted": 0, "duplicates": 0, "rejected": 0, "alerts": 0}
+    try:
+        left = {p for p in partitions if todo.end[p] > todo.start[p]}
+        tps = {p: TopicPartition(settings.topic, p) for p in left}
+        consumer.assign(list(tps.values()))
+        for p, tp in tps.items():
+            consumer.seek(tp, todo.start[p])
+        while left:
+            fetched = await consumer.getmany(timeout_ms=1000, max_records=FETCH_RECORDS)
+            raw = []
+            for tp, records in fetched.items():
+                for r in records:
+                    if r.offset < todo.end[tp.partition]:
+                        raw.append((tp.partition, r.offset, r.key, r.value))
+            if raw:
+                outcome = await ingest(raw)
+                for reject in outcome.rejects:
+                    await producer.send(
+                        settings.dlq_topic,
+                        value=reject.record.value,
+                        key=reject.record.key,
+                        headers=reject.headers(),
+                    )
+                for alert in outcome.alerts:
+                    await producer.send(
+                        settings.alerts_topic, value=alert.dumps(), key=alert.partition_key
+                    )
+                await producer.flush()
+                done["events"] += len(raw)
+                done["counted"] += outcome.applied.counted
+                done["duplicates"] += outcome.applied.duplicates
+                done["rejected"] += len(outcome.rejects)
+                done["alerts"] += len(outcome.alerts)
+                report(len(raw))
+            for p in list(left):
+                if await consumer.position(tps[p]) >= todo.end[p]:
+                    left.discard(p)
+                    consumer.pause(tps[p])
+    finally:
+        await consumer.stop()
+        await producer.stop()
+        await store.close()
+    return done
+
+
+def _process(
+    settings: Settings,
+    todo: Plan,
+    partitions: list[int],
+    progress: Any,
+    results: Any,
+) -> None:
+    directory = load_directory(settings.config)
+
+    def report(n: int) -> None:
+        progress.put(n)
+
+    results.put(asyncio.run(_rebuild_partitions(settings, directory, todo, partitions, report)))
+
+
+def _commit(settings: Settings, todo: Plan) -> None:
+    """Give the worker's consumer group the end offsets: the workers resume after them."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        group_id=settings.app_id,
+        enable_auto_commit=False,
+    )
+    try:
+        offsets = {
+            KafkaPartition(settings.topic, p): OffsetAndMetadata(end, "spm-stream rebuild", -1)
+            for p, end in todo.end.items()
+        }
+        consumer.commit(offsets)
+    finally:
+        consumer.close()
+
+
+def rebuild(
+    settings: Settings,
+    processes: int,
+    on_progress: Callable[[int, int, float], None],
+) -> dict[str, Any]:
+    """Bring the store up to the end of the log with ``processes`` processes; the summary.
+    ``on_progress(done, total, seconds)`` is called as batches are applied."""
+    if (members := busy_members(settings)) > 0:
+        raise ConfigError(
+            f"SPM_APP_ID: consumer group {settings.app_id!r} has {members} live member(s); "
+            "stop the workers first (rebuild reads the partitions they would read)"
+        )
+
+    async def planned() -> Plan:
+        store = Store.from_settings(settings)
+        try:
+            return await plan(settings, store)
+        finally:
+            await store.close()
+
+    todo = asyncio.run(planned())
+    total, started = todo.events, time.monotonic()
+    groups = split([p for p in todo.end if todo.end[p] > todo.start[p]], processes)
+    spawn = mp.get_context("spawn")
+    progress, results = spawn.Queue(), spawn.Queue()
+    workers = [
+        spawn.Process(
+            target=_process, args=(settings, todo, g, progress, results), name="spm-rebuild"
+        )
+        for g in groups
+    ]
+    for w in workers:
+        w.start()
+    done, finished, summaries = 0, 0, []
+    while finished < len(workers):
+        while not progress.empty():
+            done += progress.get()
+        on_progress(done, total, time.monotonic() - started)
+        while not results.empty():
+            summaries.append(results.get())
+            finished += 1
+        if any(w.exitcode not in (None, 0) for w in workers):
+            for w in workers:
+                w.kill()
+            raise RuntimeError("a rebuild process died; run `spm-stream rebuild` again")
+        time.sleep(0.2)
+    for w in workers:
+        w.join()
+    while not progress.empty():
+        done += progress.get()
+    _commit(settings, todo)
+    seconds = time.monotonic() - started
+    on_progress(done, total, seconds)
+    summary: dict[str, Any] = {
+        key: sum(s[key] for s in summaries)
+        for key in ("events", "counted", "duplicates", "rejected", "alerts")
+    }
+    summary |= {
+        "processes": len(workers),
+        "partitions": len(todo.end),
+        "seconds": round(seconds, 2),
+        "events_per_s": round(summary["events"] / seconds) if seconds > 0 else 0,
+    }
+    return summary

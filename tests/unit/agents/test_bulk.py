@@ -1,0 +1,25 @@
+"""The bulk path's plan: whole partitions per process, and what is left to read."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from agents.bulk import Plan, split
+
+
+@given(st.sets(st.integers(0, 63), max_size=64), st.integers(1, 16))
+def test_every_partition_goes_to_exactly_one_process(partitions: set[int], n: int) -> None:
+    groups = split(sorted(partitions), n)
+    flat = [p for g in groups for p in g]
+    assert sorted(flat) == sorted(partitions)
+    assert len(groups) <= n
+    assert all(groups)
+    if groups:
+        sizes = [len(g) for g in groups]
+        assert max(sizes) - min(sizes) <= 1  # spread evenly
+
+
+def test_what_is_left_counts_from_after_the_watermark_to_the_end() -> None:
+    todo = Plan(start={0: 10, 1: 5, 2: 7}, end={0: 15, 1: 5, 2: 6})
+    assert todo.events == 5  # a partition already past its end (2) adds nothing
