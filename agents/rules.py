@@ -88,13 +88,20 @@ class ProcessRules:
 
     def __init__(self, settings: Settings, directory: Directory) -> None:
         self._child = ChildProcess("spm-rules", _engine_in_child, settings, directory)
+        self._stopping = False
 
     async def prepare(self) -> None:
         """Spawn the child ahead of the first tick; a failure is left for the tick to retry."""
+        if self._stopping:
+            return
         try:
             await self._child.start()
         except ChildDied as exc:
             log.error("rules process did not start, the next tick retries: %r", exc)
+        if self._stopping:
+            # The worker began to stop while the child started (a rebalance at shutdown):
+            # close it, or the exiting worker would wait for a child nobody stops.
+            await self._child.close()
 
     async def tick(self, now: datetime) -> list[Alert]:
         await self._child.start()
@@ -108,6 +115,12 @@ class ProcessRules:
         return raised
 
     async def close(self) -> None:
+        """Stop the child (this worker no longer leads); a later lead spawns a new one."""
+        await self._child.close()
+
+    async def shutdown(self) -> None:
+        """Stop the child for good: the worker is stopping."""
+        self._stopping = True
         await self._child.close()
 
 
@@ -132,7 +145,7 @@ def register(app: faust.App, rt: Runtime) -> None:
 
         @app.on_before_shutdown.connect
         async def stop_rules(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-            await child.close()
+            await child.shutdown()
 
     else:
         alerts_topic = rt.topics.alerts
