@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from spm_stream.ranking.fair import RankBy, check_target_metric
+from spm_stream.ranking.fair import RankBy, check_ranking
 from spm_stream.ranking.leaderboards import BoardMetric
 from spm_stream.ranking.privacy import Visibility
 from spm_stream.time.cron import Cron
@@ -66,12 +66,7 @@ class BoardSpec(BaseModel):
     def _something_to_do(self) -> BoardSpec:
         if not self.is_live and self.schedule is None:
             raise ValueError("a board needs live: true or a schedule")
-        if self.metric == "score" and self.rank_by != "value":
-            raise ValueError("metric score: already a share of targets; rank_by value only")
-        if self.rank_by == "attainment":
-            check_target_metric(self.metric)
-        if self.rank_by == "improvement" and self.metric in ("points", "score"):
-            raise ValueError(f"rank_by improvement: not for {self.metric}")
+        check_ranking(self.metric, self.rank_by)
         return self
 
     @property

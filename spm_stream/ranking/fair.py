@@ -31,6 +31,7 @@ __all__ = [
     "Scorecard",
     "attainment",
     "attainment_of",
+    "check_ranking",
     "check_target_metric",
     "improvement_of",
     "prorated",
@@ -51,6 +52,22 @@ def rank_by_of(text: str) -> RankBy:
         if text == choice:
             return choice
     raise ValueError(f"rank_by: expected one of {', '.join(RANK_BY)}, got {text!r}")
+
+
+def check_ranking(metric: str, rank_by: str) -> None:
+    """ValueError naming the field when ``metric`` cannot be ranked ``rank_by`` (one check
+    for board queries and configured boards)."""
+    if rank_by not in RANK_BY:
+        raise ValueError(f"rank_by: expected one of {', '.join(RANK_BY)}")
+    if metric == "score" and rank_by != "value":
+        raise ValueError("metric score: already a share of targets; rank_by value only")
+    if rank_by == "attainment":
+        try:
+            check_target_metric(metric)
+        except ValueError as exc:
+            raise ValueError(f"rank_by attainment: {exc}") from None
+    if rank_by == "improvement" and metric in ("points", "score"):
+        raise ValueError(f"rank_by improvement: not for {metric}")
 
 
 def check_target_metric(metric: str) -> str:

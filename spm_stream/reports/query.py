@@ -13,12 +13,11 @@ from spm_stream.config.scopes import ORG, Routing
 from spm_stream.config.targets import Targets
 from spm_stream.ranking.contests import Contest, contest_days, standings
 from spm_stream.ranking.fair import (
-    RANK_BY,
     RankBy,
     RepFacts,
     Scorecard,
     attainment_of,
-    check_target_metric,
+    check_ranking,
     improvement_of,
     score_of,
     target_of,
@@ -92,17 +91,7 @@ class BoardQuery:
     def check(self) -> BoardQuery:
         """The query if it can be ranked; else ValueError naming the field."""
         check_metric(self.metric)
-        if self.rank_by not in RANK_BY:
-            raise ValueError(f"rank_by: expected one of {', '.join(RANK_BY)}")
-        if self.metric == "score" and self.rank_by != "value":
-            raise ValueError("metric score: already a share of targets; rank_by value only")
-        if self.rank_by == "attainment":
-            try:
-                check_target_metric(self.metric)
-            except ValueError as exc:
-                raise ValueError(f"rank_by attainment: {exc}") from None
-        if self.rank_by == "improvement" and self.metric in ("points", "score"):
-            raise ValueError(f"rank_by improvement: not for {self.metric}")
+        check_ranking(self.metric, self.rank_by)
         return self
 
 
