@@ -32,7 +32,7 @@ from notifications.boards import board_message, period_text
 from notifications.commands import Command, parse
 from notifications.home import HomeViews
 from notifications.interactions import click
-from notifications.render import Message, labels, render
+from notifications.render import Message, labels, local_time, render
 from notifications.requests import refused
 from notifications.state import NotifyState
 from spm_stream.config.directory import Directory
@@ -338,11 +338,11 @@ class SlackApp:
 def _shown_time(value: str, directory: Directory, person: str | None) -> str:
     """An ISO time of a confirmation on the person's wall clock; other values as they are."""
     try:
-        at = datetime.fromisoformat(value)
+        datetime.fromisoformat(value)
     except ValueError:
         return value
     zone = directory.zone_of(person) if person else directory.zone()
-    return at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    return local_time(value, zone.key)
 
 
 #: A request URL handler of the worker: (body, headers, now) -> (status, JSON).
