@@ -319,3 +319,28 @@ def written(path: Path, text: str) -> Path:
     """``path`` with ``text`` in it (UTF-8): a config file for a test."""
     path.write_text(text, encoding="utf-8")
     return path
+
+
+async def wait_for(predicate: Any, timeout_s: float, what: str, *workers: Worker) -> None:
+    """Wait until ``predicate()`` holds; fail naming ``what``, with the workers' logs."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            logs = "\n---\n".join(w.tail() for w in workers)
+            pytest.fail(f"timed out waiting for {what}\n{logs}")
+        await asyncio.sleep(0.1)
+
+
+async def wait_until_serving(http: aiohttp.ClientSession, base: str, worker: Any) -> None:
+    """Wait until the worker at ``base`` answers /health with 200; fail with its log."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert worker.alive(), worker.tail()
+        try:
+            async with http.get(base + "/health") as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.5)
+    pytest.fail(f"worker web server not up:\n{worker.tail()}")

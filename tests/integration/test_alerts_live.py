@@ -12,8 +12,6 @@ numbers; timing is never asserted here).
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import os
 import signal
@@ -29,10 +27,11 @@ import pytest
 import yaml
 
 from spm_stream.config.settings import Settings
+from spm_stream.devtools.slack_server import sign
 from spm_stream.store.redis_store import Store
 from tests.events import event
-from tests.fixtures import SlackFixture, produce, run_cli, wait_for_processed
-from tests.integration.test_alerts import people
+from tests.fixtures import SlackFixture, produce, run_cli, wait_for, wait_for_processed
+from tests.stack import people
 
 pytestmark = pytest.mark.integration
 
@@ -67,25 +66,9 @@ def cli(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
-async def wait_for(predicate: Any, timeout_s: float, what: str, *workers: Any) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            logs = "\n---\n".join(w.tail() for w in workers)
-            pytest.fail(f"timed out waiting for {what}\n{logs}")
-        await asyncio.sleep(0.1)
-
-
 def signed(body: bytes, secret: str = SECRET, at: float | None = None) -> dict[str, str]:
-    """Headers as Slack sends them: v0 HMAC-SHA256 over "v0:timestamp:body"."""
-    timestamp = str(int(at if at is not None else time.time()))
-    base = b"v0:" + timestamp.encode() + b":" + body
-    digest = hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
-    return {
-        "X-Slack-Request-Timestamp": timestamp,
-        "X-Slack-Signature": f"v0={digest}",
-        "Content-Type": "application/x-www-form-urlencoded",
-    }
+    """Headers as Slack sends them (the local Slack server's signer), with the form type."""
+    return {**sign(body, secret, at), "Content-Type": "application/x-www-form-urlencoded"}
 
 
 async def test_alerts_end_to_end_through_a_worker_and_a_crash(

@@ -24,8 +24,15 @@ from spm_stream.ingestion.topics import ensure_topics
 from spm_stream.rules.alerts import Alert, Recipient
 from spm_stream.store.redis_store import Store
 from tests import crm
-from tests.fixtures import advance, assert_counted_once, call_stream, produce, wait_for_processed
-from tests.integration.test_webhooks import wait_until_serving, webhook_env
+from tests.fixtures import (
+    advance,
+    assert_counted_once,
+    call_stream,
+    produce,
+    wait_for_processed,
+    wait_until_serving,
+)
+from tests.integration.test_webhooks import webhook_env
 
 pytestmark = pytest.mark.integration
 

@@ -25,7 +25,14 @@ from spm_stream.devtools.slack_server import send_click, send_command, send_even
 from spm_stream.rules.noshow import Watch
 from spm_stream.store.redis_store import Store
 from tests.events import event
-from tests.fixtures import SlackFixture, produce, run_cli, wait_for_processed
+from tests.fixtures import (
+    SlackFixture,
+    produce,
+    run_cli,
+    wait_for,
+    wait_for_processed,
+    wait_until_serving,
+)
 from tests.stack import people as stack_people
 
 pytestmark = pytest.mark.integration
@@ -59,28 +66,6 @@ def app_env(env: dict[str, str], tmp_path: Path) -> dict[str, str]:
     }
 
 
-async def _serving(url: str, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    async with aiohttp.ClientSession() as http:
-        while time.monotonic() < deadline:
-            try:
-                async with http.get(url + "/health") as answered:
-                    if answered.status in (200, 503):
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.3)
-    raise AssertionError(f"worker at {url} did not serve within {timeout_s}s")
-
-
-async def _eventually(check: Any, what: str, timeout_s: float = 20.0) -> None:
-    for _ in range(int(timeout_s / 0.2)):
-        if check():
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{what}: not within {timeout_s}s")
-
-
 def _texts(answer: dict[str, Any]) -> str:
     parts = [str(answer.get("text", ""))]
     for block in answer.get("blocks") or []:
@@ -101,7 +86,8 @@ async def test_spm_answers_each_person_privately_and_refuses_forged_stale_and_re
     worker = start_worker(**app_env)
     produce(settings, [(b"k", raw) for raw in calls])
     await wait_for_processed(store, len(calls), worker)
-    await _serving(worker.web)
+    async with aiohttp.ClientSession() as http:
+        await wait_until_serving(http, worker.web, worker)
     slack.state.app_url, slack.state.signing_secret = worker.web, SECRET
     base = slack.page.rstrip("/")
 
@@ -198,7 +184,8 @@ async def test_app_home_is_published_when_opened_and_an_events_retry_is_handled_
     worker = start_worker(**app_env)
     produce(settings, [(b"k", raw)])
     await wait_for_processed(store, 1, worker)
-    await _serving(worker.web)
+    async with aiohttp.ClientSession() as http:
+        await wait_until_serving(http, worker.web, worker)
     slack.state.app_url, slack.state.signing_secret = worker.web, SECRET
 
     check = {"type": "url_verification", "challenge": "c-42"}
@@ -212,7 +199,7 @@ async def test_app_home_is_published_when_opened_and_an_events_retry_is_handled_
     opened = {"type": "app_home_opened", "user": ana, "tab": "home"}
     status, answer = await send_event(slack.state, opened, event_id=f"Ev{tag}")
     assert (status, answer) == (200, {"ok": True})
-    await _eventually(lambda: ana in slack.state.views, "Ana's Home view")
+    await wait_for(lambda: ana in slack.state.views, 20, "Ana's Home view")
     view = slack.state.views[ana]
     assert view["type"] == "home"
     assert len(view["blocks"]) <= 100
@@ -238,10 +225,11 @@ async def test_app_home_is_published_when_opened_and_an_events_retry_is_handled_
     audit = await NotifyState.on(store.redis, settings.redis_prefix).audit.log()
     assert any(e.status == "rescheduled" and ana in e.reason for e in audit)
     # A Home click has no response_url: the confirmation comes as a DM from the app.
-    await _eventually(
+    await wait_for(
         lambda: any(
             m.channel == ana and "neu vereinbart" in m.text for m in slack.state.messages.values()
         ),
+        20,
         "the confirmation DM",
     )
 
@@ -293,7 +281,8 @@ async def test_buttons_in_a_dm_are_confirmed_through_response_url_and_only_for_t
     worker = start_worker(**app_env)
     produce(settings, [(b"k", raw)])
     await wait_for_processed(store, 1, worker)
-    await _serving(worker.web)
+    async with aiohttp.ClientSession() as http:
+        await wait_until_serving(http, worker.web, worker)
     slack.state.app_url, slack.state.signing_secret = worker.web, SECRET
     base = slack.page.rstrip("/")
     dm = (ana, "1.000001")  # the no-show DM the buttons are on
@@ -308,8 +297,9 @@ async def test_buttons_in_a_dm_are_confirmed_through_response_url_and_only_for_t
     assert before.due is not None
     assert after.due is not None
     assert after.due >= before.due + timedelta(days=1)
-    await _eventually(
+    await wait_for(
         lambda: any(e["via"] == "response_url" and e["user"] == ana for e in slack.state.ephemeral),
+        20,
         "the confirmation through response_url",
     )
     (confirmed,) = [e for e in slack.state.ephemeral if e["via"] == "response_url"][-1:]
@@ -327,8 +317,9 @@ async def test_socket_mode_takes_the_same_requests_without_a_public_url(
     env = {**app_env, "SPM_SLACK_APP_TOKEN": f"xapp-{tag}"}
     del env["SPM_SLACK_SIGNING_SECRET"]  # Socket Mode needs no signing secret
     worker = start_worker(**env)
-    await _serving(worker.web)
-    await _eventually(lambda: bool(slack.state.sockets), "the worker's Socket Mode connection")
+    async with aiohttp.ClientSession() as http:
+        await wait_until_serving(http, worker.web, worker)
+    await wait_for(lambda: bool(slack.state.sockets), 20, "the worker's Socket Mode connection")
     async with aiohttp.ClientSession() as http:
         # Through the local server's own loop, which holds the socket.
         async with http.post(slack.page + "_command", json={"user": ana, "text": "me"}) as r:
@@ -337,9 +328,9 @@ async def test_socket_mode_takes_the_same_requests_without_a_public_url(
         assert "Deine Zahlen, Ana" in _texts(answer)
         async with http.post(slack.page + "_event", json={"user": ana}) as r:
             assert (await r.json())["status"] == 200
-    await _eventually(lambda: ana in slack.state.views, "Ana's Home view over Socket Mode")
+    await wait_for(lambda: ana in slack.state.views, 20, "Ana's Home view over Socket Mode")
     worker.stop()
-    await _eventually(lambda: not slack.state.sockets, "the socket closed with the worker")
+    await wait_for(lambda: not slack.state.sockets, 20, "the socket closed with the worker")
 
 
 async def test_a_slow_answer_is_acknowledged_at_once_and_follows_through_response_url(
@@ -371,8 +362,9 @@ async def test_a_slow_answer_is_acknowledged_at_once_and_follows_through_respons
     assert time.monotonic() - started < 3.0  # within Slack's three seconds
     assert ack["response_type"] == "ephemeral"
     assert "blocks" not in ack
-    await _eventually(
+    await wait_for(
         lambda: any(e.get("via") == "response_url" and e["user"] == f"U{tag}B"
                     and "/spm board" in e.get("text", "") for e in slack.state.ephemeral),
+        20,
         "the reply through response_url",
     )  # fmt: skip

@@ -20,8 +20,7 @@ from spm_stream.config.settings import Settings
 from spm_stream.crm.generic import MAX_EVENTS
 from spm_stream.devtools.embedded import free_port, redis_server_binary, spawn, stop, wait_for_port
 from tests.events import event
-from tests.fixtures import produce, read_topic, run_cli, wait_for_processed
-from tests.integration.test_webhooks import wait_until_serving
+from tests.fixtures import produce, read_topic, run_cli, wait_for_processed, wait_until_serving
 
 pytestmark = pytest.mark.integration
 

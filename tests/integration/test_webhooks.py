@@ -11,7 +11,6 @@ endpoint fail: each is counted, ignored or dead-lettered with a reason.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 import time
@@ -25,7 +24,7 @@ import yaml
 from spm_stream.config.settings import Settings
 from spm_stream.store.redis_store import Store
 from tests import crm
-from tests.fixtures import directory, read_topic, run_cli, wait_for_processed
+from tests.fixtures import directory, read_topic, run_cli, wait_for_processed, wait_until_serving
 
 pytestmark = pytest.mark.integration
 
@@ -52,20 +51,6 @@ def add_salesforce_owner(config_file: Path, owner: str, rep: str) -> None:
     config = yaml.safe_load(config_file.read_text())
     config["crm"]["salesforce"]["owners"][owner] = rep
     config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
-
-
-async def wait_until_serving(http: aiohttp.ClientSession, base: str, worker: Any) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        assert worker.alive(), worker.tail()
-        try:
-            async with http.get(base + "/health") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.5)
-    pytest.fail(f"worker web server not up:\n{worker.tail()}")
 
 
 async def test_each_crm_webhook_is_counted_once_and_bad_input_is_refused(
