@@ -19,6 +19,7 @@ the work is done twice). Handing partitions between a running worker and the bul
 from __future__ import annotations
 
 import asyncio
+import gc
 import multiprocessing as mp
 import time
 from collections.abc import Callable, Sequence
@@ -40,6 +41,9 @@ __all__ = ["Plan", "busy_members", "plan", "rebuild", "split"]
 #: Records one getmany may return: large enough that the Lua apply's cost per batch (which
 #: grows with its distinct counters, not its events) is spread thin.
 FETCH_RECORDS = 5000
+
+#: Allocations between young collections in a rebuild process (CPython's default is 700).
+GC_YOUNG_THRESHOLD = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +165,14 @@ def _process(
     results: Any,
 ) -> None:
     directory = load_directory(settings.config)
+    # A batch keeps thousands of events alive until it is applied, and the cyclic GC's
+    # young collections walk them again and again: that was half the cost of validation
+    # (BENCHMARKS.md, "Rebuild in bulk"). The start-up objects are frozen out of the walk
+    # and young collections made rarer; a batch's objects form no cycles, so refcounting
+    # frees them as before and memory stays bounded by the batch.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 100)
 
     def report(n: int) -> None:
         progress.put(n)
