@@ -168,8 +168,8 @@ def _process(
     # A batch keeps thousands of events alive until it is applied, and the cyclic GC's
     # young collections walk them again and again: that was half the cost of validation
     # (BENCHMARKS.md, "Rebuild in bulk"). The start-up objects are frozen out of the walk
-    # and young collections made rarer; a batch's objects form no cycles, so refcounting
-    # frees them as before and memory stays bounded by the batch.
+    # and young collections made rarer. Refcounting still frees a batch once it is applied;
+    # any cycles are still collected, only less often, so memory stays bounded.
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 100)
