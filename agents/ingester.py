@@ -22,7 +22,7 @@ from spm_stream.config.directory import Directory
 from spm_stream.config.scopes import Routing
 from spm_stream.config.settings import Settings
 from spm_stream.contract.events import Event
-from spm_stream.counting.ingest import Record, Reject, ingest
+from spm_stream.counting.ingest import IngestResult, Record, Reject, ingest
 from spm_stream.counting.planning import PlanMemo
 from spm_stream.rules.alerts import Alert
 from spm_stream.rules.evaluate import event_alerts
@@ -35,6 +35,7 @@ __all__ = [
     "IngestProcessDied",
     "Ingester",
     "InlineIngester",
+    "Planning",
     "ProcessIngester",
     "make_ingester",
 ]
@@ -52,6 +53,14 @@ class BatchOutcome:
     rejects: tuple[Reject, ...]
     alerts: tuple[Alert, ...]
     redis_retries: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Planning:
+    """A batch validated and planned, not yet applied."""
+
+    records: Sequence[Record]
+    result: IngestResult
 
 
 class IngestProcessDied(RuntimeError):
@@ -80,6 +89,11 @@ class BatchIngest:
 
     async def __call__(self, raw: Sequence[RawRecord]) -> BatchOutcome:
         """Ingest and apply; Redis being away is waited out, never skipped."""
+        return await self.apply(self.plan(raw))
+
+    def plan(self, raw: Sequence[RawRecord]) -> Planning:
+        """Validate and plan a batch (CPU only: the bulk path plans the next batch while
+        Redis applies this one)."""
         records = [Record(self.topic, p, o, k, v) for p, o, k, v in raw]
         result = ingest(
             records,
@@ -89,12 +103,17 @@ class BatchIngest:
             alerts=self.raise_alerts,
             memo=self.memo,
         )
+        return Planning(records, result)
+
+    async def apply(self, planning: Planning) -> BatchOutcome:
+        """Apply a planned batch in Redis, atomically per partition and exactly once."""
+        result = planning.result
         applied, retries = await until_redis_answers(
             lambda: self.store.apply(result.batches), "redis apply failed"
         )
         rejects = tuple(result.rejects)
         if applied.overflowed:
-            by_position = {(r.partition, r.offset): r for r in records}
+            by_position = {(r.partition, r.offset): r for r in planning.records}
             rejects += tuple(
                 Reject(by_position[(p, o)], "data", reason) for p, o, reason in applied.overflowed
             )

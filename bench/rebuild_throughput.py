@@ -45,9 +45,14 @@ def main(n: int) -> dict[str, float]:
         env.pop("SPM_CONFIG", None)  # the benchmark's reps are not in the user's people file
         command = [sys.executable, "-m", "spm_stream", "rebuild", "--processes", str(processes)]
         done = subprocess.run([*command, "--json"], env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            sys.exit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr}")
         summary = json.loads(done.stdout.strip().splitlines()[-1])
-        out[f"rebuild_{processes}p_per_s"] = summary["events_per_s"]
-        out[f"rebuild_{processes}p_ratio"] = round(summary["events_per_s"] / ceiling, 3)
+        # Timed like the ceiling (connected and positioned to done); the wall clock of the
+        # whole command, process start-up included, is shown beside it.
+        out[f"rebuild_{processes}p_per_s"] = summary["steady_events_per_s"]
+        out[f"rebuild_{processes}p_ratio"] = round(summary["steady_events_per_s"] / ceiling, 3)
+        out[f"rebuild_{processes}p_wall_per_s"] = summary["events_per_s"]
     return out
 
 

@@ -13,7 +13,7 @@ from typing import Final, Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
 from spm_stream.config.scopes import ORG, Routing
-from spm_stream.contract.events import Event, EventType
+from spm_stream.contract.events import EARLIEST, LATEST, Event, EventType
 from spm_stream.counting.facts import contributions, ramp_fact
 from spm_stream.counting.outcomes import Outcome
 from spm_stream.rules.noshow import Watch
@@ -22,6 +22,7 @@ from spm_stream.time.windows import day_bucket, day_span, utc_day
 
 __all__ = [
     "MAX_INCREMENT",
+    "MEMOISED_TYPES",
     "ORG",
     "PLAN_MEMO_LIMIT",
     "Memoised",
@@ -29,13 +30,14 @@ __all__ = [
     "PlanMemo",
     "Planned",
     "plan_event",
+    "plan_memoised",
     "plan_reject",
 ]
 
 
 #: Types whose increments depend only on who, when and the type (not on ``data``): their
 #: plans repeat within a batch and are memoised (``plan_event``'s ``memo``).
-_DATA_FREE: Final = frozenset(EventType) - {
+MEMOISED_TYPES: Final = frozenset(EventType) - {
     EventType.DEAL_WON,
     EventType.NPS_RESPONSE,
     EventType.REP_HIRED,
@@ -111,19 +113,46 @@ def plan_event(
     their key strings again was most of the planning cost. A hit costs one comparison
     with the plan's span, not a local date per zone.
     """
-    if memo is None or event.type not in _DATA_FREE:
+    kind = event.type
+    if memo is None or kind not in MEMOISED_TYPES:
         ops, seen_key = _plan(event, partition, keys, routing)
         return Planned(offset, event.event_id, seen_key, ops)
-    at = event.occurred_at.astimezone(UTC)
-    slot = (partition, event.rep_id, event.team_id, event.type)
-    hit = memo.get(slot)
-    if hit is not None and hit.start <= at < hit.end:
-        return Planned(offset, event.event_id, hit.seen_key, hit.ops)
+    at, rep = event.occurred_at, event.rep_id
+    hit = plan_memoised(memo, offset, partition, rep, event.team_id, kind, event.event_id, at)
+    if hit is not None:
+        return hit
     ops, seen_key = _plan(event, partition, keys, routing)
-    span = _span(at, (routing.zone_of("rep", event.rep_id), routing.zone, UTC))
+    span = _span(at.astimezone(UTC), (routing.zone_of("rep", event.rep_id), routing.zone, UTC))
     if span is not None:
-        memo[slot] = Memoised(*span, ops, seen_key)
+        # Within one UTC day of a valid event, and the contract's bounds are UTC midnights:
+        # so the span lies within them, and a memo hit needs no range check of its own.
+        assert span[0] >= EARLIEST, span
+        assert span[1] <= LATEST, span
+        memo[(partition, event.rep_id, event.team_id, kind)] = Memoised(*span, ops, seen_key)
     return Planned(offset, event.event_id, seen_key, ops)
+
+
+def plan_memoised(
+    memo: PlanMemo,
+    offset: int,
+    partition: int,
+    rep_id: str,
+    team_id: str | None,
+    kind: EventType,
+    event_id: str,
+    at: datetime,
+) -> Planned | None:
+    """The plan of an event of a ``MEMOISED_TYPES`` type from the memo, or None on a miss.
+
+    Takes the fields a plan depends on, not an ``Event``: the ingest loop asks with what
+    the compiled decoder read, and builds the full event only on a miss. ``at`` is any
+    aware datetime, compared as an instant with the memo's UTC span; a span lies within
+    the contract's range of ``occurred_at`` (asserted where it is stored), so a hit
+    also means ``at`` is in range."""
+    hit = memo.get((partition, rep_id, team_id, kind))
+    if hit is not None and hit.start <= at < hit.end:
+        return Planned(offset, event_id, hit.seen_key, hit.ops)
+    return None
 
 
 def _span(at: datetime, zones: tuple[tzinfo, ...]) -> tuple[datetime, datetime] | None:

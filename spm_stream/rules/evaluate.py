@@ -22,6 +22,7 @@ from spm_stream.time.windows import Period
 from spm_stream.time.worktime import WorkCalendar
 
 __all__ = [
+    "ALERTING_TYPES",
     "REFRESHED_AT_DELIVERY",
     "FiringKey",
     "RepDay",
@@ -47,6 +48,11 @@ _DAY_FIELDS = {
     "meetings_held": "meeting.held",
     "deals_won": "deal.won",
 }
+
+
+#: The types that can raise an alert by themselves (``event_alerts`` is empty for the
+#: rest): a reschedule by the rep, a big won deal.
+ALERTING_TYPES: Final = frozenset({EventType.MEETING_RESCHEDULED, EventType.DEAL_WON})
 
 
 def event_alerts(

@@ -44,11 +44,33 @@ from spm_stream.rules.alerts import Alert, Recipient
 from spm_stream.rules.config import NoShowRule
 from spm_stream.time.worktime import WorkCalendar, add_working_time
 
-__all__ = ["CARRIED", "Watch", "WatchState", "advance", "fold", "rebooked", "transition", "write"]
+__all__ = [
+    "CARRIED",
+    "MEETING_TYPES",
+    "Watch",
+    "WatchState",
+    "advance",
+    "fold",
+    "rebooked",
+    "transition",
+    "write",
+]
 
 WatchState = Literal["booked", "no_show", "closed"]
 
 _MEETING_DATA = (MeetingData, MeetingBookedData, MeetingRescheduledData)
+
+#: The types whose payload names a meeting: ``transition`` is None for every other type,
+#: so the ingest loop asks it about these alone.
+MEETING_TYPES: Final = frozenset(
+    {
+        EventType.MEETING_BOOKED,
+        EventType.MEETING_HELD,
+        EventType.MEETING_NO_SHOW,
+        EventType.MEETING_RESCHEDULED,
+        EventType.MEETING_CANCELED,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -163,17 +163,20 @@ def encode_batch(
     # By identity: every memoised plan's ops tuple stays alive in ``planned`` meanwhile.
     plan_index: dict[int, int] = {}
     plans: list[list[int]] = []
+    seen_at: dict[str, int] = {}  # seen set -> its key index (most events share a few)
     for plan in sorted(planned, key=_offset):
-        offsets.append(plan.offset)
-        if plan.event_id is None or plan.seen_key is None:
+        # Unpacked once: a NamedTuple's attribute is a descriptor call per read.
+        offset, event_id, seen_key, ops, watch, outcome = plan
+        offsets.append(offset)
+        if event_id is None or seen_key is None:
             ids.append("")
             seen_of.append(0)
             plan_of.append(0)
             continue
-        index = plan_index.get(id(plan.ops))
+        index = plan_index.get(id(ops))
         if index is None:
             incs: list[int] = []
-            for op, amount in plan.ops:
+            for op, amount in ops:
                 at = op_index.get(op)
                 if at is None:
                     key = key_at(op.key)
@@ -183,26 +186,30 @@ def encode_batch(
                         expire[key] = ttls.counters_s
                 incs += (at, amount)
             plans.append(incs)
-            index = plan_index[id(plan.ops)] = len(plans)
-        seen = key_at(plan.seen_key)
-        expire[seen] = ttls.dedupe_s
-        ids.append(plan.event_id)
+            index = plan_index[id(ops)] = len(plans)
+        seen = seen_at.get(seen_key)
+        if seen is None:
+            seen = seen_at[seen_key] = key_at(seen_key)
+            expire[seen] = ttls.dedupe_s
+        ids.append(event_id)
         seen_of.append(seen)
         plan_of.append(index)
-        if plan.outcome is not None:
-            o = plan.outcome
+        if outcome is None and watch is None:
+            continue
+        if outcome is not None:
+            o = outcome
             record = key_at(keys.outcome(partition, o.meeting_id))
             fields = [
                 [key_at(op.key), op.field]
-                for op, _ in plan.ops
+                for op, _ in ops
                 if op.kind == "hincr" and op.field == o.type
             ]
             outcomes.append((len(offsets), [record, o.rank, o.type, fields, o.at_ms, o.event_id]))
-        if plan.watch is not None:
-            w = plan.watch
+        if watch is not None:
+            w = watch
             leads = key_at(keys.watch_leads(partition))
             expire[leads] = ttls.watch_s
-            watch = [
+            encoded = [
                 key_at(keys.watch(partition, w.meeting_id)),
                 w.at_ms,
                 w.dumps(),
@@ -213,7 +220,7 @@ def encode_batch(
                 w.lead_id or "",
                 keys.watch(partition, ""),
             ]
-            watches.append((len(offsets), watch))
+            watches.append((len(offsets), encoded))
     payload = {
         "ops": op_list,
         "plans": plans,

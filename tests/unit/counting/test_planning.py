@@ -127,7 +127,10 @@ def test_an_event_a_planner_cannot_take_is_rejected_alone() -> None:
         if event.event_id == "e2":
             raise OverflowError("date value out of range")
 
-    records = [Record("crm-events", 0, offset, b"r", _event(offset)) for offset in (1, 2, 3)]
+    records = [
+        Record("crm-events", 0, offset, b"r", event(f"e{offset}", "meeting.held", meeting_id="m"))
+        for offset in (1, 2, 3)
+    ]
     result = ingest(records, keys=KEYS, routing=Routing(UTC, {}), watch=watch)
     assert [p.rejected for p in result.batches[0]] == [False, True, False]
     (reject,) = result.rejects
