@@ -28,9 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from kafka import KafkaAdminClient, KafkaConsumer
-from kafka.structs import OffsetAndMetadata
-from kafka.structs import TopicPartition as KafkaPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from agents.ingester import BatchIngest, Planning
 from spm_stream.config.directory import Directory, load_directory
@@ -45,6 +43,10 @@ FETCH_RECORDS = 5000
 
 #: What each rebuild process counts; the summary adds them up.
 _COUNTS: Final = ("events", "counted", "duplicates", "rejected", "alerts")
+
+#: Where a rebuild process's time goes (seconds): waiting for and unpacking a fetch,
+#: validating and planning, waiting for Redis to finish the previous batch, and its CPU.
+_STAGES: Final = ("fetch_s", "plan_s", "apply_wait_s", "cpu_s")
 
 #: Allocations between young collections in a rebuild process (CPython's default is 700).
 GC_YOUNG_THRESHOLD = 50_000
@@ -71,14 +73,21 @@ def split(partitions: Sequence[int], processes: int) -> list[list[int]]:
     return [g for g in groups if g]
 
 
-def busy_members(settings: Settings) -> int:
+async def busy_members(settings: Settings) -> int:
     """Members of the worker's consumer group right now (0 when the workers are stopped)."""
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    # aiokafka's admin client: kafka-python's cannot read the embedded broker's answer.
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
     try:
-        described = admin.describe_groups([settings.app_id])[settings.app_id]
-        return len(described.get("members") or [])
+        responses = await admin.describe_consumer_groups([settings.app_id])
     finally:
-        admin.close()
+        await admin.close()
+    return sum(
+        len(group["members"])
+        for response in responses
+        for group in response.to_object()["groups"]
+        if group["group"] == settings.app_id
+    )
 
 
 async def plan(settings: Settings, store: Store) -> Plan:
@@ -119,7 +128,8 @@ async def _rebuild_partitions(
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
     await consumer.start()
     await producer.start()
-    done: dict[str, float] = dict.fromkeys(_COUNTS, 0)
+    done: dict[str, float] = dict.fromkeys(_COUNTS + _STAGES, 0)
+    clock = time.perf_counter
 
     async def apply(planning: Planning, events: int) -> None:
         outcome = await ingest.apply(planning)
@@ -150,7 +160,9 @@ async def _rebuild_partitions(
             consumer.seek(tp, todo.start[p])
         # Connected, assigned and positioned: the clock starts here, as the raw ceiling's.
         done["started_at"] = time.monotonic()
+        cpu = time.process_time()
         while left:
+            at = clock()
             fetched = await consumer.getmany(timeout_ms=1000, max_records=FETCH_RECORDS)
             raw = [
                 (tp.partition, r.offset, r.key, r.value)
@@ -158,20 +170,31 @@ async def _rebuild_partitions(
                 for r in records
                 if r.offset < todo.end[tp.partition]
             ]
+            fetched_at = clock()
             planning = ingest.plan(raw) if raw else None
+            planned_at = clock()
             if applying is not None:
                 await applying  # batch N is in Redis before batch N+1 is sent
                 applying = None
+            done["fetch_s"] += fetched_at - at
+            done["plan_s"] += planned_at - fetched_at
+            done["apply_wait_s"] += clock() - planned_at
             if planning is not None:
                 applying = asyncio.create_task(apply(planning, len(raw)))
+                # Let it encode and send the batch now: a fetch already buffered returns
+                # without yielding, and Redis would idle until the next await.
+                await asyncio.sleep(0)
             for p in list(left):
                 if await consumer.position(tps[p]) >= todo.end[p]:
                     left.discard(p)
                     consumer.pause(tps[p])
         if applying is not None:
+            at = clock()
             await applying
             applying = None
+            done["apply_wait_s"] += clock() - at
         done["finished_at"] = time.monotonic()
+        done["cpu_s"] = time.process_time() - cpu
     finally:
         if applying is not None:  # the loop failed: the batch in flight is abandoned
             applying.cancel()
@@ -206,21 +229,21 @@ def _process(
     results.put(asyncio.run(_rebuild_partitions(settings, directory, todo, partitions, report)))
 
 
-def _commit(settings: Settings, todo: Plan) -> None:
+async def _commit(settings: Settings, todo: Plan) -> None:
     """Give the worker's consumer group the end offsets: the workers resume after them."""
-    consumer = KafkaConsumer(
+    consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.bootstrap_servers,
         group_id=settings.app_id,
         enable_auto_commit=False,
     )
+    await consumer.start()
     try:
-        offsets = {
-            KafkaPartition(settings.topic, p): OffsetAndMetadata(end, "spm-stream rebuild", -1)
-            for p, end in todo.end.items()
-        }
-        consumer.commit(offsets)
+        consumer.assign([TopicPartition(settings.topic, p) for p in todo.end])
+        await consumer.commit(
+            {TopicPartition(settings.topic, p): end for p, end in todo.end.items()}
+        )
     finally:
-        consumer.close()
+        await consumer.stop()
 
 
 def rebuild(
@@ -230,7 +253,7 @@ def rebuild(
 ) -> dict[str, Any]:
     """Bring the store up to the end of the log with ``processes`` processes; the summary.
     ``on_progress(done, total, seconds)`` is called as batches are applied."""
-    if (members := busy_members(settings)) > 0:
+    if (members := asyncio.run(busy_members(settings))) > 0:
         raise ConfigError(
             f"SPM_APP_ID: consumer group {settings.app_id!r} has {members} live member(s); "
             "stop the workers first (rebuild reads the partitions they would read)"
@@ -273,7 +296,7 @@ def rebuild(
         w.join()
     while not progress.empty():
         done += progress.get()
-    _commit(settings, todo)
+    asyncio.run(_commit(settings, todo))
     seconds = time.monotonic() - started
     on_progress(done, total, seconds)
     summary: dict[str, Any] = {key: int(sum(s[key] for s in summaries)) for key in _COUNTS}
@@ -291,5 +314,12 @@ def rebuild(
         "events_per_s": round(summary["events"] / seconds) if seconds > 0 else 0,
         "steady_seconds": round(steady, 2),
         "steady_events_per_s": round(summary["events"] / steady) if steady > 0 else 0,
+        # µs per event, summed over the processes (each stage runs in every process)
+        "profile_us": {
+            stage.removesuffix("_s"): round(
+                sum(s[stage] for s in summaries) / max(1, summary["events"]) * 1e6, 2
+            )
+            for stage in _STAGES
+        },
     }
     return summary

@@ -153,6 +153,12 @@ def demo(
     help="Leave the run's topics and Redis keys on SPM_KAFKA_URL / SPM_REDIS_URL "
     "(by default they are deleted at the end).",
 )
+@click.option(
+    "--rebuild-processes",
+    default="1,2",
+    show_default=True,
+    help="Process counts of the `spm-stream rebuild` runs, comma-separated; '' skips them.",
+)
 @click.option("--json", "as_json", is_flag=True, help="No progress lines: only the JSON line.")
 @config_errors
 def bench(
@@ -162,6 +168,7 @@ def bench(
     latency_seconds: float,
     rounds: int,
     keep: bool,
+    rebuild_processes: str,
     as_json: bool,
 ) -> None:
     """Measure pipeline throughput and latency against the raw ceiling, in one run.
@@ -170,7 +177,9 @@ def bench(
     default, or SPM_KAFKA_URL / SPM_REDIS_URL, where the run's topics and keys
     are deleted at the end unless --keep. The last line is JSON with
     events_per_s, ceiling_events_per_s, faust_noop_events_per_s, ratio,
-    ratio_to_faust_noop, p50_ms, p99_ms and rss_mb. See BENCHMARKS.md.
+    ratio_to_faust_noop, p50_ms, p99_ms, rss_mb, and for each rebuild run
+    rebuild_<N>p_events_per_s and rebuild_<N>p_ratio, with its profile (µs per
+    event by stage) under "rebuild". See BENCHMARKS.md.
     """
     from spm_stream.devtools.bench import BenchOptions, run_bench
     from spm_stream.logs import configure_logging
@@ -184,9 +193,20 @@ def bench(
         latency_seconds=latency_seconds,
         rounds=rounds,
         keep=keep,
+        rebuild=_process_counts(rebuild_processes),
     )
     say = (lambda line: None) if as_json else (lambda line: click.echo(line, err=True))
     click.echo(json.dumps(run_bench(options, say=say)))
+
+
+def _process_counts(text: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        counts = (0,)
+    if any(not 1 <= count <= 64 for count in counts):
+        raise click.BadParameter(f"{text!r}: process counts 1-64, comma-separated, e.g. 1,2")
+    return counts
 
 
 @cli.command("bench-noop-worker", hidden=True)

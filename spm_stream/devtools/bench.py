@@ -11,7 +11,11 @@ On one topic of N generated events it measures, in this order:
   machine one minute differs from the next by more than the effect measured;)
   4. produce→visible latency at a fixed offered load: each event's partition and
      offset come from the broker's ack, and it is visible once that partition's
-     watermark in Redis reaches it.
+     watermark in Redis reaches it;
+  5. (unless ``rebuild`` is empty) ``spm-stream rebuild`` with 1 and 2 processes, each
+     into fresh keys and a fresh consumer group, timed like the ceiling (connected and
+     positioned to done), with where its time goes: the rebuild processes' own stage
+     times and Redis's time in the Lua apply (``INFO commandstats``), per event.
 Start-up (group join, first fetch) is excluded from every rate: each clock
 starts at the first batch seen and the events of that batch are not counted.
 """
@@ -19,9 +23,11 @@ starts at the first batch seen and the events of that batch are not counted.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import statistics
+import subprocess
 import sys
 import time
 import uuid
@@ -52,7 +58,7 @@ from spm_stream.ingestion.replay import produce
 from spm_stream.ingestion.topics import delete_topics_with_prefix, ensure_topics
 from spm_stream.store.redis_store import Store
 
-__all__ = ["BenchOptions", "run_bench"]
+__all__ = ["BenchOptions", "measure_rebuild", "run_bench"]
 
 log = logging.getLogger("spm_stream.devtools.bench")
 
@@ -68,6 +74,7 @@ class BenchOptions:
     rounds: int = 1
     timeout_s: float = 900.0
     keep: bool = False  # leave the run's topics and Redis keys on external services
+    rebuild: tuple[int, ...] = (1, 2)  # process counts of the rebuild runs; () skips them
 
 
 def _generate(n: int) -> list[tuple[bytes, bytes]]:
@@ -102,6 +109,50 @@ async def _ceiling(settings: Settings, n: int) -> float:
         return seen / (time.perf_counter() - started)
     finally:
         await consumer.stop()
+
+
+def _evalsha_usec(redis_url: str) -> int:
+    """Redis's total time in EVALSHA so far (µs): the Lua apply's share of a run."""
+    client = SyncRedis.from_url(redis_url)
+    try:
+        stats = client.info("commandstats").get("cmdstat_evalsha", {})
+        return int(stats.get("usec", 0))
+    finally:
+        client.close()
+
+
+def measure_rebuild(settings: Settings, processes: int, ceiling: float) -> dict[str, Any]:
+    """``spm-stream rebuild --processes N`` over the run's topic into fresh keys and a fresh
+    consumer group; its steady and wall rates, its ratio to ``ceiling`` and its profile."""
+    run = settings.model_copy(
+        update={
+            "redis_prefix": f"{settings.redis_prefix}-rb{processes}",
+            "app_id": f"{settings.app_id}-rb{processes}",
+        }
+    )
+    redis_url = run.require_redis()
+    before = _evalsha_usec(redis_url)
+    command = [sys.executable, "-m", "spm_stream", "rebuild", "--processes", str(processes)]
+    done = subprocess.run(
+        [*command, "--json"], env=_child_env(run), capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}): {done.stderr}")
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    events = max(1, summary["events"])
+    rate = summary["steady_events_per_s"]
+    return {
+        "processes": summary["processes"],
+        "events": summary["events"],
+        "events_per_s": rate,
+        "ratio": round(rate / ceiling, 3),
+        "wall_events_per_s": summary["events_per_s"],
+        # µs per event: each stage summed over the processes, and Redis's Lua apply
+        "profile_us": {
+            **summary["profile_us"],
+            "redis_lua": round((_evalsha_usec(redis_url) - before) / events, 2),
+        },
+    }
 
 
 def _child_env(settings: Settings, **extra: str) -> dict[str, str]:
@@ -256,6 +307,14 @@ async def _measure(
     say(f"produced {len(records)} events to {settings.topic} ({settings.partitions} partitions)")
     ceiling = await _ceiling(settings, options.events)
     say(f"raw ceiling (aiokafka getmany + JSON decode): {ceiling:,.0f} events/s")
+    rebuilds = []
+    for processes in options.rebuild:
+        rebuilt = await asyncio.to_thread(measure_rebuild, settings, processes, ceiling)
+        say(
+            f"rebuild, {processes} process(es): {rebuilt['events_per_s']:,} events/s "
+            f"({rebuilt['ratio']} of the ceiling), profile µs/event {rebuilt['profile_us']}"
+        )
+        rebuilds.append(rebuilt)
     rounds: list[tuple[float, float]] = []  # (pipeline, noop) events/s
     workers: list[Any] = []
     store: Store | None = None
@@ -317,6 +376,12 @@ async def _measure(
         "latency_offered_events_per_s": options.latency_rate,
         "latency_samples": len(latencies),
         "rss_mb": round(rss, 1),
+        **{
+            f"rebuild_{r['processes']}p_{field}": r[name]
+            for r in rebuilds
+            for field, name in (("events_per_s", "events_per_s"), ("ratio", "ratio"))
+        },
+        "rebuild": rebuilds,
         "rounds": [
             {
                 "events_per_s": round(r),

@@ -52,9 +52,7 @@ def _one_by_one(record: Record, routing: Routing) -> Planned:
     planned = plan_event(
         event, offset=record.offset, partition=record.partition, keys=KEYS, routing=routing
     )
-    return planned._replace(
-        watch=transition(event, RULE, _calendar), outcome=outcome_of(event)
-    )
+    return planned._replace(watch=transition(event, RULE, _calendar), outcome=outcome_of(event))
 
 
 ROUTINGS = [
