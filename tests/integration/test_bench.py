@@ -30,6 +30,10 @@ FIELDS = {
     "ack_p50_ms",
     "ack_p99_ms",
     "rss_mb",
+    "rebuild_1p_events_per_s",
+    "rebuild_1p_ratio",
+    "rebuild_2p_events_per_s",
+    "rebuild_2p_ratio",
 }
 
 
@@ -91,6 +95,16 @@ def test_bench_reports_every_field(services: Services) -> None:
     assert result["ratio"] == pytest.approx(
         result["events_per_s"] / result["ceiling_events_per_s"], abs=0.002
     )
+    # Each rebuild read the whole topic into its own keys, and says where its time went.
+    assert [r["processes"] for r in result["rebuild"]] == [1, 2]
+    for r in result["rebuild"]:
+        assert r["events"] == 3000
+        assert r["ratio"] == pytest.approx(
+            r["events_per_s"] / result["ceiling_events_per_s"], abs=0.002
+        )
+        assert set(r["profile_us"]) == {"fetch", "plan", "apply_wait", "cpu", "redis_lua"}
+        assert r["profile_us"]["cpu"] > 0
+        assert r["profile_us"]["redis_lua"] > 0
     # The run's topics and keys are gone from the services it used (a deleted topic
     # may stay listed for a moment).
     deadline = time.monotonic() + 15
