@@ -57,6 +57,9 @@ def _faust_options(settings: Settings) -> dict[str, Any]:
         "broker_heartbeat_interval": max(0.5, session / 6),
         "broker_rebalance_timeout": max(session, 10.0),
         "broker_commit_interval": 1.0,
+        # A catch-up round fetches nothing for up to SPM_CATCHUP_MAX_S (agents/catchup.py);
+        # past the poll interval aiokafka would leave the group.
+        "broker_max_poll_interval": max(1000.0, settings.catchup_max_s + 300.0),
         "worker_redirect_stdouts": False,
     }
     if not settings.faust_event_stats:
@@ -89,9 +92,10 @@ def create_app(settings: Settings, directory: Directory) -> faust.App:
             "see agents/faust_compat.py",
             ", ".join(unchecked),
         )
-    from agents import boards, counters, notifier, rules, slack, tv, web, webhooks
+    from agents import boards, catchup, counters, notifier, rules, slack, tv, web, webhooks
 
     counters.register(app, runtime)
+    catchup.register(app, runtime)
     boards.register(app, runtime)
     rules.register(app, runtime)
     delivering = notifier.register(app, runtime)

@@ -30,12 +30,15 @@ from typing import Any, Final
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from agents.child import die_with_parent
 from agents.ingester import BatchIngest, Planning
 from spm_stream.config.directory import Directory, load_directory
 from spm_stream.config.settings import ConfigError, Settings
+from spm_stream.counting.ingest import Reject
+from spm_stream.rules.alerts import Alert
 from spm_stream.store.redis_store import Store
 
-__all__ = ["Plan", "busy_members", "plan", "rebuild", "split"]
+__all__ = ["BulkRun", "BulkRunFailed", "Plan", "busy_members", "plan", "rebuild", "split"]
 
 #: Records one getmany may return: large enough that the Lua apply's cost per batch (which
 #: grows with its distinct counters, not its events) is spread thin.
@@ -90,12 +93,14 @@ async def busy_members(settings: Settings) -> int:
     )
 
 
-async def plan(settings: Settings, store: Store) -> Plan:
-    """Each partition's first offset after the watermark, and its end offset now."""
+async def plan(settings: Settings, store: Store, partitions: Sequence[int] | None = None) -> Plan:
+    """Each partition's first offset after the watermark, and its end offset now (of
+    ``partitions``, by default all)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
     await consumer.start()
     try:
-        tps = [TopicPartition(settings.topic, p) for p in range(settings.partitions)]
+        wanted = range(settings.partitions) if partitions is None else partitions
+        tps = [TopicPartition(settings.topic, p) for p in wanted]
         beginning = await consumer.beginning_offsets(tps)
         ends = await consumer.end_offsets(tps)
     finally:
@@ -131,19 +136,28 @@ async def _rebuild_partitions(
     done: dict[str, float] = dict.fromkeys(_COUNTS + _STAGES, 0)
     clock = time.perf_counter
 
-    async def apply(planning: Planning, events: int) -> None:
-        outcome = await ingest.apply(planning)
-        for reject in outcome.rejects:
+    async def publish(rejects: Sequence[Reject], alerts: Sequence[Alert]) -> None:
+        for reject in rejects:
             await producer.send(
                 settings.dlq_topic,
                 value=reject.record.value,
                 key=reject.record.key,
                 headers=reject.headers(),
             )
-        for alert in outcome.alerts:
+        for alert in alerts:
             await producer.send(settings.alerts_topic, value=alert.dumps(), key=alert.partition_key)
-        if outcome.rejects or outcome.alerts:
+        if rejects or alerts:
             await producer.flush()
+
+    async def apply(planning: Planning, events: int) -> None:
+        # Published before the apply: a bulk run starts again after the watermark, so a
+        # batch applied and then killed before its dead letters and alerts were sent would
+        # never send them. Sent twice at worst (the DLQ is at-least-once, the notifier
+        # dedupes alerts by identity).
+        await publish(planning.result.rejects, planning.result.alerts)
+        outcome = await ingest.apply(planning)
+        late = outcome.rejects[len(planning.result.rejects) :]  # counters that would overflow
+        await publish(late, ())
         done["events"] += events
         done["counted"] += outcome.applied.counted
         done["duplicates"] += outcome.applied.duplicates
@@ -213,6 +227,7 @@ def _process(
     progress: Any,
     results: Any,
 ) -> None:
+    die_with_parent("spm-bulk")  # a worker killed mid-catch-up takes its processes along
     directory = load_directory(settings.config)
     # A batch keeps thousands of events alive until it is applied, and the cyclic GC's
     # young collections walk them again and again: that was half the cost of validation
@@ -246,6 +261,102 @@ async def _commit(settings: Settings, todo: Plan) -> None:
         await consumer.stop()
 
 
+class BulkRun:
+    """Processes (one per core by default) that each apply whole partitions of a ``Plan``.
+
+    Driven by polling, so that ``rebuild`` (a CLI, blocking) and the worker's automatic
+    catch-up (asyncio) share it: ``start``, then ``poll`` until it says done, or ``stop``."""
+
+    def __init__(self, settings: Settings, todo: Plan, processes: int) -> None:
+        self.settings = settings
+        self.todo = todo
+        groups = split([p for p in todo.end if todo.end[p] > todo.start[p]], processes)
+        spawn = mp.get_context("spawn")
+        self._progress, self._results = spawn.Queue(), spawn.Queue()
+        self._workers = [
+            spawn.Process(
+                target=_process,
+                args=(settings, todo, group, self._progress, self._results),
+                name="spm-bulk",
+            )
+            for group in groups
+        ]
+        self.done = 0  # events applied so far, over all processes
+        self.summaries: list[dict[str, float]] = []
+        self.started = time.monotonic()
+
+    @property
+    def processes(self) -> int:
+        """How many processes share the partitions."""
+        return len(self._workers)
+
+    def start(self) -> None:
+        """Spawn the processes (each imports and connects on its own: ~1 s)."""
+        self.started = time.monotonic()
+        for worker in self._workers:
+            worker.start()
+
+    def poll(self) -> bool:
+        """Take in progress; True once every process has finished its partitions.
+        Raises ``BulkRunFailed`` (after stopping the rest) when one died."""
+        while not self._progress.empty():
+            self.done += self._progress.get()
+        while not self._results.empty():
+            self.summaries.append(self._results.get())
+        if any(w.exitcode not in (None, 0) for w in self._workers):
+            self.stop()
+            raise BulkRunFailed("a bulk process died")
+        if len(self.summaries) < len(self._workers):
+            return False
+        for worker in self._workers:
+            worker.join()
+        while not self._progress.empty():
+            self.done += self._progress.get()
+        return True
+
+    def stop(self) -> None:
+        """Kill every process now. Safe at any moment: each batch's Lua apply is atomic and
+        moves its partition's watermark, so a later run resumes after what was applied."""
+        for worker in self._workers:
+            if worker.exitcode is None:
+                worker.kill()
+        for worker in self._workers:
+            worker.join(timeout=10)
+
+    def summary(self) -> dict[str, Any]:
+        """Counts, rates and the profile of a finished run."""
+        seconds = time.monotonic() - self.started
+        summaries = self.summaries
+        summary: dict[str, Any] = {key: int(sum(s[key] for s in summaries)) for key in _COUNTS}
+        # Steady rate: from the first process connected and positioned to the last done, as
+        # the raw ceiling is timed; the wall clock adds process start-up and planning.
+        steady = (
+            max(s["finished_at"] for s in summaries) - min(s["started_at"] for s in summaries)
+            if summaries
+            else 0.0
+        )
+        events = summary["events"]
+        return summary | {
+            "processes": len(self._workers),
+            "partitions": len(self.todo.end),
+            "seconds": round(seconds, 2),
+            "events_per_s": round(events / seconds) if seconds > 0 else 0,
+            "steady_seconds": round(steady, 2),
+            "steady_events_per_s": round(events / steady) if steady > 0 else 0,
+            # µs per event, summed over the processes (each stage runs in every process)
+            "profile_us": {
+                stage.removesuffix("_s"): round(
+                    sum(s[stage] for s in summaries) / max(1, events) * 1e6, 2
+                )
+                for stage in _STAGES
+            },
+        }
+
+
+class BulkRunFailed(RuntimeError):
+    """A bulk process died; what it applied stays applied (its watermark says how far)."""
+
+
 def rebuild(
     settings: Settings,
     processes: int,
@@ -267,59 +378,16 @@ def rebuild(
             await store.close()
 
     todo = asyncio.run(planned())
-    total, started = todo.events, time.monotonic()
-    groups = split([p for p in todo.end if todo.end[p] > todo.start[p]], processes)
-    spawn = mp.get_context("spawn")
-    progress, results = spawn.Queue(), spawn.Queue()
-    workers = [
-        spawn.Process(
-            target=_process, args=(settings, todo, g, progress, results), name="spm-rebuild"
-        )
-        for g in groups
-    ]
-    for w in workers:
-        w.start()
-    done, finished, summaries = 0, 0, []
-    while finished < len(workers):
-        while not progress.empty():
-            done += progress.get()
-        on_progress(done, total, time.monotonic() - started)
-        while not results.empty():
-            summaries.append(results.get())
-            finished += 1
-        if any(w.exitcode not in (None, 0) for w in workers):
-            for w in workers:
-                w.kill()
-            raise RuntimeError("a rebuild process died; run `spm-stream rebuild` again")
-        time.sleep(0.2)
-    for w in workers:
-        w.join()
-    while not progress.empty():
-        done += progress.get()
+    run = BulkRun(settings, todo, processes)
+    run.start()
+    try:
+        while not run.poll():
+            on_progress(run.done, todo.events, time.monotonic() - run.started)
+            time.sleep(0.2)
+    except BulkRunFailed:
+        raise RuntimeError("a rebuild process died; run `spm-stream rebuild` again") from None
+    finally:
+        run.stop()  # a no-op once they have finished; on Ctrl-C, they go too
     asyncio.run(_commit(settings, todo))
-    seconds = time.monotonic() - started
-    on_progress(done, total, seconds)
-    summary: dict[str, Any] = {key: int(sum(s[key] for s in summaries)) for key in _COUNTS}
-    # Steady rate: from the first process connected and positioned to the last done, as
-    # the raw ceiling is timed; the wall clock adds process start-up and planning.
-    steady = (
-        max(s["finished_at"] for s in summaries) - min(s["started_at"] for s in summaries)
-        if summaries
-        else 0.0
-    )
-    summary |= {
-        "processes": len(workers),
-        "partitions": len(todo.end),
-        "seconds": round(seconds, 2),
-        "events_per_s": round(summary["events"] / seconds) if seconds > 0 else 0,
-        "steady_seconds": round(steady, 2),
-        "steady_events_per_s": round(summary["events"] / steady) if steady > 0 else 0,
-        # µs per event, summed over the processes (each stage runs in every process)
-        "profile_us": {
-            stage.removesuffix("_s"): round(
-                sum(s[stage] for s in summaries) / max(1, summary["events"]) * 1e6, 2
-            )
-            for stage in _STAGES
-        },
-    }
-    return summary
+    on_progress(run.done, todo.events, time.monotonic() - run.started)
+    return run.summary()

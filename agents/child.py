@@ -37,7 +37,7 @@ from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-__all__ = ["ChildDied", "ChildProcess"]
+__all__ = ["ChildDied", "ChildProcess", "die_with_parent"]
 
 log = logging.getLogger("spm_stream.agents.child")
 
@@ -189,14 +189,23 @@ class ChildProcess:
 # -- in the child ---------------------------------------------------------------------
 
 
+def die_with_parent(name: str) -> None:
+    """Make this child process die with its parent (kill -9 included) instead of lingering
+    with its connections, and name it for ps and top (Linux; elsewhere a no-op)."""
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    libc.prctl(_PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]))
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:  # it died before the arming
+        os._exit(1)
+
+
 def _child_main(
     sock: socket.socket, name: str, factory: Callable[..., object], args: tuple[object, ...]
 ) -> None:
-    if sys.platform == "linux":
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        # Die with the worker (kill -9 included) instead of lingering with its connections.
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        libc.prctl(_PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]))
+    die_with_parent(name)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)

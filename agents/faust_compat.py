@@ -24,13 +24,17 @@ this module and runs ``tests/integration`` (kill -9, rebalances, restarts).
   consumer``, ``Consumer._new_consumer_thread``, ``AIOKafkaConsumer._fetch_max_wait_ms``.
 - ``PerEventQuietMonitor``: Faust's Monitor without its per-event bookkeeping (public
   hooks of a sensor, overridden to do nothing).
+- ``commit_offsets``: commit offsets no event was acked for (an automatic catch-up applied
+  them in bulk) through the worker's own group membership, and tell Faust, whose
+  ``_new_offset`` otherwise refuses to commit past a gap at the head of its acked offsets.
+  Private: ``Consumer._commit_offsets`` (it updates ``_committed_offset``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Final
 
@@ -38,11 +42,13 @@ import aiokafka
 from faust.sensors import Monitor
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
+from faust.types import TP
 
 __all__ = [
     "CHECKED_AGAINST",
     "PerEventQuietMonitor",
     "ack_all",
+    "commit_offsets",
     "consumer_class",
     "take_batches",
     "unchecked_versions",
@@ -157,3 +163,11 @@ class PerEventQuietMonitor(Monitor):
 
     def on_message_out(self, tp: Any, offset: int, message: Any) -> None:
         return None
+
+
+async def commit_offsets(app: Any, offsets: Mapping[int, int], topic: str) -> bool:
+    """Commit ``{partition: next offset}`` of ``topic`` as this worker's group member; Faust
+    resumes those partitions there (its recovery seeks to the committed offsets)."""
+    committable = {TP(topic, partition): offset for partition, offset in offsets.items()}
+    done: bool = await app.consumer._commit_offsets(committable)
+    return done

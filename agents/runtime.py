@@ -55,6 +55,7 @@ class Runtime:
     notifications_sent: int = 0
     webhook_events: int = 0
     webhook_rejects: int = 0
+    caught_up: int = 0  # events this worker applied by automatic catch-up (agents/catchup.py)
     guard: ReadGuard = field(init=False)
 
     def __post_init__(self) -> None:

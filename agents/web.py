@@ -82,6 +82,7 @@ async def stats(rt: Runtime, notifier: Notifier) -> Answer:
             "notifications_sent": rt.notifications_sent,
             "webhook_events": rt.webhook_events,
             "webhook_rejects": rt.webhook_rejects,
+            "caught_up": rt.caught_up,
         },
         "outbox": {"pending_groups": pending},
         "store": {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -31,8 +32,10 @@ from spm_stream.devtools.embedded import (
     EMBEDDED_SESSION_TIMEOUT_S,
     embedded_services,
     free_port,
+    redis_server_binary,
     spawn,
     stop,
+    wait_for_port,
 )
 from spm_stream.devtools.slack_server import SlackState, serve
 from spm_stream.ingestion import replay
@@ -344,3 +347,102 @@ async def wait_until_serving(http: aiohttp.ClientSession, base: str, worker: Any
             pass
         await asyncio.sleep(0.5)
     pytest.fail(f"worker web server not up:\n{worker.tail()}")
+
+
+# -- services of a test's own, to stop and start mid-stream ---------------------------
+
+
+class OwnRedis:
+    """A Redis server of this test's own, with AOF, that can be stopped and started again."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.start()
+
+    def start(self) -> None:
+        self.proc = spawn(
+            [
+                redis_server_binary(),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.workdir),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+            ],
+            self.workdir / "redis.log",
+        )
+        wait_for_port(self.port, "test redis")
+
+
+SERVICES = Path(__file__).parents[1] / "scripts" / "services.sh"
+
+
+class OwnKafka:
+    """An Apache Kafka broker (KRaft) of this test's own, on free ports, data kept on disk."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port, self.controller = free_port(), free_port()
+        self.env = {
+            **os.environ,
+            "SPM_SERVICES_DIR": str(workdir),
+            "SPM_KAFKA_PORT": str(self.port),
+            "SPM_KAFKA_CONTROLLER_PORT": str(self.controller),
+        }
+        self.url = f"kafka://127.0.0.1:{self.port}"
+
+    def run(self, command: str) -> None:
+        done = subprocess.run(
+            ["bash", str(SERVICES), command],
+            env=self.env,
+            timeout=300,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+
+
+@pytest.fixture
+def own_kafka(tmp_path: Path):
+    if not (shutil.which("java") and shutil.which("mvn")):
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the Kafka restart test: java and mvn are missing")
+        pytest.skip("needs Java and Maven to run an Apache Kafka broker of its own")
+    kafka = OwnKafka(tmp_path / "kafka-services")
+    kafka.run("kafka-start")
+    yield kafka
+    kafka.run("kafka-stop")
+
+
+async def survives_kafka_restart(
+    own_kafka: OwnKafka,
+    settings: Settings,
+    store: Store,
+    start_worker: Callable[..., Worker],
+    records: list[tuple[bytes, bytes]],
+    **worker_env: str,
+) -> None:
+    """The fault scenario of the live and the bulk path alike: a worker on a broker of its
+    own, which is stopped once the worker is under way and started again 5 s later; every
+    record is then counted exactly once."""
+    own = settings.model_copy(update={"kafka_url": own_kafka.url.removeprefix("kafka://")})
+    ensure_topics(own)
+    produce(own, records)
+    worker = start_worker(SPM_KAFKA_URL=own_kafka.url, **worker_env)
+    await advance(store, len(records) // 12, len(records), worker)
+    own_kafka.run("kafka-stop")
+    await asyncio.sleep(5)
+    assert worker.alive(), worker.tail()
+    own_kafka.run("kafka-start")
+    await wait_for_processed(store, len(records), worker, timeout_s=300)
+    await asyncio.sleep(2)
+    await assert_counted_once(store, records)

@@ -66,7 +66,8 @@ def rebuild(processes: int, as_json: bool) -> None:
     Each partition is read from after the store's watermark to its end offset now, by
     one of PROCESSES processes, through the same validation, planning and Lua apply as
     the worker: an event is counted once however often this runs or is interrupted.
-    Then the workers' consumer group resumes after it. Refuses while workers are running.
+    Then the workers' consumer group resumes after it. Refuses while workers are running
+    (running workers catch up by themselves: SPM_CATCHUP_LAG).
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -97,7 +98,8 @@ def rebuild(processes: int, as_json: bool) -> None:
         summary = run_rebuild(settings, processes, shown)
     click.echo(
         f"{summary['events']:,} events in {summary['seconds']} s "
-        f"({summary['events_per_s']:,}/s, {summary['processes']} processes): "
+        f"({summary['events_per_s']:,}/s, {summary['steady_events_per_s']:,}/s once started, "
+        f"{summary['processes']} processes): "
         f"{summary['counted']:,} counted, {summary['duplicates']:,} duplicates, "
         f"{summary['rejected']:,} to the DLQ"
     )

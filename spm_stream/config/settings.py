@@ -182,6 +182,28 @@ class Settings(BaseSettings):
         "(thousands of watches, badges) never delays the stream; false runs it in the "
         "worker's own loop (one-core containers).",
     )
+    catchup_lag: int = Field(
+        default=100_000,
+        ge=0,
+        description="A partition assigned to a worker this many events behind the log is "
+        "caught up in bulk (agents/bulk.py, several times faster than the live agent) before "
+        "the live agent takes it; 0 turns automatic catch-up off.",
+    )
+    catchup_processes: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="Processes of an automatic catch-up, each owning whole partitions; "
+        "0: one per core.",
+    )
+    catchup_max_s: float = Field(
+        default=900.0,
+        gt=0,
+        le=3600,
+        description="Longest catch-up round: the worker fetches nothing meanwhile, so "
+        "Kafka's max poll interval (set above it) must not expire; what is left after a "
+        "round is processed live.",
+    )
     faust_event_stats: bool = Field(
         default=False,
         description="Keep Faust's per-event monitor statistics; off by default: they cost "

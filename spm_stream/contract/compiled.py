@@ -91,6 +91,24 @@ _RFC3339: Final = (
 _DATE_TIME: Final = Annotated[str, msgspec.Meta(pattern=_RFC3339)]
 
 
+#: JSON Schema keywords and the msgspec.Meta constraints they become.
+_STRING_META: Final = (
+    ("minLength", "min_length"),
+    ("maxLength", "max_length"),
+    ("pattern", "pattern"),
+)
+_NUMBER_META: Final = (
+    ("minimum", "ge"),
+    ("maximum", "le"),
+    ("exclusiveMinimum", "gt"),
+    ("exclusiveMaximum", "lt"),
+)
+
+
+def _meta(spec: Mapping[str, Any], keywords: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    return {name: spec[key] for key, name in keywords if key in spec}
+
+
 def _field_type(spec: Mapping[str, Any]) -> tuple[Any, bool]:
     """The msgspec type of one schema property, and whether it is a bounded date-time."""
     if "anyOf" in spec:
@@ -108,15 +126,7 @@ def _field_type(spec: Mapping[str, Any]) -> tuple[Any, bool]:
     if kind == "string" and spec.get("format") == "date":
         return date, False
     if kind == "string" and "format" not in spec:
-        meta = {
-            name: spec[key]
-            for key, name in (
-                ("minLength", "min_length"),
-                ("maxLength", "max_length"),
-                ("pattern", "pattern"),
-            )
-            if key in spec
-        }
+        meta = _meta(spec, _STRING_META)
         if "enum" in spec:
             if meta:
                 raise _Unsupported("enum with string constraints")
@@ -125,16 +135,7 @@ def _field_type(spec: Mapping[str, Any]) -> tuple[Any, bool]:
             raise _Unsupported("const outside type")
         return (Annotated[str, msgspec.Meta(**meta)] if meta else str), False
     if kind in ("number", "integer"):
-        meta = {
-            name: spec[key]
-            for key, name in (
-                ("minimum", "ge"),
-                ("maximum", "le"),
-                ("exclusiveMinimum", "gt"),
-                ("exclusiveMaximum", "lt"),
-            )
-            if key in spec
-        }
+        meta = _meta(spec, _NUMBER_META)
         base = float if kind == "number" else int
         return (Annotated[base, msgspec.Meta(**meta)] if meta else base), False
     raise _Unsupported(f"type {kind!r}")

@@ -394,7 +394,8 @@ async def _measure(
 
 
 def _start_workers(settings: Settings, n: int, workdir: Path) -> list[Any]:
-    env = _child_env(settings)
+    # The live path is what this measures: the backlog is not handed to a bulk catch-up.
+    env = _child_env(settings, SPM_CATCHUP_LAG="0")
     return [
         spawn(
             [sys.executable, "-m", "spm_stream", "worker"],

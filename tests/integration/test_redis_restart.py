@@ -9,44 +9,20 @@ from pathlib import Path
 import pytest
 
 from spm_stream.config.settings import Settings
-from spm_stream.devtools.embedded import free_port, redis_server_binary, spawn, stop, wait_for_port
+from spm_stream.devtools.embedded import stop
 from spm_stream.store.redis_store import Store
-from tests.fixtures import advance, assert_counted_once, call_stream, produce, wait_for_processed
+from tests.fixtures import (
+    OwnRedis,
+    advance,
+    assert_counted_once,
+    call_stream,
+    produce,
+    wait_for_processed,
+)
 
 pytestmark = pytest.mark.integration
 
 TOTAL = 60_000
-
-
-class OwnRedis:
-    """A Redis server of this test's own, with AOF, that can be stopped and started again."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.workdir = workdir
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.start()
-
-    def start(self) -> None:
-        self.proc = spawn(
-            [
-                redis_server_binary(),
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                str(self.workdir),
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-                "--save",
-                "",
-            ],
-            self.workdir / "redis.log",
-        )
-        wait_for_port(self.port, "test redis")
 
 
 async def test_redis_restarts_lose_and_double_count_nothing(
