@@ -66,7 +66,26 @@ class CatchUp:
         return sorted(tp.partition for tp in self.app.consumer.assignment() if tp.topic == topic)
 
     async def on_rebalance_complete(self, sender: Any, /, *args: Any, **kwargs: Any) -> None:
-        """Catch the lagging partitions up before Faust resumes them (see the module)."""
+        """Catch the lagging partitions up before Faust resumes them (see the module).
+
+        Never raises: an exception here would stop Faust's recovery, and the live agent
+        alone is always correct, only slower. A new rebalance may cancel this (Faust's
+        recovery starts over): the bulk processes are killed first."""
+        try:
+            await self._catch_up()
+        except asyncio.CancelledError:
+            self._kill()
+            raise
+        except Exception:
+            log.exception("catch-up failed; the live agent takes the backlog")
+            self._kill()
+
+    def _kill(self) -> None:
+        run, self.run = self.run, None
+        if run is not None:
+            run.stop()
+
+    async def _catch_up(self) -> None:
         settings, store = self.rt.settings, self.rt.store
         partitions = self.assigned()
         if not partitions or self.app.should_stop:

@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agents.bulk import Plan, split
+from agents.catchup import lagging
 
 
 @given(st.sets(st.integers(0, 63), max_size=64), st.integers(1, 16))
@@ -23,3 +24,11 @@ def test_every_partition_goes_to_exactly_one_process(partitions: set[int], n: in
 def test_what_is_left_counts_from_after_the_watermark_to_the_end() -> None:
     todo = Plan(start={0: 10, 1: 5, 2: 7}, end={0: 15, 1: 5, 2: 6})
     assert todo.events == 5  # a partition already past its end (2) adds nothing
+
+
+def test_a_catch_up_takes_only_the_partitions_past_the_threshold() -> None:
+    todo = Plan(start={0: 0, 1: 500, 2: 90, 3: 7}, end={0: 1000, 1: 1000, 2: 100, 3: 7})
+    behind = lagging(todo, threshold=500)
+    assert (behind.start, behind.end) == ({0: 0}, {0: 1000})
+    assert behind.events == 1000
+    assert lagging(todo, threshold=0).end == {0: 1000, 1: 1000, 2: 100}  # 3 has nothing left
