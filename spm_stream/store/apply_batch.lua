@@ -5,14 +5,13 @@
 -- KEYS[3…] every other key the batch touches (seen sets, counters, boards)
 -- ARGV[1]  JSON: {"ops": [[kind, key_index, field], …],
 --                 "plans": [[op, amount, op, amount…], …],
---                 "offsets": [offset, …],
+--                 "offsets": [offset, …], "ids": [event_id|"", …],
 --                 "seen": [seen_key_index|0, …], "plan": [plan_index|0, …],
 --                 "watches": [[event_position, watch], …],
 --                 "outcomes": [[event_position, outcome], …] (see count_outcome below),
 --                 "expire": [[key_index, ttl_seconds], …], "watch_ttl": seconds}
---          one column entry per event, sorted by offset.
--- ARGV[2…] the events' event_ids in the same order ("" marks a reject): Redis hands them
---          to the script as strings, nothing to decode. Events with the same increments share a plan (most of a batch is a
+--          one column entry per event, sorted by offset; an empty event_id marks a
+--          reject. Events with the same increments share a plan (most of a batch is a
 --          few reps' calls and e-mails of a day).
 --          watch: [key_index, at_ms, json, due_key_index, due_epoch|-1, meeting_id,
 --                  leads_key_index, lead_id|"", watch_key_prefix]: a meeting's new no-show
@@ -92,8 +91,7 @@ local function each_chunk(list, fn)
 end
 
 local ops, plans = batch['ops'], batch['plans']
-local offsets, seen_of, plan_of = batch['offsets'], batch['seen'], batch['plan']
-local ids = ARGV  -- event i's id is ids[i + 1]
+local offsets, ids, seen_of, plan_of = batch['offsets'], batch['ids'], batch['seen'], batch['plan']
 local watch_at = {}
 for _, pw in ipairs(batch['watches']) do watch_at[pw[1]] = pw[2] end
 local outcome_at = {}
@@ -102,10 +100,10 @@ for _, po in ipairs(batch['outcomes']) do outcome_at[po[1]] = po[2] end
 -- The ids of this batch each seen set already holds.
 local asked = {}
 for i = 1, #offsets do
-  if offsets[i] > wm and ids[i + 1] ~= '' then
+  if offsets[i] > wm and ids[i] ~= '' then
     local list = asked[seen_of[i]]
     if list == nil then list = {}; asked[seen_of[i]] = list end
-    list[#list + 1] = ids[i + 1]
+    list[#list + 1] = ids[i]
   end
 end
 local known, fresh = {}, {}
@@ -170,7 +168,7 @@ for i = 1, #offsets do
     skipped = skipped + 1
   else
     last = offset
-    local id, seen = ids[i + 1], seen_of[i]
+    local id, seen = ids[i], seen_of[i]
     if id == '' then
       rejected = rejected + 1
     elseif known[seen][id] then

@@ -131,16 +131,17 @@ class Ttls:
 
 def encode_batch(
     keys: Keys, partition: int, planned: Sequence[Planned], ttls: Ttls
-) -> tuple[list[str], bytes, list[str]]:
-    """Encode a partition's plans as the Lua script's KEYS, JSON argument and event ids.
+) -> tuple[list[str], bytes]:
+    """Encode a partition's plans as the Lua script's KEYS and JSON argument.
 
     Events that share a plan (``plan_event``'s memo) share its encoding: an event
     carries the index of its plan, and the script multiplies a plan's increments by
     the number of its events that count, so the script's work grows with the batch's
     distinct plans, not with its events. The events go as columns (offsets, ids,
     seen sets, plans), which the script decodes about four times faster than a
-    small array per event; the event ids go as arguments of their own, which reach the
-    script as strings without any decoding.
+    small array per event. (The ids stay in the JSON: as arguments of their own they cost
+    the script less, but redis-py encodes each argument in Python, which costs the
+    worker more; BENCHMARKS.md.)
     """
     key_index: dict[str, int] = {keys.watermark(partition): 1, keys.stats(partition): 2}
     key_list = [keys.watermark(partition), keys.stats(partition)]
@@ -226,6 +227,7 @@ def encode_batch(
         "ops": op_list,
         "plans": plans,
         "offsets": offsets,
+        "ids": ids,
         "seen": seen_of,
         "plan": plan_of,
         "watches": watches,
@@ -235,7 +237,7 @@ def encode_batch(
         "outcome_ttl": ttls.counters_s,  # as long as the counters it may take back
         "shard": keys.shard(partition),  # outcome records keep keys relative to it
     }
-    return key_list, orjson.dumps(payload), ids
+    return key_list, orjson.dumps(payload)
 
 
 _offset: Final = itemgetter(0)  # of a Planned: sorting by it costs no Python call per event
@@ -313,14 +315,12 @@ class Store:
             pending = refused
         return total
 
-    async def _evalsha_apply(
-        self, calls: Sequence[tuple[list[str], bytes, list[str]]]
-    ) -> list[Any]:
+    async def _evalsha_apply(self, calls: Sequence[tuple[list[str], bytes]]) -> list[Any]:
         # EVALSHA in a plain pipeline, not redis-py's Script on one: that asks
         # SCRIPT EXISTS before every batch, one more round trip each time.
         pipe = self.redis.pipeline(transaction=False)
-        for key_list, payload, ids in calls:
-            pipe.evalsha(self._apply.sha, len(key_list), *key_list, payload, *ids)
+        for key_list, payload in calls:
+            pipe.evalsha(self._apply.sha, len(key_list), *key_list, payload)
         return await pipe.execute()
 
     async def watermark(self, partition: int) -> int:

@@ -54,7 +54,7 @@ def test_every_key_of_a_partition_shares_its_hash_tag() -> None:
     plan = plan_event(
         parse_event(_event(1)), offset=0, partition=3, keys=KEYS, routing=Routing(UTC, {})
     )
-    keys, _, _ = encode_batch(KEYS, 3, [plan], TTLS)
+    keys, _ = encode_batch(KEYS, 3, [plan], TTLS)
     assert all("{crm-events:3}" in key for key in keys)
 
 
@@ -174,7 +174,7 @@ def test_events_sharing_a_plan_share_its_encoding() -> None:
         )
         for i in range(6)
     ]
-    _, payload, _ = encode_batch(KEYS, 0, plans, TTLS)
+    _, payload = encode_batch(KEYS, 0, plans, TTLS)
     decoded = orjson.loads(payload)
     assert len(decoded["plans"]) == 2
     assert decoded["plan"] == [1, 2, 1, 2, 1, 2]
@@ -215,14 +215,14 @@ def batches(draw: st.DrawFn) -> list:
 
 @given(batches())
 def test_encoding_keeps_every_increment_in_offset_order(plans: list) -> None:
-    keys, payload, ids = encode_batch(KEYS, 1, plans, TTLS)
+    keys, payload = encode_batch(KEYS, 1, plans, TTLS)
     decoded = orjson.loads(payload)
     assert keys[:2] == [KEYS.watermark(1), KEYS.stats(1)]
     assert len(keys) == len(set(keys))
     assert decoded["offsets"] == sorted(p.offset for p in plans)
     assert decoded["watches"] == []  # no watch planner given
     by_offset = {p.offset: p for p in plans}
-    columns = zip(decoded["offsets"], ids, decoded["seen"], decoded["plan"], strict=True)
+    columns = zip(decoded["offsets"], decoded["ids"], decoded["seen"], decoded["plan"], strict=True)
     for offset, event_id, seen_index, plan_index in columns:
         plan = by_offset[offset]
         if plan.rejected:
@@ -243,7 +243,7 @@ def test_each_key_class_gets_its_own_ttl() -> None:
         b"}", b',"data":{"deal_id":"d","amount":5,"currency":"USD","product":"p"}}'
     )
     plan = plan_event(parse_event(raw), offset=0, partition=0, keys=KEYS, routing=Routing(UTC))
-    keys, payload, _ = encode_batch(KEYS, 0, [plan], TTLS)
+    keys, payload = encode_batch(KEYS, 0, [plan], TTLS)
     ttl_of = {keys[index - 1]: ttl for index, ttl in orjson.loads(payload)["expire"]}
     assert ttl_of[KEYS.seen(0, "2026-11-02")] == 10
     assert ttl_of[KEYS.counts(0, "rep", "rep-1", "day:2026-11-02")] == 1000
