@@ -39,7 +39,6 @@ __all__ = [
     "DATA_BOUNDED_TYPES",
     "decode_event",
     "decode_struct",
-    "event_type_of",
     "in_bounds",
     "to_event",
 ]
@@ -121,8 +120,11 @@ def _field_type(spec: Mapping[str, Any]) -> tuple[Any, bool]:
         raise _Unsupported("nested $ref outside data")
     kind = spec.get("type")
     if kind == "string" and spec.get("format") == "date-time":
-        bounded = "formatMinimum" in spec or "formatExclusiveMaximum" in spec
-        return _DATE_TIME, bounded
+        if "formatMinimum" not in spec or "formatExclusiveMaximum" not in spec:
+            # The models range-check their timestamps (_in_range); one the schema gives no
+            # bounds for may still be checked by the model: pydantic's to judge.
+            raise _Unsupported("a date-time without bounds")
+        return _DATE_TIME, True
     if kind == "string" and spec.get("format") == "date":
         return date, False
     if kind == "string" and "format" not in spec:
@@ -293,8 +295,8 @@ def _model(cls: type[BaseModel], values: dict[str, Any]) -> Any:
 
 def decode_struct(raw: bytes | str) -> Any | None:
     """The compiled Struct of a raw event, or None when only ``parse_event`` can judge it
-    (a type left to pydantic, an unknown field, anything msgspec rejects). Its
-    fields are typed and checked, and ``event_type`` names its type; the schema's
+    (a type left to pydantic, an unknown field, anything msgspec rejects). Its fields are
+    typed and checked, and its class attribute ``event_type`` names its type; the schema's
     date-time bounds are left to ``in_bounds`` and ``to_event``."""
     try:
         struct = _DECODER.decode(raw)
@@ -310,12 +312,6 @@ def decode_struct(raw: bytes | str) -> Any | None:
     except (msgspec.DecodeError, ValueError):
         return None
     return struct
-
-
-def event_type_of(struct: Any) -> EventType:
-    """The event type a compiled Struct stands for (its tag; also ``struct.event_type``)."""
-    kind: EventType = struct.event_type
-    return kind
 
 
 def in_bounds(struct: Any) -> bool:

@@ -141,6 +141,22 @@ def _outcome(raw: bytes) -> tuple[str, Any]:
 @example(event("e", "meeting.booked", meeting_id="m", scheduled_for="2100-01-01T00:00:00Z"))
 @example(b'{"event_id":"e","type":"activity.call","occurred_at":"2026-11-02T10:00:00Z"}')
 @example(b"{not json")
+@example(
+    b'{"event_id":"e","type":"activity.call","occurred_at":"2026-11-02T10:00:00Z",'
+    b'"rep_id":"a","rep_id":"b"}'
+)  # a repeated field: the last one, in both
+@example(
+    b'{"event_id":"e","type":"activity.call","type":"activity.email",'
+    b'"occurred_at":"2026-11-02T10:00:00Z","rep_id":"a"}'
+)
+@example(
+    b'{"event_id":"e\\ud800","type":"activity.call","occurred_at":"2026-11-02T10:00:00Z",'
+    b'"rep_id":"a"}'
+)  # a lone surrogate
+@example(
+    b'{"event_id":"e\\u0000","type":"activity.call","occurred_at":"2026-11-02T10:00:00Z",'
+    b'"rep_id":"a"}'
+)
 def test_the_compiled_decoder_agrees_with_pydantic(raw: bytes) -> None:
     expected = _outcome(raw)
     try:
