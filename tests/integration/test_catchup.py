@@ -5,6 +5,8 @@ path (a worker joining, kill -9, Redis restarted) with nothing lost or counted t
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from pathlib import Path
 
 import aiohttp
@@ -32,6 +34,18 @@ pytestmark = pytest.mark.integration
 #: Small enough to run in CI, large enough that every partition is far behind.
 BACKLOG = 40_000
 CATCHUP = {"SPM_CATCHUP_LAG": "1000", "SPM_CATCHUP_PROCESSES": "2"}
+#: One bulk process: the catch-up lasts long enough for a fault to land in it.
+ONE_PROCESS = CATCHUP | {"SPM_CATCHUP_PROCESSES": "1"}
+
+
+async def _bulk_processes(worker: Worker) -> list[int]:
+    """The worker's bulk processes, once its catch-up has spawned and named them."""
+    await wait_for(lambda: worker.children("spm-bulk"), 60, "the catch-up to start", worker)
+    return worker.children("spm-bulk")
+
+
+def _alive(pids: list[int]) -> bool:
+    return any(Path(f"/proc/{pid}").exists() for pid in pids)
 
 
 async def _stats(worker: Worker) -> dict[str, int]:
@@ -97,22 +111,29 @@ async def test_below_the_threshold_the_live_agent_takes_the_backlog(
 async def test_a_worker_joining_mid_catch_up_counts_nothing_twice(
     settings: Settings, store: Store, start_worker
 ) -> None:
-    total = 10 * BACKLOG  # ~6 s of catch-up: the second worker joins while it runs
+    total = 4 * BACKLOG
     records = call_stream("join", total, reps=12)
     produce(settings, records)
-    # One process: the catch-up lasts long enough for the second worker to join during it.
-    first = start_worker(**(CATCHUP | {"SPM_CATCHUP_PROCESSES": "1"}))
+    first = start_worker(**CATCHUP)
+    bulk = await _bulk_processes(first)
+    # Frozen mid-catch-up (SIGSTOP), however fast this machine is: the second worker joins
+    # while the first still owns every partition, and the revoke must kill them.
+    for pid in bulk:
+        os.kill(pid, signal.SIGSTOP)
+    second = start_worker(**CATCHUP)
     await wait_for(
-        lambda: "catching up" in first.log.read_text(), 60, "the catch-up to start", first
+        lambda: "catch-up stopped (rebalance or shutdown)" in first.log.read_text(),
+        60,
+        "the revoke to stop the catch-up",
+        first,
+        second,
     )
-    second = start_worker(**CATCHUP)  # a rebalance: the catch-up is stopped and replanned
-    await advance(store, 10_000, total, first)
+    await wait_for(lambda: not _alive(bulk), 10, "the frozen bulk processes to be killed")
     await wait_for_processed(store, total, first, second, timeout_s=240)
     await asyncio.sleep(2)
     await assert_counted_once(store, records)
-    assert "catch-up stopped (rebalance or shutdown)" in first.log.read_text()
     caught = (await _stats(first))["caught_up"] + (await _stats(second))["caught_up"]
-    assert caught > 0
+    assert caught > 0  # after the rebalance, each caught its own share up
 
 
 async def test_a_worker_killed_mid_catch_up_leaves_no_bulk_process_and_a_new_one_finishes(
@@ -121,16 +142,11 @@ async def test_a_worker_killed_mid_catch_up_leaves_no_bulk_process_and_a_new_one
     total = 4 * BACKLOG
     records = call_stream("kill", total, reps=12)
     produce(settings, records)
-    first = start_worker(**CATCHUP)
+    first = start_worker(**ONE_PROCESS)
+    bulk = await _bulk_processes(first)
     await advance(store, 10_000, total, first)
-    bulk = first.children("spm-bulk")
-    assert bulk, first.tail()
     first.kill9()
-    await wait_for(
-        lambda: not any(Path(f"/proc/{pid}").exists() for pid in bulk),
-        10,
-        "the bulk processes to die with their worker",
-    )
+    await wait_for(lambda: not _alive(bulk), 10, "the bulk processes to die with their worker")
     second = start_worker(**CATCHUP)
     await wait_for_processed(store, total, second, timeout_s=240)
     await asyncio.sleep(2)
@@ -146,8 +162,9 @@ async def test_redis_restarted_mid_catch_up_loses_and_double_counts_nothing(
     store = Store.from_settings(settings.model_copy(update={"redis_url": redis.url}))
     records = call_stream("rr", total, reps=8)
     produce(settings, records)
-    worker = start_worker(SPM_REDIS_URL=redis.url, **CATCHUP)
+    worker = start_worker(SPM_REDIS_URL=redis.url, **ONE_PROCESS)
     try:
+        await _bulk_processes(worker)
         await advance(store, 10_000, total, worker)
         redis.proc.kill()  # crash: SIGKILL mid-write
         redis.proc.wait()
@@ -168,5 +185,4 @@ async def test_kafka_stopped_and_started_mid_catch_up_loses_and_double_counts_no
 ) -> None:
     records = call_stream("kr", 4 * BACKLOG, reps=8)
     # One process: the catch-up is still running when the broker stops.
-    one = CATCHUP | {"SPM_CATCHUP_PROCESSES": "1"}
-    await survives_kafka_restart(own_kafka, settings, store, start_worker, records, **one)
+    await survives_kafka_restart(own_kafka, settings, store, start_worker, records, **ONE_PROCESS)
