@@ -85,17 +85,21 @@ def rebuild(processes: int, as_json: bool) -> None:
     columns = (
         TextColumn("rebuild"),
         BarColumn(),
-        TextColumn("{task.completed:,.0f}/{task.total:,.0f} events · {task.fields[rate]}/s"),
+        # The total is unknown until the plan is made, and the bar may be drawn before.
+        TextColumn("{task.completed:,.0f}/{task.fields[of]} events · {task.fields[rate]}/s"),
         TimeRemainingColumn(),
     )
     with Progress(*columns, transient=False) as bar:
-        task = bar.add_task("rebuild", total=None, rate="0")
+        task = bar.add_task("rebuild", total=None, rate="0", of="?")
 
         def shown(done: int, total: int, seconds: float) -> None:
             rate = f"{done / seconds:,.0f}" if seconds > 0 else "0"
-            bar.update(task, completed=done, total=max(total, 1), rate=rate)
+            bar.update(task, completed=done, total=max(total, 1), rate=rate, of=f"{total:,}")
 
         summary = run_rebuild(settings, processes, shown)
+    if not summary["events"]:
+        click.echo("Nothing to rebuild: the store is already at the end of the log.")
+        return
     click.echo(
         f"{summary['events']:,} events in {summary['seconds']} s "
         f"({summary['events_per_s']:,}/s, {summary['steady_events_per_s']:,}/s once started, "

@@ -94,3 +94,19 @@ async def test_a_rebuild_killed_midway_and_run_again_counts_every_event_once(
     days = await store.rep_days("org", ORG, ["day:2026-11-02"])
     counted = {rep: acc["activity.call"] for rep, [(_, acc)] in days.items()}
     assert counted == {k.decode(): n for k, n in Counter(k for k, _ in records).items()}
+
+
+def test_rebuild_shows_its_progress_and_says_what_it_did(
+    env: dict[str, str], settings: Settings
+) -> None:
+    """Without --json: the progress bar (drawn before the plan's total is known) and one
+    closing line; run again, one sentence that there is nothing to do."""
+    produce(settings, call_stream("bar", 500, reps=4))
+    done = run_cli(env, "rebuild", "--processes", "1", timeout_s=120)
+    assert done.returncode == 0, done.stderr
+    assert "rebuild" in done.stdout
+    assert "500 events in" in done.stdout
+    assert "500 counted, 0 duplicates, 0 to the DLQ" in done.stdout
+    again = run_cli(env, "rebuild", timeout_s=120)
+    assert again.returncode == 0, again.stderr
+    assert "Nothing to rebuild: the store is already at the end of the log." in again.stdout
