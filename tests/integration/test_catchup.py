@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -42,6 +43,16 @@ async def _bulk_processes(worker: Worker) -> list[int]:
     """The worker's bulk processes, once its catch-up has spawned and named them."""
     await wait_for(lambda: worker.children("spm-bulk"), 60, "the catch-up to start", worker)
     return worker.children("spm-bulk")
+
+
+async def _catching_up(
+    tag: str, settings: Settings, start_worker: Callable[..., Worker], **env: str
+) -> tuple[list[tuple[bytes, bytes]], Worker, list[int]]:
+    """A backlog of 4 x BACKLOG calls, and a worker whose bulk processes are applying it."""
+    records = call_stream(tag, 4 * BACKLOG, reps=12)
+    produce(settings, records)
+    worker = start_worker(**env)
+    return records, worker, await _bulk_processes(worker)
 
 
 def _alive(pids: list[int]) -> bool:
@@ -111,11 +122,8 @@ async def test_below_the_threshold_the_live_agent_takes_the_backlog(
 async def test_a_worker_joining_mid_catch_up_counts_nothing_twice(
     settings: Settings, store: Store, start_worker
 ) -> None:
-    total = 4 * BACKLOG
-    records = call_stream("join", total, reps=12)
-    produce(settings, records)
-    first = start_worker(**CATCHUP)
-    bulk = await _bulk_processes(first)
+    records, first, bulk = await _catching_up("join", settings, start_worker, **CATCHUP)
+    total = len(records)
     # Frozen mid-catch-up (SIGSTOP), however fast this machine is: the second worker joins
     # while the first still owns every partition, and the revoke must kill them.
     for pid in bulk:
@@ -139,11 +147,8 @@ async def test_a_worker_joining_mid_catch_up_counts_nothing_twice(
 async def test_a_worker_killed_mid_catch_up_leaves_no_bulk_process_and_a_new_one_finishes(
     settings: Settings, store: Store, start_worker
 ) -> None:
-    total = 4 * BACKLOG
-    records = call_stream("kill", total, reps=12)
-    produce(settings, records)
-    first = start_worker(**ONE_PROCESS)
-    bulk = await _bulk_processes(first)
+    records, first, bulk = await _catching_up("kill", settings, start_worker, **ONE_PROCESS)
+    total = len(records)
     await advance(store, 10_000, total, first)
     first.kill9()
     await wait_for(lambda: not _alive(bulk), 10, "the bulk processes to die with their worker")
