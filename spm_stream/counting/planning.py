@@ -122,13 +122,13 @@ def plan_event(
     if hit is not None:
         return hit
     ops, seen_key = _plan(event, partition, keys, routing)
-    span = _span(at.astimezone(UTC), (routing.zone_of("rep", event.rep_id), routing.zone, UTC))
+    span = _span(at.astimezone(UTC), (routing.zone_of("rep", rep), routing.zone, UTC))
     if span is not None:
         # Within one UTC day of a valid event, and the contract's bounds are UTC midnights:
         # so the span lies within them, and a memo hit needs no range check of its own.
         assert span[0] >= EARLIEST, span
         assert span[1] <= LATEST, span
-        memo[(partition, event.rep_id, event.team_id, kind)] = Memoised(*span, ops, seen_key)
+        memo[(partition, rep, event.team_id, kind)] = Memoised(*span, ops, seen_key)
     return Planned(offset, event.event_id, seen_key, ops)
 
 

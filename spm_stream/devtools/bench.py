@@ -121,7 +121,9 @@ def _evalsha_usec(redis_url: str) -> int:
         client.close()
 
 
-def measure_rebuild(settings: Settings, processes: int, ceiling: float) -> dict[str, Any]:
+def measure_rebuild(
+    settings: Settings, processes: int, ceiling: float, timeout_s: float = 900.0
+) -> dict[str, Any]:
     """``spm-stream rebuild --processes N`` over the run's topic into fresh keys and a fresh
     consumer group; its steady and wall rates, its ratio to ``ceiling`` and its profile."""
     run = settings.model_copy(
@@ -134,7 +136,12 @@ def measure_rebuild(settings: Settings, processes: int, ceiling: float) -> dict[
     before = _evalsha_usec(redis_url)
     command = [sys.executable, "-m", "spm_stream", "rebuild", "--processes", str(processes)]
     done = subprocess.run(
-        [*command, "--json"], env=_child_env(run), capture_output=True, text=True, check=False
+        [*command, "--json"],
+        env=_child_env(run),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout_s,
     )
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}): {done.stderr}")
@@ -309,7 +316,9 @@ async def _measure(
     say(f"raw ceiling (aiokafka getmany + JSON decode): {ceiling:,.0f} events/s")
     rebuilds = []
     for processes in options.rebuild:
-        rebuilt = await asyncio.to_thread(measure_rebuild, settings, processes, ceiling)
+        rebuilt = await asyncio.to_thread(
+            measure_rebuild, settings, processes, ceiling, options.timeout_s
+        )
         say(
             f"rebuild, {processes} process(es): {rebuilt['events_per_s']:,} events/s "
             f"({rebuilt['ratio']} of the ceiling), profile µs/event {rebuilt['profile_us']}"
