@@ -268,7 +268,6 @@ class BulkRun:
     catch-up (asyncio) share it: ``start``, then ``poll`` until it says done, or ``stop``."""
 
     def __init__(self, settings: Settings, todo: Plan, processes: int) -> None:
-        self.settings = settings
         self.todo = todo
         groups = split([p for p in todo.end if todo.end[p] > todo.start[p]], processes)
         spawn = mp.get_context("spawn")

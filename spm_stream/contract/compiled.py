@@ -324,13 +324,12 @@ def in_bounds(struct: Any) -> bool:
 def to_event(struct: Any) -> Event | None:
     """The pydantic ``Event`` ``parse_event`` would return for this Struct's input, or None
     when a date-time is out of the contract's range (``parse_event`` words that error)."""
-    compiled = _COMPILED[type(struct)]
-    data = struct.data
-    if not (_in_bounds(struct, compiled.bounds) and _in_bounds(data, compiled.data_bounds)):
+    if not in_bounds(struct):
         return None
+    compiled = _COMPILED[type(struct)]
     values = asdict(struct)
     values["type"] = compiled.event_type
-    values["data"] = compiled.empty_data or _model(compiled.data_model, asdict(data))
+    values["data"] = compiled.empty_data or _model(compiled.data_model, asdict(struct.data))
     event: Event = _model(compiled.model, values)
     return event
 

@@ -99,6 +99,7 @@ def test_bench_reports_every_field(services: Services) -> None:
     assert [r["processes"] for r in result["rebuild"]] == [1, 2]
     for r in result["rebuild"]:
         assert r["events"] == 3000
+        assert r["processes_used"] == r["processes"]  # 4 partitions: enough for both
         assert r["ratio"] == pytest.approx(
             r["events_per_s"] / result["ceiling_events_per_s"], abs=0.002
         )
