@@ -19,7 +19,7 @@ import sys
 import uuid
 
 from spm_stream.config.settings import load_settings
-from spm_stream.devtools.bench import _ceiling, _generate, measure_rebuild
+from spm_stream.devtools.bench import _ceiling, _clean_up, _generate, measure_rebuild
 from spm_stream.ingestion.replay import produce
 from spm_stream.ingestion.topics import ensure_topics
 
@@ -34,16 +34,20 @@ def main(n: int) -> dict[str, object]:
         redis_prefix=f"rb-{tag}",
     )
     ensure_topics(base)
-    produce(base, _generate(n))
-    ceiling = asyncio.run(_ceiling(base, n))
-    out: dict[str, object] = {"events": n, "raw_ceiling_per_s": round(ceiling)}
-    for processes in (1, 2):
-        run = measure_rebuild(base, processes, ceiling)
-        out[f"rebuild_{processes}p_per_s"] = run["events_per_s"]
-        out[f"rebuild_{processes}p_ratio"] = run["ratio"]
-        out[f"rebuild_{processes}p_wall_per_s"] = run["wall_events_per_s"]
-        out[f"rebuild_{processes}p_profile_us"] = run["profile_us"]
-    return out
+    try:
+        produce(base, _generate(n))
+        ceiling = asyncio.run(_ceiling(base, n))
+        out: dict[str, object] = {"events": n, "raw_ceiling_per_s": round(ceiling)}
+        for processes in (1, 2):
+            run = measure_rebuild(base, processes, ceiling)
+            out[f"rebuild_{processes}p_per_s"] = run["events_per_s"]
+            out[f"rebuild_{processes}p_ratio"] = run["ratio"]
+            out[f"rebuild_{processes}p_wall_per_s"] = run["wall_events_per_s"]
+            out[f"rebuild_{processes}p_profile_us"] = run["profile_us"]
+        return out
+    finally:
+        # Left behind, a run's keys slow the next: Redis's AOF rewrite forks over them.
+        _clean_up(base, redis=True, kafka=True, say=lambda line: print(line, file=sys.stderr))
 
 
 if __name__ == "__main__":

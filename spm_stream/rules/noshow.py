@@ -209,34 +209,55 @@ def transition(
     data = event.data
     if not rule.enabled or not isinstance(data, _MEETING_DATA):
         return None
-    lead_id = getattr(data, "lead_id", None)  # optional, and an extra field on some types
-    lead_name = getattr(data, "lead_name", None)
-    base = Watch(
+    kind = event.type
+    # Built once, not as a base and a ``replace``: a rebuild runs this per meeting event.
+    lead_id, lead_name = _said(data, "lead_id"), _said(data, "lead_name")
+    if isinstance(data, MeetingBookedData | MeetingRescheduledData):
+        scheduled = data.scheduled_for
+        return Watch(
+            data.meeting_id,
+            event.rep_id,
+            "booked" if rule.infer else "closed",
+            event.occurred_at,
+            lead_id,
+            scheduled_for=scheduled,
+            due=scheduled + rule.grace if rule.infer else None,
+            closed_by="rescheduled" if kind == EventType.MEETING_RESCHEDULED else None,
+            lead_name=lead_name,
+            source=event.source,
+        )
+    if kind == EventType.MEETING_NO_SHOW:
+        reported = Watch(
+            data.meeting_id,
+            event.rep_id,
+            "closed",
+            event.occurred_at,
+            lead_id,
+            lead_name=lead_name,
+            source=event.source,
+        )
+        calendar = calendar_of(event.rep_id)
+        return _opened(reported, event.occurred_at, inferred=False, rule=rule, calendar=calendar)
+    return Watch(
         data.meeting_id,
         event.rep_id,
         "closed",
         event.occurred_at,
-        lead_id if isinstance(lead_id, str) else None,
-        lead_name=lead_name if isinstance(lead_name, str) else None,
+        lead_id,
+        closed_by="held" if kind == EventType.MEETING_HELD else "canceled",
+        lead_name=lead_name,
         source=event.source,
     )
-    kind = event.type
-    if isinstance(data, MeetingBookedData | MeetingRescheduledData):
-        scheduled = data.scheduled_for
-        closed_by = "rescheduled" if kind == EventType.MEETING_RESCHEDULED else None
-        if not rule.infer:
-            return replace(base, scheduled_for=scheduled, closed_by=closed_by)
-        return replace(
-            base,
-            state="booked",
-            scheduled_for=scheduled,
-            due=scheduled + rule.grace,
-            closed_by=closed_by,
-        )
-    if kind == EventType.MEETING_NO_SHOW:
-        calendar = calendar_of(event.rep_id)
-        return _opened(base, event.occurred_at, inferred=False, rule=rule, calendar=calendar)
-    return replace(base, closed_by="held" if kind == EventType.MEETING_HELD else "canceled")
+
+
+def _said(data: Any, name: str) -> str | None:
+    """A text field of a meeting payload, declared or sent as an extra (the payloads keep
+    unknown fields), or None. Read from the model's dicts: ``getattr`` with a default
+    goes through pydantic's ``__getattr__`` and an AttributeError for every absent field."""
+    value = data.__dict__.get(name)
+    if value is None and data.__pydantic_extra__:
+        value = data.__pydantic_extra__.get(name)
+    return value if isinstance(value, str) else None
 
 
 def _opened(
