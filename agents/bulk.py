@@ -34,7 +34,7 @@ from agents.child import die_with_parent
 from agents.ingester import BatchIngest, Planning
 from spm_stream.config.directory import Directory, load_directory
 from spm_stream.config.settings import ConfigError, Settings
-from spm_stream.counting.ingest import Reject
+from spm_stream.counting.ingest import Record, Reject, new_record
 from spm_stream.rules.alerts import Alert
 from spm_stream.store.redis_store import Store
 
@@ -170,6 +170,7 @@ async def _rebuild_partitions(
         left = {p for p in partitions if todo.end[p] > todo.start[p]}
         tps = {p: TopicPartition(settings.topic, p) for p in left}
         consumer.assign(list(tps.values()))
+        topic = settings.topic
         for p, tp in tps.items():
             consumer.seek(tp, todo.start[p])
         # Connected, assigned and positioned: the clock starts here, as the raw ceiling's.
@@ -178,14 +179,16 @@ async def _rebuild_partitions(
         while left:
             at = clock()
             fetched = await consumer.getmany(timeout_ms=1000, max_records=FETCH_RECORDS)
-            raw = [
-                (tp.partition, r.offset, r.key, r.value)
-                for tp, records in fetched.items()
-                for r in records
-                if r.offset < todo.end[tp.partition]
-            ]
+            records: list[Record] = []
+            for tp, batch in fetched.items():
+                p, end = tp.partition, todo.end[tp.partition]
+                records += [
+                    new_record((topic, p, r.offset, r.key, r.value))
+                    for r in batch
+                    if r.offset < end
+                ]
             fetched_at = clock()
-            planning = ingest.plan(raw) if raw else None
+            planning = ingest.plan_records(records) if records else None
             planned_at = clock()
             if applying is not None:
                 await applying  # batch N is in Redis before batch N+1 is sent
@@ -194,7 +197,7 @@ async def _rebuild_partitions(
             done["plan_s"] += planned_at - fetched_at
             done["apply_wait_s"] += clock() - planned_at
             if planning is not None:
-                applying = asyncio.create_task(apply(planning, len(raw)))
+                applying = asyncio.create_task(apply(planning, len(records)))
                 # Let it encode and send the batch now: a fetch already buffered returns
                 # without yielding, and Redis would idle until the next await.
                 await asyncio.sleep(0)

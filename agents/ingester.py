@@ -22,7 +22,7 @@ from spm_stream.config.directory import Directory
 from spm_stream.config.scopes import Routing
 from spm_stream.config.settings import Settings
 from spm_stream.contract.events import Event
-from spm_stream.counting.ingest import IngestResult, Record, Reject, ingest
+from spm_stream.counting.ingest import IngestResult, Record, Reject, ingest, new_record
 from spm_stream.counting.planning import PlanMemo
 from spm_stream.rules.alerts import Alert
 from spm_stream.rules.evaluate import event_alerts
@@ -94,7 +94,11 @@ class BatchIngest:
     def plan(self, raw: Sequence[RawRecord]) -> Planning:
         """Validate and plan a batch (CPU only: the bulk path plans the next batch while
         Redis applies this one)."""
-        records = [Record(self.topic, p, o, k, v) for p, o, k, v in raw]
+        topic = self.topic
+        return self.plan_records([new_record((topic, p, o, k, v)) for p, o, k, v in raw])
+
+    def plan_records(self, records: Sequence[Record]) -> Planning:
+        """``plan`` for records already built (the bulk path builds them from its fetch)."""
         result = ingest(
             records,
             keys=self.store.keys,

@@ -91,6 +91,7 @@ _DATE_TIME: Final = Annotated[datetime, msgspec.Meta(tz=True)]
 #: Such an event goes to pydantic, as does one with any escape (a "\u0037" decodes to a
 #: digit, a "\u002e" to a dot). Both are rare outside hostile input, and cheap to look for.
 _SEVEN_DIGITS: Final = re.compile(rb"\.[0-9]{7}")
+_BACKSLASH: Final = ord("\\")  # an int: ``in`` on bytes is a memchr, no buffer to acquire
 
 
 #: JSON Schema keywords and the msgspec.Meta constraints they become.
@@ -305,7 +306,7 @@ def decode_struct(raw: bytes) -> Any | None:
         struct = _DECODER.decode(raw)
     except msgspec.DecodeError:
         return None
-    if _SEVEN_DIGITS.search(raw) or b"\\" in raw:
+    if _SEVEN_DIGITS.search(raw) or _BACKSLASH in raw:
         return None
     return struct
 

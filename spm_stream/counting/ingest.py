@@ -6,6 +6,7 @@ to Redis and what to send to the dead-letter topic, with the reason.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from spm_stream.rules.evaluate import ALERTING_TYPES
 from spm_stream.rules.noshow import MEETING_TYPES, Watch
 from spm_stream.store.keys import Keys
 
-__all__ = ["QUICK_TYPES", "IngestResult", "Record", "Reject", "ingest"]
+__all__ = ["QUICK_TYPES", "IngestResult", "Record", "Reject", "ingest", "new_record"]
 
 #: Types planned from the memo straight from the compiled decoder's Struct, without a
 #: pydantic ``Event``: their plan does not depend on ``data``, no meeting or alert rule
@@ -50,6 +51,11 @@ class Record(NamedTuple):
     offset: int
     key: bytes | None
     value: bytes
+
+
+#: A ``Record`` from a tuple of all its fields, without the Python frame of a NamedTuple's
+#: ``__new__``: half the cost, and a rebuild builds millions.
+new_record: Final = functools.partial(tuple.__new__, Record)
 
 
 @dataclass(frozen=True, slots=True)

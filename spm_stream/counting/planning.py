@@ -151,8 +151,13 @@ def plan_memoised(
     also means ``at`` is in range."""
     hit = memo.get((partition, rep_id, team_id, kind))
     if hit is not None and hit.start <= at < hit.end:
-        return Planned(offset, event_id, hit.seen_key, hit.ops)
+        return _new(Planned, (offset, event_id, hit.seen_key, hit.ops, None, None))
     return None
+
+
+#: Builds a NamedTuple from all its fields without the Python frame of its ``__new__``:
+#: half the cost, on the path every memo hit takes.
+_new: Final = tuple.__new__
 
 
 def _span(at: datetime, zones: tuple[tzinfo, ...]) -> tuple[datetime, datetime] | None:

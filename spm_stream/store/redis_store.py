@@ -166,16 +166,25 @@ def encode_batch(
     plan_index: dict[int, int] = {}
     plans: list[list[int]] = []
     seen_at: dict[str, int] = {}  # seen set -> its key index (most events share a few)
+    # Bound once: the loop below runs per event.
+    add_offset, add_id, add_seen, add_plan = (
+        offsets.append,
+        ids.append,
+        seen_of.append,
+        plan_of.append,
+    )
+    plan_at, seen_index = plan_index.get, seen_at.get
+    watch_keys: tuple[str, int, int] | None = None
     for plan in sorted(planned, key=_offset):
         # Unpacked once: a NamedTuple's attribute is a descriptor call per read.
         offset, event_id, seen_key, ops, watch, outcome = plan
-        offsets.append(offset)
+        add_offset(offset)
         if event_id is None or seen_key is None:
-            ids.append("")
-            seen_of.append(0)
-            plan_of.append(0)
+            add_id("")
+            add_seen(0)
+            add_plan(0)
             continue
-        index = plan_index.get(id(ops))
+        index = plan_at(id(ops))
         if index is None:
             incs: list[int] = []
             for op, amount in ops:
@@ -189,15 +198,13 @@ def encode_batch(
                 incs += (at, amount)
             plans.append(incs)
             index = plan_index[id(ops)] = len(plans)
-        seen = seen_at.get(seen_key)
+        seen = seen_index(seen_key)
         if seen is None:
             seen = seen_at[seen_key] = key_at(seen_key)
             expire[seen] = ttls.dedupe_s
-        ids.append(event_id)
-        seen_of.append(seen)
-        plan_of.append(index)
-        if outcome is None and watch is None:
-            continue
+        add_id(event_id)
+        add_seen(seen)
+        add_plan(index)
         if outcome is not None:
             o = outcome
             record = key_at(keys.outcome(partition, o.meeting_id))
@@ -208,21 +215,11 @@ def encode_batch(
             ]
             outcomes.append((len(offsets), [record, o.rank, o.type, fields, o.at_ms, o.event_id]))
         if watch is not None:
-            w = watch
-            leads = key_at(keys.watch_leads(partition))
-            expire[leads] = ttls.watch_s
-            encoded = [
-                key_at(keys.watch(partition, w.meeting_id)),
-                w.at_ms,
-                w.dumps(),
-                key_at(keys.watch_due(partition)),
-                w.due.timestamp() if w.due is not None else -1,
-                w.meeting_id,
-                leads,
-                w.lead_id or "",
-                keys.watch(partition, ""),
-            ]
-            watches.append((len(offsets), encoded))
+            if watch_keys is None:  # the partition's, once per batch
+                leads = key_at(keys.watch_leads(partition))
+                expire[leads] = ttls.watch_s
+                watch_keys = (keys.watch(partition, ""), key_at(keys.watch_due(partition)), leads)
+            watches.append((len(offsets), _encode_watch(watch, key_at, *watch_keys)))
     payload = {
         "ops": op_list,
         "plans": plans,
@@ -238,6 +235,25 @@ def encode_batch(
         "shard": keys.shard(partition),  # outcome records keep keys relative to it
     }
     return key_list, orjson.dumps(payload)
+
+
+def _encode_watch(
+    w: Watch, key_at: Callable[[str], int], prefix: str, due: int, leads: int
+) -> list[Any]:
+    """A meeting's new watch state as ``put_watch`` in apply_batch.lua reads it. ``prefix``
+    is the partition's ``Keys.watch`` of an empty meeting id: a meeting's key is the prefix
+    and its id (the script names an earlier meeting's key the same way)."""
+    return [
+        key_at(prefix + w.meeting_id),
+        w.at_ms,
+        w.dumps(),
+        due,
+        w.due.timestamp() if w.due is not None else -1,
+        w.meeting_id,
+        leads,
+        w.lead_id or "",
+        prefix,
+    ]
 
 
 _offset: Final = itemgetter(0)  # of a Planned: sorting by it costs no Python call per event
