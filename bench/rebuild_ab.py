@@ -18,23 +18,20 @@ import asyncio
 import json
 import os
 import sys
-import uuid
 
-from spm_stream.config.settings import load_settings
-from spm_stream.devtools.bench import _ceiling, _clean_up, _generate, measure_rebuild
+from spm_stream.devtools.bench import (
+    _ceiling,
+    _clean_up,
+    _generate,
+    measure_rebuild,
+    scratch_settings,
+)
 from spm_stream.ingestion.replay import produce
 from spm_stream.ingestion.topics import ensure_topics
 
 
 def main(n: int, processes: int, rounds: int, trees: list[str]) -> dict[str, list[float]]:
-    tag = uuid.uuid4().hex[:6]
-    base = load_settings(
-        topic=f"ab-{tag}",
-        dlq_topic=f"ab-{tag}-dlq",
-        alerts_topic=f"ab-{tag}-alerts",
-        app_id=f"ab-{tag}",
-        redis_prefix=f"ab-{tag}",
-    )
+    base = scratch_settings("ab")
     ensure_topics(base)
     ratios: dict[str, list[float]] = {tree: [] for tree in trees}
     home = os.getcwd()

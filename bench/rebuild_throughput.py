@@ -16,23 +16,20 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import uuid
 
-from spm_stream.config.settings import load_settings
-from spm_stream.devtools.bench import _ceiling, _clean_up, _generate, measure_rebuild
+from spm_stream.devtools.bench import (
+    _ceiling,
+    _clean_up,
+    _generate,
+    measure_rebuild,
+    scratch_settings,
+)
 from spm_stream.ingestion.replay import produce
 from spm_stream.ingestion.topics import ensure_topics
 
 
 def main(n: int) -> dict[str, object]:
-    tag = uuid.uuid4().hex[:6]
-    base = load_settings(
-        topic=f"rb-{tag}",
-        dlq_topic=f"rb-{tag}-dlq",
-        alerts_topic=f"rb-{tag}-alerts",
-        app_id=f"rb-{tag}",
-        redis_prefix=f"rb-{tag}",
-    )
+    base = scratch_settings("rb")
     ensure_topics(base)
     try:
         produce(base, _generate(n))

@@ -58,7 +58,7 @@ from spm_stream.ingestion.replay import produce
 from spm_stream.ingestion.topics import delete_topics_with_prefix, ensure_topics
 from spm_stream.store.redis_store import Store
 
-__all__ = ["BenchOptions", "measure_rebuild", "run_bench"]
+__all__ = ["BenchOptions", "measure_rebuild", "run_bench", "scratch_settings"]
 
 log = logging.getLogger("spm_stream.devtools.bench")
 
@@ -75,6 +75,19 @@ class BenchOptions:
     timeout_s: float = 900.0
     keep: bool = False  # leave the run's topics and Redis keys on external services
     rebuild: tuple[int, ...] = (1, 2)  # process counts of the rebuild runs; () skips them
+
+
+def scratch_settings(name: str) -> Settings:
+    """Settings of a run of its own: new topics, consumer group and key prefix, all named
+    "<name>-<random tag>" (``_clean_up`` deletes them by that prefix)."""
+    tag = f"{name}-{uuid.uuid4().hex[:6]}"
+    return load_settings(
+        topic=tag,
+        dlq_topic=f"{tag}-dlq",
+        alerts_topic=f"{tag}-alerts",
+        app_id=tag,
+        redis_prefix=tag,
+    )
 
 
 def _generate(n: int) -> list[tuple[bytes, bytes]]:
