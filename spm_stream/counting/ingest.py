@@ -115,15 +115,17 @@ def ingest(
     batches: dict[int, list[Planned]] = defaultdict(list)
     rejects: list[Reject] = []
     for record in records:
-        struct = decode_struct(record.value)
+        # Unpacked once: a NamedTuple's attribute is a descriptor call per read.
+        _, partition, offset, _, value = record
+        struct = decode_struct(value)
         event: Event | None = None
         if struct is not None:
             kind = struct.event_type
             if kind in QUICK_TYPES:
                 quick = plan_memoised(
                     memo,
-                    record.offset,
-                    record.partition,
+                    offset,
+                    partition,
                     struct.rep_id,
                     struct.team_id,
                     kind,
@@ -131,33 +133,28 @@ def ingest(
                     struct.occurred_at,
                 )
                 if quick is not None:
-                    batches[record.partition].append(quick)
+                    batches[partition].append(quick)
                     continue
             event = to_event(struct)
         if event is None:
             try:
                 # What the compiled decoder could not judge, pydantic does, and words the error.
-                event = parse_event(record.value)
+                event = parse_event(value)
             except InvalidEvent as exc:
                 rejects.append(Reject(record, exc.field, str(exc)))
-                batches[record.partition].append(plan_reject(record.offset))
+                batches[partition].append(plan_reject(offset))
                 continue
         kind = event.type
         try:
             planned = plan_event(
-                event,
-                offset=record.offset,
-                partition=record.partition,
-                keys=keys,
-                routing=routing,
-                memo=memo,
+                event, offset=offset, partition=partition, keys=keys, routing=routing, memo=memo
             )
             # Most events are calls and e-mails: the meeting and alert rules are asked
             # only about the types they answer for (each says which).
-            if kind in MEETING_TYPES and watch is not None and (state := watch(event)):
-                planned = planned._replace(watch=state)
-            if kind in RANKS and (outcome := outcome_of(event)) is not None:
-                planned = planned._replace(outcome=outcome)
+            state = watch(event) if kind in MEETING_TYPES and watch is not None else None
+            outcome = outcome_of(event) if kind in RANKS else None
+            if state is not None or outcome is not None:
+                planned = planned._replace(watch=state, outcome=outcome)
             if kind in ALERTING_TYPES and alerts is not None:
                 raised += alerts(event)
         except Exception as exc:
@@ -165,7 +162,7 @@ def ingest(
             # (the batch would be neither applied nor dead-lettered): that event alone
             # goes to the dead-letter topic, with what went wrong.
             rejects.append(Reject(record, "", f"could not be planned: {type(exc).__name__}: {exc}"))
-            batches[record.partition].append(plan_reject(record.offset))
+            batches[partition].append(plan_reject(offset))
             continue
-        batches[record.partition].append(planned)
+        batches[partition].append(planned)
     return IngestResult(dict(batches), rejects, raised)

@@ -3,16 +3,18 @@
 -- KEYS[1]  watermark (last offset applied from this partition)
 -- KEYS[2]  stats hash (counted, duplicates, rejected)
 -- KEYS[3…] every other key the batch touches (seen sets, counters, boards)
--- ARGV[1]  JSON: {"ops": [[kind, key_index, field], …],
+-- ARGV[1]  MessagePack: {"ops": [[kind, key_index, field], …],
 --                 "plans": [[op, amount, op, amount…], …],
---                 "offsets": [offset, …], "ids": [event_id|"", …],
---                 "seen": [seen_key_index|0, …], "plan": [plan_index|0, …],
+--                 "offsets": [offset, …], "ids": [event_id|"", …], "plan": [plan_index|0, …],
+--                 "runs": [[seen_key_index|0, first, last], …],
 --                 "watches": [[event_position, watch], …],
 --                 "outcomes": [[event_position, outcome], …] (see count_outcome below),
 --                 "expire": [[key_index, ttl_seconds], …], "watch_ttl": seconds}
 --          one column entry per event, sorted by offset; an empty event_id marks a
 --          reject. Events with the same increments share a plan (most of a batch is a
---          few reps' calls and e-mails of a day).
+--          few reps' calls and e-mails of a day). The runs cover the events in order, a
+--          run being a stretch of events whose ids go in one seen set (0: rejects): most
+--          of a batch is one UTC day, so one run.
 --          watch: [key_index, at_ms, json, due_key_index, due_epoch|-1, meeting_id,
 --                  leads_key_index, lead_id|"", watch_key_prefix]: a meeting's new no-show
 --          watch state (spm_stream/rules/noshow.py), written in offset order, last writer by
@@ -31,7 +33,7 @@
 -- not at all: {counted, duplicates, rejected, skipped}, or {'overflow', key, field,
 -- offset…} when a counter would pass its limit (nothing written).
 local wm = tonumber(redis.call('GET', KEYS[1]) or '-1')
-local batch = cjson.decode(ARGV[1])
+local batch = cmsgpack.unpack(ARGV[1])
 local watch_ttl = batch['watch_ttl']
 
 local function newer(raw, at)
@@ -91,31 +93,31 @@ local function each_chunk(list, fn)
 end
 
 local ops, plans = batch['ops'], batch['plans']
-local offsets, ids, seen_of, plan_of = batch['offsets'], batch['ids'], batch['seen'], batch['plan']
+local offsets, ids, plan_of, runs = batch['offsets'], batch['ids'], batch['plan'], batch['runs']
 local watch_at = {}
 for _, pw in ipairs(batch['watches']) do watch_at[pw[1]] = pw[2] end
 local outcome_at = {}
 for _, po in ipairs(batch['outcomes']) do outcome_at[po[1]] = po[2] end
 
--- The ids of this batch each seen set already holds.
-local asked = {}
-for i = 1, #offsets do
-  if offsets[i] > wm and ids[i] ~= '' then
-    local list = asked[seen_of[i]]
-    if list == nil then list = {}; asked[seen_of[i]] = list end
-    list[#list + 1] = ids[i]
-  end
-end
+-- The ids of this batch each seen set already holds, asked run by run. Replayed events are
+-- asked too (their answer is never read: they are skipped below), so the ids go to
+-- SMISMEMBER as they lie in the column, without a list built per event.
 local known, fresh = {}, {}
-for seen, list in pairs(asked) do
-  local set, at = {}, 0
-  each_chunk(list, function(...)
-    for _, member in ipairs(redis.call('SMISMEMBER', KEYS[seen], ...)) do
-      at = at + 1
-      if member == 1 then set[list[at]] = true end
+for _, run in ipairs(runs) do
+  local seen, first, last = run[1], run[2], run[3]
+  if seen > 0 then
+    local set = known[seen]
+    if set == nil then
+      set = {}
+      known[seen], fresh[seen] = set, {}
     end
-  end)
-  known[seen], fresh[seen] = set, {}
+    for from = first, last, CHUNK do
+      local reply = redis.call('SMISMEMBER', KEYS[seen], unpack(ids, from, math.min(from + CHUNK - 1, last)))
+      for j = 1, #reply do
+        if reply[j] == 1 then set[ids[from + j - 1]] = true end
+      end
+    end
+  end
 end
 
 -- One outcome per meeting (spm_stream/counting/outcomes.py): a meeting counts as the strongest
@@ -137,7 +139,6 @@ local function beats(o, record)
 end
 
 local function count_outcome(o)
-  if o == nil then return true end
   local record = records[o[1]]
   if record == nil then
     local raw = redis.call('GET', KEYS[o[1]])
@@ -162,28 +163,32 @@ local counted, duplicates, rejected, skipped = 0, 0, 0, 0
 local last = wm
 local counted_at, watch_list = {}, {}
 
-for i = 1, #offsets do
-  local offset = offsets[i]
-  if offset <= wm then
-    skipped = skipped + 1
-  else
-    last = offset
-    local id, seen = ids[i], seen_of[i]
-    if id == '' then
-      rejected = rejected + 1
-    elseif known[seen][id] then
-      duplicates = duplicates + 1
+for _, run in ipairs(runs) do
+  local seen, first, final = run[1], run[2], run[3]
+  local set, new = known[seen], fresh[seen]
+  for i = first, final do
+    local offset = offsets[i]
+    if offset <= wm then
+      skipped = skipped + 1
     else
-      -- A second copy later in this batch is a duplicate too.
-      known[seen][id] = true
-      local new = fresh[seen]
-      new[#new + 1] = id
-      counted = counted + 1
-      counted_at[#counted_at + 1] = i
-      if count_outcome(outcome_at[i]) then
-        uses[plan_of[i]] = (uses[plan_of[i]] or 0) + 1
+      last = offset
+      local id = ids[i]
+      if seen == 0 then
+        rejected = rejected + 1
+      elseif set[id] then
+        duplicates = duplicates + 1
+      else
+        -- A second copy later in this batch is a duplicate too.
+        set[id] = true
+        new[#new + 1] = id
+        counted = counted + 1
+        counted_at[#counted_at + 1] = i
+        local o = outcome_at[i]
+        if o == nil or count_outcome(o) then
+          uses[plan_of[i]] = (uses[plan_of[i]] or 0) + 1
+        end
+        if watch_at[i] then watch_list[#watch_list + 1] = watch_at[i] end
       end
-      if watch_at[i] then watch_list[#watch_list + 1] = watch_at[i] end
     end
   end
 end

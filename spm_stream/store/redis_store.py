@@ -16,6 +16,7 @@ from importlib.resources import files
 from operator import itemgetter
 from typing import Any, Final, TypeVar
 
+import msgspec
 import orjson
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -132,16 +133,16 @@ class Ttls:
 def encode_batch(
     keys: Keys, partition: int, planned: Sequence[Planned], ttls: Ttls
 ) -> tuple[list[str], bytes]:
-    """Encode a partition's plans as the Lua script's KEYS and JSON argument.
+    """Encode a partition's plans as the Lua script's KEYS and MessagePack argument.
 
     Events that share a plan (``plan_event``'s memo) share its encoding: an event
     carries the index of its plan, and the script multiplies a plan's increments by
     the number of its events that count, so the script's work grows with the batch's
     distinct plans, not with its events. The events go as columns (offsets, ids,
-    seen sets, plans), which the script decodes about four times faster than a
-    small array per event. (The ids stay in the JSON: as arguments of their own they cost
-    the script less, but redis-py encodes each argument in Python, which costs the
-    worker more; BENCHMARKS.md.)
+    plans) and their seen sets as runs, which the script decodes about four times
+    faster than a small array per event. (The ids stay in the argument: as arguments of
+    their own they cost the script less, but redis-py encodes each argument in Python,
+    which costs the worker more; BENCHMARKS.md.)
     """
     key_index: dict[str, int] = {keys.watermark(partition): 1, keys.stats(partition): 2}
     key_list = [keys.watermark(partition), keys.stats(partition)]
@@ -158,8 +159,11 @@ def encode_batch(
     expire: dict[int, int] = {}
     offsets: list[int] = []
     ids: list[str] = []
-    seen_of: list[int] = []
     plan_of: list[int] = []
+    # [seen key index (0: rejects), first, last position]: stretches of events whose ids
+    # go in one seen set. Most of a batch is one UTC day, so one run.
+    runs: list[list[int]] = []
+    run: list[int] = [-1, 0, 0]
     watches: list[tuple[int, list[Any]]] = []
     outcomes: list[tuple[int, list[Any]]] = []
     # By identity: every memoised plan's ops tuple stays alive in ``planned`` meanwhile.
@@ -167,44 +171,46 @@ def encode_batch(
     plans: list[list[int]] = []
     seen_at: dict[str, int] = {}  # seen set -> its key index (most events share a few)
     # Bound once: the loop below runs per event.
-    add_offset, add_id, add_seen, add_plan = (
-        offsets.append,
-        ids.append,
-        seen_of.append,
-        plan_of.append,
-    )
+    add_offset, add_id, add_plan = offsets.append, ids.append, plan_of.append
     plan_at, seen_index = plan_index.get, seen_at.get
     watch_keys: tuple[str, int, int] | None = None
-    for plan in sorted(planned, key=_offset):
+    for position, plan in enumerate(sorted(planned, key=_offset), 1):
         # Unpacked once: a NamedTuple's attribute is a descriptor call per read.
         offset, event_id, seen_key, ops, watch, outcome = plan
         add_offset(offset)
         if event_id is None or seen_key is None:
             add_id("")
-            add_seen(0)
             add_plan(0)
+            seen = 0
+        else:
+            index = plan_at(id(ops))
+            if index is None:
+                incs: list[int] = []
+                for op, amount in ops:
+                    at = op_index.get(op)
+                    if at is None:
+                        key = key_at(op.key)
+                        op_list.append((op.kind, key, op.field))
+                        at = op_index[op] = len(op_list)
+                        if op.kind == "hincr":
+                            expire[key] = ttls.counters_s
+                    incs += (at, amount)
+                plans.append(incs)
+                index = plan_index[id(ops)] = len(plans)
+            known = seen_index(seen_key)
+            if known is None:
+                known = seen_at[seen_key] = key_at(seen_key)
+                expire[known] = ttls.dedupe_s
+            seen = known
+            add_id(event_id)
+            add_plan(index)
+        if seen == run[0]:
+            run[2] = position
+        else:
+            run = [seen, position, position]
+            runs.append(run)
+        if seen == 0:
             continue
-        index = plan_at(id(ops))
-        if index is None:
-            incs: list[int] = []
-            for op, amount in ops:
-                at = op_index.get(op)
-                if at is None:
-                    key = key_at(op.key)
-                    op_list.append((op.kind, key, op.field))
-                    at = op_index[op] = len(op_list)
-                    if op.kind == "hincr":
-                        expire[key] = ttls.counters_s
-                incs += (at, amount)
-            plans.append(incs)
-            index = plan_index[id(ops)] = len(plans)
-        seen = seen_index(seen_key)
-        if seen is None:
-            seen = seen_at[seen_key] = key_at(seen_key)
-            expire[seen] = ttls.dedupe_s
-        add_id(event_id)
-        add_seen(seen)
-        add_plan(index)
         if outcome is not None:
             o = outcome
             record = key_at(keys.outcome(partition, o.meeting_id))
@@ -213,20 +219,20 @@ def encode_batch(
                 for op, _ in ops
                 if op.kind == "hincr" and op.field == o.type
             ]
-            outcomes.append((len(offsets), [record, o.rank, o.type, fields, o.at_ms, o.event_id]))
+            outcomes.append((position, [record, o.rank, o.type, fields, o.at_ms, o.event_id]))
         if watch is not None:
             if watch_keys is None:  # the partition's, once per batch
                 leads = key_at(keys.watch_leads(partition))
                 expire[leads] = ttls.watch_s
                 watch_keys = (keys.watch(partition, ""), key_at(keys.watch_due(partition)), leads)
-            watches.append((len(offsets), _encode_watch(watch, key_at, *watch_keys)))
+            watches.append((position, _encode_watch(watch, key_at, *watch_keys)))
     payload = {
         "ops": op_list,
         "plans": plans,
         "offsets": offsets,
         "ids": ids,
-        "seen": seen_of,
         "plan": plan_of,
+        "runs": runs,
         "watches": watches,
         "outcomes": outcomes,
         "expire": sorted(expire.items()),
@@ -234,7 +240,7 @@ def encode_batch(
         "outcome_ttl": ttls.counters_s,  # as long as the counters it may take back
         "shard": keys.shard(partition),  # outcome records keep keys relative to it
     }
-    return key_list, orjson.dumps(payload)
+    return key_list, _MSGPACK.encode(payload)
 
 
 def _encode_watch(
@@ -255,6 +261,9 @@ def _encode_watch(
         prefix,
     ]
 
+
+#: The script's argument: MessagePack, which its Lua decodes a third faster than JSON.
+_MSGPACK: Final = msgspec.msgpack.Encoder()
 
 _offset: Final = itemgetter(0)  # of a Planned: sorting by it costs no Python call per event
 

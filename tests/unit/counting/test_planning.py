@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import orjson
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -175,7 +175,7 @@ def test_events_sharing_a_plan_share_its_encoding() -> None:
         for i in range(6)
     ]
     _, payload = encode_batch(KEYS, 0, plans, TTLS)
-    decoded = orjson.loads(payload)
+    decoded = msgspec.msgpack.decode(payload)
     assert len(decoded["plans"]) == 2
     assert decoded["plan"] == [1, 2, 1, 2, 1, 2]
 
@@ -216,17 +216,23 @@ def batches(draw: st.DrawFn) -> list:
 @given(batches())
 def test_encoding_keeps_every_increment_in_offset_order(plans: list) -> None:
     keys, payload = encode_batch(KEYS, 1, plans, TTLS)
-    decoded = orjson.loads(payload)
+    decoded = msgspec.msgpack.decode(payload)
     assert keys[:2] == [KEYS.watermark(1), KEYS.stats(1)]
     assert len(keys) == len(set(keys))
     assert decoded["offsets"] == sorted(p.offset for p in plans)
     assert decoded["watches"] == []  # no watch planner given
+    # The runs cover every event once, in order, each a stretch of one seen set.
+    seen_of: list[int] = []
+    for seen, first, last in decoded["runs"]:
+        assert first == len(seen_of) + 1
+        assert not seen_of or seen_of[-1] != seen  # a run is as long as it can be
+        seen_of += [seen] * (last - first + 1)
     by_offset = {p.offset: p for p in plans}
-    columns = zip(decoded["offsets"], decoded["ids"], decoded["seen"], decoded["plan"], strict=True)
+    columns = zip(decoded["offsets"], decoded["ids"], seen_of, decoded["plan"], strict=True)
     for offset, event_id, seen_index, plan_index in columns:
         plan = by_offset[offset]
         if plan.rejected:
-            assert (event_id, plan_index) == ("", 0)
+            assert (event_id, seen_index, plan_index) == ("", 0, 0)
             continue
         assert event_id == plan.event_id
         incs = decoded["plans"][plan_index - 1]
@@ -244,7 +250,7 @@ def test_each_key_class_gets_its_own_ttl() -> None:
     )
     plan = plan_event(parse_event(raw), offset=0, partition=0, keys=KEYS, routing=Routing(UTC))
     keys, payload = encode_batch(KEYS, 0, [plan], TTLS)
-    ttl_of = {keys[index - 1]: ttl for index, ttl in orjson.loads(payload)["expire"]}
+    ttl_of = {keys[index - 1]: ttl for index, ttl in msgspec.msgpack.decode(payload)["expire"]}
     assert ttl_of[KEYS.seen(0, "2026-11-02")] == 10
     assert ttl_of[KEYS.counts(0, "rep", "rep-1", "day:2026-11-02")] == 1000
     assert ttl_of[KEYS.counts(0, "team", "t1", "day:2026-11-02")] == 1000
