@@ -183,7 +183,7 @@ def _plan(
         if day is None:
             day = days[scope.zone] = day_bucket(event.occurred_at, scope.zone)
         key = keys.counts(partition, scope.kind, scope.id, day)
-        ops += [(Op("hincr", key, name), amount) for name, amount in facts]
+        ops += [(_new(Op, ("hincr", key, name)), amount) for name, amount in facts]
     team = routing.team_for(event)
     ramp = ramp_fact(event)
     if ramp is not None:
