@@ -10,10 +10,11 @@ the watermark, so a rebuild killed and started again, or run twice, counts every
 once. When every partition is done, the worker's consumer group is given those end
 offsets, so the workers resume after what the rebuild applied.
 
-It runs while the workers are stopped: it refuses a consumer group with live members
-(two readers of a partition would both apply; the watermark keeps the counts right, but
-the work is done twice). Handing partitions between a running worker and the bulk path
-(automatic catch-up) is not built yet.
+``rebuild`` runs while the workers are stopped: it refuses a consumer group with live
+members (two readers of a partition would both apply; the watermark keeps the counts
+right, but the work is done twice). Running workers use the same ``BulkRun`` for the
+partitions they are assigned far behind, through their own group membership
+(``agents/catchup.py``).
 """
 
 from __future__ import annotations
