@@ -35,7 +35,7 @@ from agents.child import die_with_parent
 from agents.ingester import BatchIngest, Planning
 from spm_stream.config.directory import Directory, load_directory
 from spm_stream.config.settings import ConfigError, Settings
-from spm_stream.counting.ingest import Record, Reject, new_record
+from spm_stream.counting.ingest import IngestResult, Record, Reject, new_record
 from spm_stream.rules.alerts import Alert
 from spm_stream.store.redis_store import Store
 
@@ -51,6 +51,12 @@ _COUNTS: Final = ("events", "counted", "duplicates", "rejected", "alerts")
 #: Where a rebuild process's time goes (seconds): waiting for and unpacking a fetch,
 #: validating and planning, waiting for Redis to finish the previous batch, and its CPU.
 _STAGES: Final = ("fetch_s", "plan_s", "apply_wait_s", "cpu_s")
+
+#: Records planned between two yields to the event loop. Planning a fetch is ~20 ms of CPU
+#: without an await: the apply task of the batch before would send its script to Redis
+#: only afterwards (redis-py needs two turns of the loop to write it), so Redis and the
+#: planner took turns instead of working side by side (BENCHMARKS.md, session 6).
+PLAN_SLICE = 1000
 
 #: Allocations between young collections in a rebuild process (CPython's default is 700).
 GC_YOUNG_THRESHOLD = 50_000
@@ -166,6 +172,15 @@ async def _rebuild_partitions(
         done["alerts"] += len(outcome.alerts)
         report(events)
 
+    async def plan_sliced(records: Sequence[Record]) -> Planning:
+        # Slices of one batch planned in order are the batch planned at once (the memo
+        # carries over), with turns of the event loop in between for the apply in flight.
+        parts: list[IngestResult] = []
+        for start in range(0, len(records), PLAN_SLICE):
+            parts.append(ingest.plan_records(records[start : start + PLAN_SLICE]).result)
+            await asyncio.sleep(0)
+        return Planning(records, IngestResult.joined(parts))
+
     applying: asyncio.Task[None] | None = None
     try:
         left = {p for p in partitions if todo.end[p] > todo.start[p]}
@@ -189,7 +204,7 @@ async def _rebuild_partitions(
                     if r.offset < end
                 ]
             fetched_at = clock()
-            planning = ingest.plan_records(records) if records else None
+            planning = await plan_sliced(records) if records else None
             planned_at = clock()
             if applying is not None:
                 await applying  # batch N is in Redis before batch N+1 is sent
@@ -199,8 +214,8 @@ async def _rebuild_partitions(
             done["apply_wait_s"] += clock() - planned_at
             if planning is not None:
                 applying = asyncio.create_task(apply(planning, len(records)))
-                # Let it encode and send the batch now: a fetch already buffered returns
-                # without yielding, and Redis would idle until the next await.
+                # Let it start now: a fetch already buffered returns without yielding, and
+                # the first slice of the next plan would run first (see PLAN_SLICE).
                 await asyncio.sleep(0)
             for p in list(left):
                 if await consumer.position(tps[p]) >= todo.end[p]:

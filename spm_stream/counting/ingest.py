@@ -88,6 +88,20 @@ class IngestResult:
     rejects: Sequence[Reject]
     alerts: Sequence[Alert] = ()
 
+    @classmethod
+    def joined(cls, parts: Sequence[IngestResult]) -> IngestResult:
+        """The results of consecutive slices of a batch as one, as ``ingest`` of the whole
+        batch returns it: each partition's plans, the rejects and the alerts in order."""
+        batches: dict[int, list[Planned]] = defaultdict(list)
+        rejects: list[Reject] = []
+        alerts: list[Alert] = []
+        for part in parts:
+            for partition, planned in part.batches.items():
+                batches[partition] += planned
+            rejects += part.rejects
+            alerts += part.alerts
+        return cls(dict(batches), rejects, alerts)
+
 
 def ingest(
     records: Sequence[Record],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,11 +12,12 @@ from hypothesis import strategies as st
 
 from spm_stream.config.scopes import Routing
 from spm_stream.contract.events import InvalidEvent, parse_event
-from spm_stream.counting.ingest import QUICK_TYPES, Record, ingest
+from spm_stream.counting.ingest import QUICK_TYPES, IngestResult, Record, ingest
 from spm_stream.counting.outcomes import outcome_of
-from spm_stream.counting.planning import Planned, plan_event, plan_reject
+from spm_stream.counting.planning import PlanMemo, Planned, plan_event, plan_reject
 from spm_stream.devtools.generator import Generator
-from spm_stream.rules.config import NoShowRule
+from spm_stream.rules.config import AlertRules, NoShowRule
+from spm_stream.rules.evaluate import event_alerts
 from spm_stream.rules.noshow import transition
 from spm_stream.store.keys import Keys
 from spm_stream.time.worktime import WorkCalendar
@@ -106,3 +108,39 @@ def test_a_quick_type_out_of_range_is_rejected_even_after_a_memo_hit_the_day_bef
     result = ingest(records, keys=KEYS, routing=routing, memo={})
     assert [p.rejected for p in result.batches[0]] == [False, True]
     assert "occurred_at" in result.rejects[0].reason
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 1000), cuts=st.lists(st.integers(0, 800), max_size=6))
+def test_slices_of_a_batch_joined_are_the_batch_ingested_at_once(
+    seed: int, cuts: list[int]
+) -> None:
+    """The bulk path plans a fetch in slices (yielding to Redis in between): joined, they
+    are what one ``ingest`` of the fetch gives, plans, rejects and alerts in order."""
+    records = _stream(800, seed)
+    records[300:300] = [
+        Record("crm-events", 2, 20_000 + i, b"rep-x", raw) for i, (raw, _) in enumerate(BAD_RECORDS)
+    ]
+    won = event("big-1", "deal.won", deal_id="D-1", amount=5000.0, currency="USD", product="p")
+    records[500:500] = [Record("crm-events", 3, 30_000, b"rep-1", won)]
+    rules = AlertRules(big_deal={"USD": 1000, "EUR": 1000})
+
+    def run(batch: list[Record], memo: PlanMemo) -> IngestResult:
+        return ingest(
+            batch,
+            keys=KEYS,
+            routing=ROUTINGS[1],
+            watch=lambda e: transition(e, RULE, _calendar),
+            alerts=lambda e: event_alerts(e, rules, lambda rep: "mgr"),
+            memo=memo,
+        )
+
+    whole = run(records, {})
+    bounds = [0, *sorted(cuts), len(records)]
+    memo: PlanMemo = {}
+    joined = IngestResult.joined([run(records[a:b], memo) for a, b in pairwise(bounds)])
+    assert joined.batches == whole.batches
+    assert joined.rejects == whole.rejects
+    assert joined.alerts == whole.alerts
+    assert whole.rejects  # both lists are exercised
+    assert whole.alerts
