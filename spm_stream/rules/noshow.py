@@ -164,11 +164,14 @@ def rebooked(earlier: Watch, report: Watch) -> Watch | None:
     return replace(earlier, state="closed", closed_by="rebooked", at=report.at, due=None)
 
 
-def fold(reports: Iterable[Watch]) -> dict[str, Watch]:
+def fold(reports: Iterable[Watch], last_of_lead: dict[str, str] | None = None) -> dict[str, Watch]:
     """Rules 3 and 4 over reports in log order: the watches the store holds afterwards,
-    by meeting id (what ``apply_batch.lua`` must leave in Redis)."""
+    by meeting id (what ``apply_batch.lua`` must leave in Redis). ``last_of_lead``, when
+    given, is filled with the lead index the store keeps beside them: each lead's last
+    reported meeting."""
     kept: dict[str, Watch] = {}
-    last_of_lead: dict[str, str] = {}  # the lead index: the lead's last reported meeting
+    if last_of_lead is None:
+        last_of_lead = {}
     for report in reports:
         stored = write(kept.get(report.meeting_id), report)
         if stored is None:

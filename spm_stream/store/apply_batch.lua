@@ -36,53 +36,103 @@ local wm = tonumber(redis.call('GET', KEYS[1]) or '-1')
 local batch = cmsgpack.unpack(ARGV[1])
 local watch_ttl = batch['watch_ttl']
 
-local function newer(raw, at)
-  return (not raw) or cjson.decode(raw)['at'] <= at
-end
-
 -- The no-show rules 3 and 4 of spm_stream/rules/noshow.py (write, rebooked; fold states
 -- both): last writer wins by event time, and a later report keeps what it does not say.
+-- A batch often reports a meeting twice (booked, then held): the watches are folded here,
+-- each key read at most once, and only the final states written, once each, at the end.
 local CARRIED = {'lead_id', 'lead_name', 'source', 'scheduled_for'}
 
+-- watch key -> {at = ms, raw = JSON or nil, doc = decoded or nil} as the batch leaves it
+-- (false: no watch), and the keys to write; meeting -> {due key index, epoch or -1};
+-- leads key index -> {lead -> meeting or false}, and the leads to write.
+local states, dirty, dues, lead_of, dirty_leads = {}, {}, {}, {}, {}
+
+local function state_at(key)
+  local s = states[key]
+  if s == nil then
+    local raw = redis.call('GET', key)
+    if raw then
+      local doc = cjson.decode(raw)
+      s = {at = doc['at'], raw = raw, doc = doc}
+    else
+      s = false
+    end
+    states[key] = s
+  end
+  return s
+end
+
+local function doc_of(s)
+  if s.doc == nil then s.doc = cjson.decode(s.raw) end
+  return s.doc
+end
+
 local function put_watch(w)
-  local key, at, due, member = KEYS[w[1]], w[2], KEYS[w[4]], w[6]
-  local before = redis.call('GET', key)
-  if not newer(before, at) then return end
-  local state = w[3]
+  local key, at, member = KEYS[w[1]], w[2], w[6]
+  local before = state_at(key)
+  if before and before.at > at then return end
+  local state = {at = at, raw = w[3]}
   if before then
-    local old, new, filled = cjson.decode(before), cjson.decode(state), false
+    local old, new, filled = doc_of(before), cjson.decode(w[3]), false
     for _, name in ipairs(CARRIED) do
       if (new[name] == nil or new[name] == cjson.null) and old[name] ~= nil and old[name] ~= cjson.null then
         new[name], filled = old[name], true
       end
     end
-    if filled then state = cjson.encode(new) end
+    state.doc = new
+    if filled then state.raw = nil end
   end
-  redis.call('SET', key, state, 'EX', watch_ttl)
-  if w[5] >= 0 then
-    redis.call('ZADD', due, w[5], member)
-  else
-    redis.call('ZREM', due, member)
-  end
-  local leads, lead = KEYS[w[7]], w[8]
+  states[key], dirty[key] = state, true
+  dues[member] = {w[4], w[5]}
+  local lead = w[8]
   if lead == '' then return end
   -- Rule 4: a report of another meeting of the same lead closes the earlier meeting's
   -- open no-show, unless that no-show is newer.
-  local prev = redis.call('HGET', leads, lead)
+  local leads = lead_of[w[7]]
+  if leads == nil then
+    leads = {}
+    lead_of[w[7]], dirty_leads[w[7]] = leads, {}
+  end
+  local prev = leads[lead]
+  if prev == nil then
+    prev = redis.call('HGET', KEYS[w[7]], lead) or false
+  end
   if prev and prev ~= member then
     local prev_key = w[9] .. prev
-    local raw = redis.call('GET', prev_key)
-    if raw then
-      local old = cjson.decode(raw)
+    local earlier = state_at(prev_key)
+    if earlier then
+      local old = doc_of(earlier)
       if old['state'] == 'no_show' and old['at'] <= at then
         old['state'], old['closed_by'], old['at'], old['due'] = 'closed', 'rebooked', at, cjson.null
-        redis.call('SET', prev_key, cjson.encode(old), 'EX', watch_ttl)
-        redis.call('ZREM', due, prev)
+        states[prev_key], dirty[prev_key] = {at = at, doc = old}, true
+        dues[prev] = {w[4], -1}
       end
     end
   end
-  redis.call('HSET', leads, lead, member)
+  leads[lead] = member
+  dirty_leads[w[7]][lead] = true
 end
+
+-- The folded watches, the due index and the lead index, each key written once.
+local function write_watches()
+  for key in pairs(dirty) do
+    local s = states[key]
+    redis.call('SET', key, s.raw or cjson.encode(s.doc), 'EX', watch_ttl)
+  end
+  for member, due in pairs(dues) do
+    if due[2] >= 0 then
+      redis.call('ZADD', KEYS[due[1]], due[2], member)
+    else
+      redis.call('ZREM', KEYS[due[1]], member)
+    end
+  end
+  for index, written in pairs(dirty_leads) do
+    for lead in pairs(written) do
+      redis.call('HSET', KEYS[index], lead, lead_of[index][lead])
+    end
+  end
+end
+
 -- Redis caps a command's arguments only by memory, Lua's unpack by its C stack.
 local CHUNK = 1000
 
@@ -260,6 +310,7 @@ for op, parts in pairs(sums) do
 end
 
 for _, w in ipairs(watch_list) do put_watch(w) end
+write_watches()
 for _, kf in ipairs(take_back) do redis.call('HINCRBY', shard .. kf[1], kf[2], -1) end
 for index in pairs(changed) do
   redis.call('SET', KEYS[index], cjson.encode(records[index]), 'EX', batch['outcome_ttl'])

@@ -243,8 +243,15 @@ async def test_the_lua_apply_keeps_the_watches_the_no_show_rules_state(
         end = max(position, min(cut, len(plans)))
         await store.apply({1: plans[position:end]})
         position = end
-    expected = fold_watches(p.watch for p in plans if p.watch is not None)
+    leads: dict[str, str] = {}
+    expected = fold_watches((p.watch for p in plans if p.watch is not None), leads)
     for meeting, kept in expected.items():
         raw = await store.redis.get(store.keys.watch(1, meeting))
         assert raw is not None, meeting
         assert Watch.loads(raw) == Watch.loads(kept.dumps()), meeting
+    # Beside them, the index of when each open watch is due and of each lead's last meeting.
+    due = dict(await store.redis.zrange(store.keys.watch_due(1), 0, -1, withscores=True))
+    assert due == pytest.approx(
+        {m: w.due.timestamp() for m, w in expected.items() if w.due is not None}
+    )
+    assert await store.redis.hgetall(store.keys.watch_leads(1)) == leads
