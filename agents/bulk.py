@@ -32,6 +32,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from agents.child import die_with_parent
+from agents.faust_compat import fetched_as
 from agents.ingester import BatchIngest, Planning
 from spm_stream.config.directory import Directory, load_directory
 from spm_stream.config.settings import ConfigError, Settings
@@ -197,12 +198,7 @@ async def _rebuild_partitions(
             fetched = await consumer.getmany(timeout_ms=1000, max_records=FETCH_RECORDS)
             records: list[Record] = []
             for tp, batch in fetched.items():
-                p, end = tp.partition, todo.end[tp.partition]
-                records += [
-                    new_record((topic, p, r.offset, r.key, r.value))
-                    for r in batch
-                    if r.offset < end
-                ]
+                records += _as_records(batch, topic, todo.end[tp.partition])
             fetched_at = clock()
             planning = await plan_sliced(records) if records else None
             planned_at = clock()
@@ -239,6 +235,16 @@ async def _rebuild_partitions(
     return done
 
 
+def _as_records(batch: list[Any], topic: str, end: int) -> list[Record]:
+    """A partition's fetched records before ``end``, as ``Record``s: aiokafka hands them out
+    so (``faust_compat.fetched_as``) or, without its hook, as ``ConsumerRecord``s."""
+    if batch and type(batch[0]) is not Record:
+        batch = [new_record((topic, r.partition, r.offset, r.key, r.value)) for r in batch]
+    if batch and batch[-1].offset >= end:  # in offset order: only the last fetch reaches it
+        batch = [r for r in batch if r.offset < end]
+    return batch
+
+
 def _process(
     settings: Settings,
     todo: Plan,
@@ -260,7 +266,9 @@ def _process(
     def report(n: int) -> None:
         progress.put(n)
 
-    results.put(asyncio.run(_rebuild_partitions(settings, directory, todo, partitions, report)))
+    with fetched_as(new_record):
+        summary = asyncio.run(_rebuild_partitions(settings, directory, todo, partitions, report))
+    results.put(summary)
 
 
 async def _commit(settings: Settings, todo: Plan) -> None:

@@ -11,10 +11,14 @@ import sys
 from collections import Counter
 
 import pytest
+from aiokafka import AIOKafkaConsumer
+from aiokafka import TopicPartition as AIOTopicPartition
 from kafka import KafkaConsumer, TopicPartition
 
+from agents.faust_compat import fetched_as
 from spm_stream.config.scopes import ORG
 from spm_stream.config.settings import Settings
+from spm_stream.counting.ingest import Record, new_record
 from spm_stream.store.redis_store import Store
 from tests.fixtures import call_stream, produce, run_cli, wait_for_processed
 
@@ -110,3 +114,35 @@ def test_rebuild_shows_its_progress_and_says_what_it_did(
     again = run_cli(env, "rebuild", timeout_s=120)
     assert again.returncode == 0, again.stderr
     assert "Nothing to rebuild: the store is already at the end of the log." in again.stdout
+
+
+async def _fetch_all(settings: Settings, n: int) -> list[object]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
+    await consumer.start()
+    try:
+        consumer.assign([AIOTopicPartition(settings.topic, p) for p in range(settings.partitions)])
+        await consumer.seek_to_beginning()
+        got: list[object] = []
+        while len(got) < n:
+            for batch in (await consumer.getmany(timeout_ms=1000)).values():
+                got += batch
+        return got
+    finally:
+        await consumer.stop()
+
+
+async def test_the_bulk_reader_gets_records_straight_from_aiokafka_and_only_while_hooked(
+    settings: Settings,
+) -> None:
+    records = call_stream("hook", 20, reps=4)
+    produce(settings, records)
+    with fetched_as(new_record) as hooked:
+        fetched = await _fetch_all(settings, 20)
+    assert hooked  # the installed aiokafka has the hook (faust_compat.CHECKED_AGAINST)
+    assert all(type(r) is Record for r in fetched)
+    assert sorted((r.key, r.value) for r in fetched) == sorted(records)
+    assert all(r.topic == settings.topic for r in fetched)
+    assert {(r.partition, r.offset) for r in fetched} == {
+        (r.partition, r.offset) for r in await _fetch_all(settings, 20)
+    }
+    assert all(type(r) is not Record for r in await _fetch_all(settings, 20))  # restored

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from aiokafka.structs import ConsumerRecord
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agents.bulk import Plan, split
+from agents.bulk import Plan, _as_records, split
 from agents.catchup import lagging
+from spm_stream.counting.ingest import Record
 
 
 @given(st.sets(st.integers(0, 63), max_size=64), st.integers(1, 16))
@@ -32,3 +34,17 @@ def test_a_catch_up_takes_only_the_partitions_past_the_threshold() -> None:
     assert (behind.start, behind.end) == ({0: 0}, {0: 1000})
     assert behind.events == 1000
     assert lagging(todo, threshold=0).end == {0: 1000, 1: 1000, 2: 100}  # 3 has nothing left
+
+
+def _consumer_record(offset: int) -> ConsumerRecord[bytes, bytes]:
+    return ConsumerRecord("t", 3, offset, 0, 0, b"k", b"v%d" % offset, None, 1, 2, ())
+
+
+def test_fetched_records_become_records_before_the_end_offset_hooked_or_not() -> None:
+    hooked = [Record("t", 3, o, b"k", b"v%d" % o) for o in range(10, 15)]
+    as_aiokafka = [_consumer_record(o) for o in range(10, 15)]
+    for batch in (hooked, as_aiokafka):
+        assert _as_records(batch, "t", end=13) == hooked[:3]
+        assert _as_records(batch, "t", end=15) == hooked
+        assert _as_records([], "t", end=13) == []
+    assert _as_records(hooked, "t", end=15) is hooked  # no copy when nothing is cut

@@ -1,5 +1,6 @@
 """``take_batches``: the linger window counts from a batch's first event, full batches
-go at once, and the buffer never holds more than a batch.
+go at once, and the buffer never holds more than a batch. ``fetched_as``: installed and
+undone, or left out on an aiokafka without its hook.
 
 Run on Faust's own agent test harness (``Agent.test_context``: the agent's stream
 reads an in-memory channel, no broker is contacted); the integration tests run the
@@ -13,8 +14,10 @@ import time
 from typing import Any
 
 import faust
+import pytest
+from aiokafka.consumer.fetcher import PartitionRecords
 
-from agents.faust_compat import ack_all, take_batches
+from agents.faust_compat import ack_all, fetched_as, take_batches
 
 WITHIN = 0.3  # the linger window, s
 BUSY = 0.3  # how long the body works on each batch, s
@@ -76,3 +79,22 @@ def test_a_full_batch_goes_at_once_and_the_buffer_holds_at_most_one_batch() -> N
     # the body asked. The last two waited their window from when they got in.
     assert got[1][0] - got[0][0] < BUSY + 0.1
     assert got[2][0] - got[1][0] >= BUSY
+
+
+def test_an_aiokafka_without_the_record_hook_is_left_as_it_is(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The bulk reader then builds its records from aiokafka's own (``bulk._as_records``)."""
+    monkeypatch.delattr(PartitionRecords, "_consumer_record")
+    with fetched_as(tuple) as hooked:
+        assert not hooked
+        assert not hasattr(PartitionRecords, "_consumer_record")
+    assert "no record hook" in caplog.text
+
+
+def test_the_record_hook_is_undone_on_exit() -> None:
+    before = PartitionRecords._consumer_record
+    with fetched_as(tuple) as hooked:
+        assert hooked
+        assert PartitionRecords._consumer_record is not before
+    assert PartitionRecords._consumer_record is before
