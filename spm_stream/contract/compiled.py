@@ -190,6 +190,9 @@ def _struct(
         [*fields, *extra],
         kw_only=True,
         forbid_unknown_fields=True,  # the models keep unknown fields: that is pydantic's case
+        # Untracked by the cyclic GC: cheaper to build, and a decoded event holds only
+        # strings, numbers, date-times and its payload's Struct, so it cannot be in a cycle.
+        gc=False,
         **options,
     )
     return struct, tuple(bounds), tuple(date_times)
