@@ -309,9 +309,7 @@ def decode_struct(raw: bytes) -> Any | None:
         struct = _DECODER.decode(raw)
     except msgspec.DecodeError:
         return None
-    # Every type has one dot, and an escape is refused: a record with no other dot has no
-    # fraction to look at (most have none), and counting is 5x cheaper than the search.
-    if _BACKSLASH in raw or (raw.count(b".") > 1 and _SEVEN_DIGITS.search(raw)):
+    if _SEVEN_DIGITS.search(raw) or _BACKSLASH in raw:
         return None
     return struct
 

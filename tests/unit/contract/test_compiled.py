@@ -264,9 +264,3 @@ def test_only_a_date_time_that_may_round_is_left_to_pydantic(
     struct = decode_struct(raw)
     assert (struct is not None) is compiled_too
     assert decode_event(raw) == parse_event(raw)
-
-
-def test_every_compiled_type_names_a_dot_so_one_dot_in_a_record_is_the_types() -> None:
-    """``decode_struct`` looks for seven fractional digits only in records with more than
-    one dot: that is sound while every compiled type's name holds a dot."""
-    assert all("." in kind.value for kind in COMPILED_TYPES)
