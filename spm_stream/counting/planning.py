@@ -46,17 +46,24 @@ MEMOISED_TYPES: Final = frozenset(EventType) - {
 
 class Memoised(NamedTuple):
     """A data-free plan and the UTC span [start, end) of ``occurred_at`` it holds for:
-    the instants on which the rep's, the org's and UTC's calendar days are all the same."""
+    the instants on which the rep's, the org's and UTC's calendar days are all the same.
+
+    Under the type None, the memo keeps where any event of the rep counts in that span
+    instead: ``counts`` (each scope's day accumulator) and, as ``ops``, the membership
+    ops; a plan that depends on ``data`` (a won deal's amount) then only adds its facts.
+    """
 
     start: datetime  # UTC
     end: datetime
     ops: tuple[tuple[Op, int], ...]
     seen_key: str
+    counts: tuple[str, ...] = ()
 
 
 #: Memo of plans: (partition, rep, team, type) -> the last plan and its span; who,
-#: the type and those days are all a data-free plan depends on.
-PlanMemo = dict[tuple[int, str, str | None, EventType], Memoised]
+#: the type and those days are all a data-free plan depends on. (partition, rep, team,
+#: None) -> where the rep's events count in the last span (see ``Memoised``).
+PlanMemo = dict[tuple[int, str, str | None, EventType | None], Memoised]
 
 #: Plans a long-lived memo holds before it is emptied: one per partition, rep, team and
 #: type (1,000 reps x 8 types), ~1 kB each.
@@ -113,23 +120,36 @@ def plan_event(
     their key strings again was most of the planning cost. A hit costs one comparison
     with the plan's span, not a local date per zone.
     """
-    kind = event.type
-    if memo is None or kind not in MEMOISED_TYPES:
-        ops, seen_key = _plan(event, partition, keys, routing)
-        return Planned(offset, event.event_id, seen_key, ops)
-    at, rep = event.occurred_at, event.rep_id
-    hit = plan_memoised(memo, offset, partition, rep, event.team_id, kind, event.event_id, at)
-    if hit is not None:
-        return hit
-    ops, seen_key = _plan(event, partition, keys, routing)
-    span = _span(at.astimezone(UTC), (routing.zone_of("rep", rep), routing.zone, UTC))
-    if span is not None:
+    if memo is None:
+        counts, members, seen_key = _place(event, partition, keys, routing)
+        return Planned(
+            offset, event.event_id, seen_key, _plan(event, partition, keys, counts, members)
+        )
+    kind, at, rep, team = event.type, event.occurred_at, event.rep_id, event.team_id
+    memoised = kind in MEMOISED_TYPES
+    if memoised:
+        hit = plan_memoised(memo, offset, partition, rep, team, kind, event.event_id, at)
+        if hit is not None:
+            return hit
+    # Where the rep's events count on these days: asked of every plan not memoised (a
+    # new type of the day, or one whose plan depends on data), and built once per span.
+    where = memo.get((partition, rep, team, None))
+    if where is None or not where.start <= at < where.end:
+        counts, members, seen_key = _place(event, partition, keys, routing)
+        span = _span(at.astimezone(UTC), (routing.zone_of("rep", rep), routing.zone, UTC))
+        if span is None:
+            return Planned(
+                offset, event.event_id, seen_key, _plan(event, partition, keys, counts, members)
+            )
         # Within one UTC day of a valid event, and the contract's bounds are UTC midnights:
         # so the span lies within them, and a memo hit needs no range check of its own.
         assert span[0] >= EARLIEST, span
         assert span[1] <= LATEST, span
-        memo[(partition, rep, event.team_id, kind)] = Memoised(*span, ops, seen_key)
-    return Planned(offset, event.event_id, seen_key, ops)
+        where = memo[(partition, rep, team, None)] = Memoised(*span, members, seen_key, counts)
+    ops = _plan(event, partition, keys, where.counts, where.ops)
+    if memoised:
+        memo[(partition, rep, team, kind)] = Memoised(where.start, where.end, ops, where.seen_key)
+    return Planned(offset, event.event_id, where.seen_key, ops)
 
 
 def plan_memoised(
@@ -171,32 +191,46 @@ def _span(at: datetime, zones: tuple[tzinfo, ...]) -> tuple[datetime, datetime] 
     return start, end
 
 
-def _plan(
+def _place(
     event: Event, partition: int, keys: Keys, routing: Routing
-) -> tuple[tuple[tuple[Op, int], ...], str]:
-    """The event's increments and the dedupe set its id goes in."""
-    facts = contributions(event).items()
+) -> tuple[tuple[str, ...], tuple[tuple[Op, int], ...], str]:
+    """Where the event counts, whatever its type: each scope's day accumulator, the
+    team's and the partition's member sets, and the dedupe set its id goes in."""
     days: dict[ZoneInfo, str] = {}  # scopes mostly share a zone: convert once per zone
-    ops: list[tuple[Op, int]] = []
+    counts: list[str] = []
     for scope in routing.scopes(event):
         day = days.get(scope.zone)
         if day is None:
             day = days[scope.zone] = day_bucket(event.occurred_at, scope.zone)
-        key = keys.counts(partition, scope.kind, scope.id, day)
-        ops += [(_new(Op, ("hincr", key, name)), amount) for name, amount in facts]
+        counts.append(keys.counts(partition, scope.kind, scope.id, day))
     team = routing.team_for(event)
+    members: list[tuple[Op, int]] = []
+    if team is not None:
+        members.append((Op("sadd", keys.members(partition, team), event.rep_id), 0))
+    members.append((Op("sadd", keys.reps(partition), event.rep_id), 0))
+    return tuple(counts), tuple(members), keys.seen(partition, utc_day(event.occurred_at))
+
+
+def _plan(
+    event: Event,
+    partition: int,
+    keys: Keys,
+    counts: tuple[str, ...],
+    members: tuple[tuple[Op, int], ...],
+) -> tuple[tuple[Op, int], ...]:
+    """The event's increments, counted in ``counts`` (``_place``)."""
+    facts = contributions(event).items()
+    ops = [(_new(Op, ("hincr", key, name)), amount) for key in counts for name, amount in facts]
     ramp = ramp_fact(event)
     if ramp is not None:
         ops.append((Op("zmin", keys.ramp(partition, ramp[0]), event.rep_id), ramp[1]))
-    if team is not None:
-        ops.append((Op("sadd", keys.members(partition, team), event.rep_id), 0))
-    ops.append((Op("sadd", keys.reps(partition), event.rep_id), 0))
+    ops += members
     for op, amount in ops:
         if not -MAX_INCREMENT <= amount <= MAX_INCREMENT:
             raise ValueError(
                 f"{op.field}: increment {amount} is outside the ±2**53 the store adds exactly"
             )
-    return tuple(ops), keys.seen(partition, utc_day(event.occurred_at))
+    return tuple(ops)
 
 
 def plan_reject(offset: int) -> Planned:

@@ -153,12 +153,36 @@ def test_a_memo_shares_plans_across_batches_and_is_emptied_when_full() -> None:
     # The same rep, type and day in a later batch: the same plan object, not a rebuilt one.
     assert second.batches[0][0].ops is first.batches[0][0].ops
     assert second.batches[0][0].event_id == "e2"
-    assert len(memo) == 1
-    ((slot, entry),) = memo.items()
+    # The plan, and where the rep's events count on that day (for plans of other types).
+    assert {kind for _, _, _, kind in memo} == {EventType.ACTIVITY_CALL, None}
+    slot, entry = next(iter(memo.items()))
     for n in range(1, PLAN_MEMO_LIMIT + 1):  # stale entries fill it up
         memo[(n, *slot[1:])] = entry
     ingest([Record("t", 0, 3, b"r", _event(3))], keys=KEYS, routing=routing, memo=memo)
-    assert len(memo) == 1
+    assert len(memo) == 2
+
+
+def test_plans_that_depend_on_data_share_where_the_rep_counts_that_day() -> None:
+    """Two won deals of a rep on one day: each plan adds its own amount, to counters whose
+    keys were built once (the memo's entry of type None), as one-by-one planning does."""
+    memo: PlanMemo = {}
+    routing = Routing(ZoneInfo("America/Los_Angeles"), {"rep-1": "t9"})
+    won = [
+        event(f"d{i}", "deal.won", rep="rep-1", at=f"2026-11-02T1{i}:00:00Z", deal_id=f"D{i}",
+              amount=1000.0 * (i + 1), currency="EUR", product="p")
+        for i in range(2)
+    ]  # fmt: skip
+    plans = [
+        plan_event(parse_event(raw), offset=i, partition=0, keys=KEYS, routing=routing, memo=memo)
+        for i, raw in enumerate(won)
+    ]
+    alone = [
+        plan_event(parse_event(raw), offset=i, partition=0, keys=KEYS, routing=routing)
+        for i, raw in enumerate(won)
+    ]
+    assert plans == alone
+    assert plans[0].ops != plans[1].ops  # their amounts differ
+    assert plans[1].ops[0][0].key is plans[0].ops[0][0].key  # the key built once
 
 
 def test_events_sharing_a_plan_share_its_encoding() -> None:
