@@ -9,7 +9,9 @@
 --                 "runs": [[seen_key_index|0, first, last], …],
 --                 "watches": [[event_position, watch], …],
 --                 "outcomes": [[event_position, outcome], …] (see count_outcome below),
---                 "expire": [[key_index, ttl_seconds], …], "watch_ttl": seconds}
+--                 "expire": [[key_index, ttl_seconds], …], "watch_ttl": seconds,
+--                 "uses": [[plan_index, events], …] (outcomes and rejects aside),
+--                 "unique": no event_id twice in the batch}
 --          one column entry per event, sorted by offset; an empty event_id marks a
 --          reject. Events with the same increments share a plan (most of a batch is a
 --          few reps' calls and e-mails of a day). The runs cover the events in order, a
@@ -152,7 +154,7 @@ for _, po in ipairs(batch['outcomes']) do outcome_at[po[1]] = po[2] end
 -- The ids of this batch each seen set already holds, asked run by run. Replayed events are
 -- asked too (their answer is never read: they are skipped below), so the ids go to
 -- SMISMEMBER as they lie in the column, without a list built per event.
-local known, fresh = {}, {}
+local known, fresh, any_known = {}, {}, false
 for _, run in ipairs(runs) do
   local seen, first, last = run[1], run[2], run[3]
   if seen > 0 then
@@ -164,7 +166,10 @@ for _, run in ipairs(runs) do
     for from = first, last, CHUNK do
       local reply = redis.call('SMISMEMBER', KEYS[seen], unpack(ids, from, math.min(from + CHUNK - 1, last)))
       for j = 1, #reply do
-        if reply[j] == 1 then set[ids[from + j - 1]] = true end
+        if reply[j] == 1 then
+          set[ids[from + j - 1]] = true
+          any_known = true
+        end
       end
     end
   end
@@ -213,7 +218,31 @@ local counted, duplicates, rejected, skipped = 0, 0, 0, 0
 local last = wm
 local counted_at, watch_list = {}, {}
 
-for _, run in ipairs(runs) do
+-- Most batches replay nothing and hold no id seen before or twice ("unique": the caller
+-- checked the ids among themselves): then every event but the rejects counts, the plans'
+-- uses come counted (outcomes aside, which are counted here, in order), and no loop per
+-- event is needed. Any other batch takes the loop, which judges each event.
+local whole = offsets[1] > wm and batch['unique'] and not any_known
+if whole then
+  for _, run in ipairs(runs) do
+    if run[1] == 0 then
+      rejected = rejected + run[3] - run[2] + 1
+    else
+      counted = counted + run[3] - run[2] + 1
+    end
+  end
+  last = offsets[#offsets]
+  for _, pu in ipairs(batch['uses']) do uses[pu[1]] = pu[2] end
+  for _, po in ipairs(batch['outcomes']) do
+    if count_outcome(po[2]) then
+      local plan = plan_of[po[1]]
+      uses[plan] = (uses[plan] or 0) + 1
+    end
+  end
+  for _, pw in ipairs(batch['watches']) do watch_list[#watch_list + 1] = pw[2] end
+end
+
+for _, run in ipairs(whole and {} or runs) do
   local seen, first, final = run[1], run[2], run[3]
   local set, new = known[seen], fresh[seen]
   for i = first, final do
@@ -294,6 +323,13 @@ for op, parts in pairs(sums) do
       local now = tonumber(redis.call('HGET', KEYS[spec[2]], spec[3]) or '0')
       if now + total > LIMIT or now + total < -LIMIT then
         local feeding = {'overflow', KEYS[spec[2]], spec[3]}
+        if whole then  -- every event of a seen set counted
+          for _, run in ipairs(runs) do
+            if run[1] > 0 then
+              for i = run[2], run[3] do counted_at[#counted_at + 1] = i end
+            end
+          end
+        end
         for _, i in ipairs(counted_at) do
           local incs = plans[plan_of[i]]
           for j = 1, #incs, 2 do
@@ -316,6 +352,16 @@ for index in pairs(changed) do
   redis.call('SET', KEYS[index], cjson.encode(records[index]), 'EX', batch['outcome_ttl'])
 end
 
+if whole then  -- the ids go in as they lie in the column
+  for _, run in ipairs(runs) do
+    local seen, first, final = run[1], run[2], run[3]
+    if seen > 0 then
+      for from = first, final, CHUNK do
+        redis.call('SADD', KEYS[seen], unpack(ids, from, math.min(from + CHUNK - 1, final)))
+      end
+    end
+  end
+end
 for seen, new in pairs(fresh) do
   if #new > 0 then
     each_chunk(new, function(...) redis.call('SADD', KEYS[seen], ...) end)

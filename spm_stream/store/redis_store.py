@@ -226,9 +226,19 @@ def encode_batch(
                 expire[leads] = ttls.watch_s
                 watch_keys = (keys.watch(partition, ""), key_at(keys.watch_due(partition)), leads)
             watches.append((position, _encode_watch(watch, key_at, *watch_keys)))
+    # How many events use each plan, for a batch the script takes whole (see its "whole"):
+    # all but the rejects (plan 0), and but the outcomes, which it judges one by one.
+    uses = Counter(plan_of)
+    rejects = uses.pop(0, 0)
+    for position, _ in outcomes:
+        uses[plan_of[position - 1]] -= 1
     payload = {
         "ops": op_list,
         "plans": plans,
+        "uses": [[plan, n] for plan, n in uses.items() if n > 0],
+        # No id twice (a reject's is "", and not checked): the script still asks Redis
+        # whether it has seen any of them before.
+        "unique": len(set(ids)) - (rejects > 0) == len(ids) - rejects,
         "offsets": offsets,
         "ids": ids,
         "plan": plan_of,
