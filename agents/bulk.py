@@ -43,8 +43,11 @@ from spm_stream.store.redis_store import Store
 __all__ = ["BulkRun", "BulkRunFailed", "Plan", "busy_members", "plan", "rebuild", "split"]
 
 #: Records one getmany may return: large enough that the Lua apply's cost per batch (which
-#: grows with its distinct counters, not its events) is spread thin.
-FETCH_RECORDS = 5000
+#: grows with its distinct counters, not its events) is spread thin; small enough that
+#: one partition's script holds Redis for ~10 ms, not longer, beside live workers.
+#: (10,000 against 5,000 and 20,000, alternated: 201-229k against 200-210k and 207-224k
+#: events/s; BENCHMARKS.md, session 6.)
+FETCH_RECORDS = 10_000
 
 #: What each rebuild process counts; the summary adds them up.
 _COUNTS: Final = ("events", "counted", "duplicates", "rejected", "alerts")
