@@ -44,7 +44,8 @@ __all__ = ["BulkRun", "BulkRunFailed", "Plan", "busy_members", "plan", "rebuild"
 
 #: Records one getmany may return: large enough that the Lua apply's cost per batch (which
 #: grows with its distinct counters, not its events) is spread thin; small enough that
-#: one partition's script holds Redis for ~10 ms, not longer, beside live workers.
+#: a script (one partition's share of a fetch, 2.5 µs an event) holds Redis for 25 ms at
+#: most, beside live workers.
 #: (10,000 against 5,000 and 20,000, alternated: 201-229k against 200-210k and 207-224k
 #: events/s; BENCHMARKS.md, session 6.)
 FETCH_RECORDS = 10_000
