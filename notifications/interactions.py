@@ -11,7 +11,7 @@ Only the rep, or the rep's manager, may click for the rep. The request is verifi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -105,11 +105,11 @@ async def _no_show(
         error = f"{user} may not change {watch.rep_id}'s meetings"
         return Clicked(403, {"error": error}, "action_refused", {}, watch.rep_id)
     if kind == "rescheduled":
-        new = replace(watch, state="closed", closed_by="rescheduled in Slack", at=now, due=None)
+        new = watch._replace(state="closed", closed_by="rescheduled in Slack", at=now, due=None)
         label, values = "confirm_rescheduled", {"meeting": meeting}
     else:
         later = max(watch.due or now, now) + SNOOZE_FOR
-        new = replace(watch, due=later)
+        new = watch._replace(due=later)
         label, values = "confirm_snoozed_no_show", {"meeting": meeting, "until": later.isoformat()}
     if not await store.advance_watches([(partition, raw, new)]):
         # The counters agent changed the watch meanwhile (a CRM update came in): say so.

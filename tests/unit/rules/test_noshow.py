@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -190,7 +189,7 @@ def _report(meeting: str, state: str, at: str, lead: str | None = None) -> Watch
 
 
 def test_the_last_writer_wins_and_keeps_what_a_later_report_does_not_say() -> None:
-    booked = replace(_report("m-1", "booked", "2026-11-02T10:00+00:00", "L-1"), lead_name="Acme")
+    booked = _report("m-1", "booked", "2026-11-02T10:00+00:00", "L-1")._replace(lead_name="Acme")
     no_show = _report("m-1", "no_show", "2026-11-02T12:00+00:00")  # names no lead
     kept = write(booked, no_show)
     assert kept is not None
