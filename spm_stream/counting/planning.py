@@ -118,13 +118,11 @@ def plan_event(
     event of the same rep, team and type on the same days (the rep's, the org's,
     UTC's): most events are calls and e-mails, a rep makes dozens a day, and building
     their key strings again was most of the planning cost. A hit costs one comparison
-    with the plan's span, not a local date per zone.
+    with the plan's span, not a local date per zone. A plan not in the memo still takes
+    the memo's keys of where the rep counts on those days (``Memoised``, type None).
     """
     if memo is None:
-        counts, members, seen_key = _place(event, partition, keys, routing)
-        return Planned(
-            offset, event.event_id, seen_key, _plan(event, partition, keys, counts, members)
-        )
+        return _unmemoised(event, offset, partition, keys, routing)
     kind, at, rep, team = event.type, event.occurred_at, event.rep_id, event.team_id
     memoised = kind in MEMOISED_TYPES
     if memoised:
@@ -135,16 +133,14 @@ def plan_event(
     # new type of the day, or one whose plan depends on data), and built once per span.
     where = memo.get((partition, rep, team, None))
     if where is None or not where.start <= at < where.end:
-        counts, members, seen_key = _place(event, partition, keys, routing)
         span = _span(at.astimezone(UTC), (routing.zone_of("rep", rep), routing.zone, UTC))
         if span is None:
-            return Planned(
-                offset, event.event_id, seen_key, _plan(event, partition, keys, counts, members)
-            )
+            return _unmemoised(event, offset, partition, keys, routing)
         # Within one UTC day of a valid event, and the contract's bounds are UTC midnights:
         # so the span lies within them, and a memo hit needs no range check of its own.
         assert span[0] >= EARLIEST, span
         assert span[1] <= LATEST, span
+        counts, members, seen_key = _place(event, partition, keys, routing)
         where = memo[(partition, rep, team, None)] = Memoised(*span, members, seen_key, counts)
     ops = _plan(event, partition, keys, where.counts, where.ops)
     if memoised:
@@ -189,6 +185,11 @@ def _span(at: datetime, zones: tuple[tzinfo, ...]) -> tuple[datetime, datetime] 
             return None
         start, end = max(start, day[0]), min(end, day[1])
     return start, end
+
+
+def _unmemoised(event: Event, offset: int, partition: int, keys: Keys, routing: Routing) -> Planned:
+    counts, members, seen_key = _place(event, partition, keys, routing)
+    return Planned(offset, event.event_id, seen_key, _plan(event, partition, keys, counts, members))
 
 
 def _place(
