@@ -21,8 +21,8 @@ import sys
 
 from spm_stream.devtools.bench import (
     _ceiling,
-    _clean_up,
     _generate,
+    clean_up,
     measure_rebuild,
     scratch_settings,
 )
@@ -51,7 +51,7 @@ def main(n: int, processes: int, rounds: int, trees: list[str]) -> dict[str, lis
                     result = measure_rebuild(run, processes, ceiling)
                 finally:
                     os.chdir(home)
-                    _clean_up(run, redis=True, kafka=False, say=lambda line: None)
+                    clean_up(run, redis=True, kafka=False, say=lambda line: None)
                 ratios[tree].append(result["ratio"])
                 print(
                     f"round {round_ + 1} {tree}: ceiling {ceiling:,.0f}/s, "
@@ -62,7 +62,7 @@ def main(n: int, processes: int, rounds: int, trees: list[str]) -> dict[str, lis
                 )
         return ratios
     finally:
-        _clean_up(base, redis=True, kafka=True, say=lambda line: None)
+        clean_up(base, redis=True, kafka=True, say=lambda line: None)
 
 
 if __name__ == "__main__":

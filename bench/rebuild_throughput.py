@@ -19,8 +19,8 @@ import sys
 
 from spm_stream.devtools.bench import (
     _ceiling,
-    _clean_up,
     _generate,
+    clean_up,
     measure_rebuild,
     scratch_settings,
 )
@@ -44,7 +44,7 @@ def main(n: int) -> dict[str, object]:
         return out
     finally:
         # Left behind, a run's keys slow the next: Redis's AOF rewrite forks over them.
-        _clean_up(base, redis=True, kafka=True, say=lambda line: print(line, file=sys.stderr))
+        clean_up(base, redis=True, kafka=True, say=lambda line: print(line, file=sys.stderr))
 
 
 if __name__ == "__main__":

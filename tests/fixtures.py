@@ -9,6 +9,7 @@ broker and one Redis without seeing each other.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
 import subprocess
@@ -28,6 +29,7 @@ import yaml
 from kafka import KafkaConsumer, TopicPartition
 
 from spm_stream.config.settings import Settings, load_settings
+from spm_stream.devtools.bench import clean_up
 from spm_stream.devtools.embedded import (
     EMBEDDED_SESSION_TIMEOUT_S,
     embedded_services,
@@ -115,12 +117,14 @@ def directory(tag: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def env(services: Services, slack: SlackFixture, tmp_path: Path) -> dict[str, str]:
-    """SPM_* variables of an isolated deployment for this test."""
+def env(services: Services, slack: SlackFixture, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """SPM_* variables of an isolated deployment for this test; afterwards its Redis keys
+    and topics are deleted (all named "it-<tag>…"), so that a developer's Redis and Kafka
+    do not fill up run after run."""
     tag = uuid.uuid4().hex[:8]
     config = tmp_path / "people.yaml"
     config.write_text(yaml.safe_dump(directory(tag)), encoding="utf-8")
-    return {
+    values = {
         "SPM_KAFKA_URL": services.kafka_url,
         "SPM_REDIS_URL": services.redis_url,
         "SPM_APP_ID": f"it-{tag}",
@@ -140,11 +144,30 @@ def env(services: Services, slack: SlackFixture, tmp_path: Path) -> dict[str, st
         "SPM_KAFKA_SESSION_TIMEOUT_S": str(EMBEDDED_SESSION_TIMEOUT_S),
         "SPM_LOG_LEVEL": "info",
     }
+    original = dict(values)  # a test may change its copy
+    yield values
+    # Best effort (a test may have left the broker stopped, or its config broken): never
+    # a teardown error, at most a warning in the log.
+    try:
+        clean_up(
+            _settings_of(original),
+            redis=True,
+            kafka=True,
+            say=lambda line: None,
+            kafka_timeout_s=5,
+            topic_prefix=f"it-{tag}",
+        )
+    except Exception as exc:
+        logging.getLogger("tests.fixtures").warning("no clean-up of it-%s: %r", tag, exc)
+
+
+def _settings_of(env: dict[str, str]) -> Settings:
+    return load_settings(**{k.removeprefix("SPM_").lower(): v for k, v in env.items()})
 
 
 @pytest.fixture
 def settings(env: dict[str, str]) -> Settings:
-    settings = load_settings(**{k.removeprefix("SPM_").lower(): v for k, v in env.items()})
+    settings = _settings_of(env)
     ensure_topics(settings)
     return settings
 

@@ -58,7 +58,7 @@ from spm_stream.ingestion.replay import produce
 from spm_stream.ingestion.topics import delete_topics_with_prefix, ensure_topics
 from spm_stream.store.redis_store import Store
 
-__all__ = ["BenchOptions", "measure_rebuild", "run_bench", "scratch_settings"]
+__all__ = ["BenchOptions", "clean_up", "measure_rebuild", "run_bench", "scratch_settings"]
 
 log = logging.getLogger("spm_stream.devtools.bench")
 
@@ -79,7 +79,7 @@ class BenchOptions:
 
 def scratch_settings(name: str) -> Settings:
     """Settings of a run of its own: new topics, consumer group and key prefix, all named
-    "<name>-<random tag>" (``_clean_up`` deletes them by that prefix)."""
+    "<name>-<random tag>" (``clean_up`` deletes them by that prefix)."""
     tag = f"{name}-{uuid.uuid4().hex[:6]}"
     return load_settings(
         topic=tag,
@@ -429,15 +429,17 @@ def _start_workers(settings: Settings, n: int, workdir: Path) -> list[Any]:
     ]
 
 
-def _clean_up(
+def clean_up(
     settings: Settings,
     *,
     redis: bool,
     kafka: bool,
     say: Callable[[str], None],
     kafka_timeout_s: float = 10.0,
+    topic_prefix: str | None = None,
 ) -> None:
-    """Delete the run's Redis keys and topics: every name starts with its tag.
+    """Delete the run's Redis keys and topics: every name starts with its tag (the topics'
+    with ``topic_prefix``, by default the input topic's name).
 
     A failure is logged, not raised: it must not hide why the run itself failed."""
     prefix = settings.redis_prefix  # the rounds' prefixes extend it: "bench-<tag>-r1"
@@ -448,10 +450,12 @@ def _clean_up(
             log.warning("could not delete the Redis keys under %s: %r", prefix, exc)
     if kafka:  # the input topic's name starts every other one's: -dlq, -alerts, Faust's
         try:
-            topics = delete_topics_with_prefix(settings, settings.topic, kafka_timeout_s)
+            topics = delete_topics_with_prefix(
+                settings, topic_prefix or settings.topic, kafka_timeout_s
+            )
             say(f"deleted topics {', '.join(topics)}")
         except (KafkaError, OSError) as exc:
-            log.warning("could not delete the topics %s*: %r", settings.topic, exc)
+            log.warning("could not delete the topics %s*: %r", topic_prefix or settings.topic, exc)
 
 
 def _delete_keys(redis_url: str, prefix: str) -> int:
@@ -499,7 +503,7 @@ def run_bench(options: BenchOptions, say: Callable[[str], None]) -> dict[str, An
             # Embedded services go with the work directory; external ones keep what a
             # run wrote (~30 MB of keys and topics per 100,000 events) unless cleaned.
             if not options.keep:
-                _clean_up(
+                clean_up(
                     settings,
                     redis=base.redis_url is not None,
                     kafka=not embedded_kafka,

@@ -79,22 +79,24 @@ async def test_rebuild_counts_the_log_once_in_bulk_and_the_worker_carries_on(
 async def test_a_rebuild_killed_midway_and_run_again_counts_every_event_once(
     env: dict[str, str], settings: Settings, store: Store
 ) -> None:
-    records = call_stream("kill", 30000, reps=12)
+    total = 100_000  # ten fetches of each process: a kill lands midway however fast it runs
+    records = call_stream("kill", total, reps=12)
     produce(settings, records)
     first = _spawn_rebuild(env)
-    for _ in range(600):
+    for _ in range(6000):
         processed = (await store.stats()).processed
         if processed > 0 or first.poll() is not None:
             break
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.01)
     os.killpg(first.pid, signal.SIGKILL)
     first.wait(10)
+    await asyncio.sleep(0.5)  # a script already sent runs to its end in Redis
     midway = (await store.stats()).processed
-    assert 0 < midway < 30000, f"killed at {midway}: proved nothing"
+    assert 0 < midway < total, f"killed at {midway}: proved nothing"
     again = run_cli(env, "rebuild", "--processes", "2", "--json", timeout_s=240)
     assert again.returncode == 0, again.stderr
     stats = await store.stats()
-    assert (stats.processed, stats.counted, stats.duplicates) == (30000, 30000, 0)
+    assert (stats.processed, stats.counted, stats.duplicates) == (total, total, 0)
     days = await store.rep_days("org", ORG, ["day:2026-11-02"])
     counted = {rep: acc["activity.call"] for rep, [(_, acc)] in days.items()}
     assert counted == {k.decode(): n for k, n in Counter(k for k, _ in records).items()}

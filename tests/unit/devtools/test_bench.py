@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from spm_stream.config.settings import load_settings
-from spm_stream.devtools.bench import _clean_up
+from spm_stream.devtools.bench import clean_up
 
 
 def test_a_failed_clean_up_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
@@ -19,7 +19,7 @@ def test_a_failed_clean_up_is_logged_not_raised(caplog: pytest.LogCaptureFixture
     )
     said: list[str] = []
     with caplog.at_level(logging.WARNING, logger="spm_stream.devtools.bench"):
-        _clean_up(nothing_there, redis=True, kafka=True, say=said.append, kafka_timeout_s=1)
+        clean_up(nothing_there, redis=True, kafka=True, say=said.append, kafka_timeout_s=1)
     assert said == []
     assert "could not delete the Redis keys under bench-gone" in caplog.text
     assert "could not delete the topics bench-gone*" in caplog.text
