@@ -19,7 +19,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +177,15 @@ async def store(settings: Settings) -> Any:
     store = Store.from_settings(settings)
     yield store
     await store.close()
+
+
+def fresh_store(store: Store) -> Store:
+    """The store on keys of its own, under the test's prefix (so deleted with its keys)."""
+    return Store(
+        store.redis,
+        replace(store.keys, prefix=f"{store.keys.prefix}-{uuid.uuid4().hex[:8]}"),
+        store.ttls,
+    )
 
 
 class Worker:

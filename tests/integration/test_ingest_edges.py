@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import random
-import uuid
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -21,6 +19,7 @@ from spm_stream.config.settings import Settings
 from spm_stream.contract.events import EventType
 from spm_stream.store.redis_store import Store
 from tests.events import event
+from tests.fixtures import fresh_store
 from tests.integration.test_fuzz_ingest import _mutations
 
 pytestmark = pytest.mark.integration
@@ -30,7 +29,7 @@ DAY = "day:2026-11-02"
 
 def _fresh(store: Store) -> Store:
     """The same Redis under a key prefix of its own (one per example or test)."""
-    return Store(store.redis, replace(store.keys, prefix=uuid.uuid4().hex), store.ttls)
+    return fresh_store(store)
 
 
 def _deal(event_id: str, amount: Any, currency: str = "EUR", **data: Any) -> bytes:

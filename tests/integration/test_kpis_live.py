@@ -7,8 +7,6 @@ import json
 import os
 import random
 import sys
-import uuid
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -29,7 +27,7 @@ from spm_stream.reports.query import live_report
 from spm_stream.reports.report import fold
 from spm_stream.store.redis_store import Store
 from spm_stream.time.windows import PERIOD_KINDS
-from tests.fixtures import directory, produce, wait_for_processed
+from tests.fixtures import directory, fresh_store, produce, wait_for_processed
 from tests.golden import AT, TARGETS, TARGETS_YAML, UTC_ROUTING, goldens, offline_one
 
 pytestmark = pytest.mark.integration
@@ -187,7 +185,7 @@ async def test_redelivered_and_duplicated_batches_change_no_kpi(
 ) -> None:
     """Apply a stream in random batches with redeliveries (crashes) and CRM duplicates."""
     # A key prefix per example: cheaper than scanning a shared Redis for the last one's keys.
-    store = Store(store.redis, replace(store.keys, prefix=uuid.uuid4().hex), store.ttls)
+    store = fresh_store(store)
     rng = random.Random(seed)
     events = [_POOL[i] for i in picked]
     log = events + [rng.choice(events) for _ in range(rng.randint(0, 5))]  # duplicates

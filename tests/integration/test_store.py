@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import random
-import uuid
 from collections import Counter
-from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -24,6 +22,7 @@ from spm_stream.rules.noshow import fold as fold_watches
 from spm_stream.store.redis_store import Store
 from spm_stream.time.worktime import WorkCalendar
 from tests.events import event
+from tests.fixtures import fresh_store
 
 pytestmark = pytest.mark.integration
 
@@ -126,7 +125,7 @@ async def test_any_redelivery_pattern_counts_each_event_once(
     """Deliver a partition's log in batches, re-delivering from arbitrary earlier offsets
     (as after crashes and rebalances) and with repeated event_ids (CRM retries)."""
     # A key prefix per example: cheaper than scanning a shared Redis for the last one's keys.
-    store = Store(store.redis, replace(store.keys, prefix=uuid.uuid4().hex), store.ttls)
+    store = fresh_store(store)
     log = _plans(store, 2, ids, memo={})  # shared plans, as the worker's ingest makes them
     rng = random.Random(seed)
     position = 0
@@ -158,7 +157,7 @@ async def test_each_meeting_counts_once_as_its_strongest_outcome_live_as_offline
 ) -> None:
     """Outcome reports of a few meetings (Close's "completed", then the rep's no-show, CRM
     repeats), applied in batches with redeliveries: the Lua apply gives the offline fold."""
-    store = Store(store.redis, replace(store.keys, prefix=uuid.uuid4().hex), store.ttls)
+    store = fresh_store(store)
     lines = [
         event(f"r{i}", etype, at=f"2026-11-0{day}T10:00:00Z", meeting_id=f"m{m}")
         for i, (etype, m, day) in enumerate(reports)
@@ -220,7 +219,7 @@ async def test_the_lua_apply_keeps_the_watches_the_no_show_rules_state(
     """Reports of a few meetings of two leads, out of time order, in batches: the watches
     in Redis are ``noshow.fold`` of the planned ones (last writer wins, carried fields,
     a rebooking closes the earlier no-show)."""
-    store = Store(store.redis, replace(store.keys, prefix=uuid.uuid4().hex), store.ttls)
+    store = fresh_store(store)
     lines = []
     for i, (etype, m, lead, hour) in enumerate(reports):
         at = f"2026-11-{2 + hour // 24:02d}T{hour % 24:02d}:00:00Z"
