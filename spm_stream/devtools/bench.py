@@ -448,14 +448,15 @@ def clean_up(
             say(f"deleted {_delete_keys(settings.require_redis(), prefix)} keys under {prefix}")
         except (RedisError, OSError) as exc:
             log.warning("could not delete the Redis keys under %s: %r", prefix, exc)
-    if kafka:  # the input topic's name starts every other one's: -dlq, -alerts, Faust's
+    if kafka:
+        # By default the input topic's name, which starts every other one's: -dlq, -alerts,
+        # Faust's.
+        topics_prefix = topic_prefix or settings.topic
         try:
-            topics = delete_topics_with_prefix(
-                settings, topic_prefix or settings.topic, kafka_timeout_s
-            )
+            topics = delete_topics_with_prefix(settings, topics_prefix, kafka_timeout_s)
             say(f"deleted topics {', '.join(topics)}")
         except (KafkaError, OSError) as exc:
-            log.warning("could not delete the topics %s*: %r", topic_prefix or settings.topic, exc)
+            log.warning("could not delete the topics %s*: %r", topics_prefix, exc)
 
 
 def _delete_keys(redis_url: str, prefix: str) -> int:
